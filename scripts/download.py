@@ -1,0 +1,12 @@
+"""Snakemake script: fetch and verify the four Fashion-MNIST files from the first mirror that works."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
+from vanishing_gradients import data  # noqa: E402
+from vanishing_gradients.logs import rule_log  # noqa: E402
+
+with rule_log(snakemake.log[0]) as log:
+    out_dir = Path(snakemake.output[0]).parent
+    for name, source in data.fetch_fashion_mnist(list(snakemake.params.mirrors), out_dir).items():
+        log(f"{name}: verified, from {source}")

@@ -1,0 +1,17 @@
+"""Snakemake script: parse and validate the IDX files into one cached train/validation/test split."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
+from vanishing_gradients import data  # noqa: E402
+from vanishing_gradients.logs import rule_log  # noqa: E402
+
+with rule_log(snakemake.log[0]) as log:
+    sizes = data.prepare_dataset(
+        Path(snakemake.input[0]).parent,
+        snakemake.output[0],
+        validation_size=snakemake.params.validation_size,
+        split_seed=snakemake.params.split_seed,
+        subset=snakemake.params.subset,
+    )
+    log(f"wrote {snakemake.output[0]}: {sizes}")

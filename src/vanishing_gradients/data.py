@@ -1,0 +1,215 @@
+"""Fashion-MNIST: fetch the four original files from a mirror list, verify them, parse IDX, cache a split.
+
+Checksums are SHA-256 of the *decompressed* payload: Debian's ``dataset-fashion-mnist`` re-compressed the
+gzip wrappers, so the ``.gz`` bytes differ between mirrors while the IDX content does not.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import shutil
+import struct
+import tempfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+
+from .storage import atomic_path
+
+# name -> (SHA-256 of the decompressed IDX bytes, expected shape)
+FILES = {
+    "train-images-idx3-ubyte.gz": ("c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888", (60000, 28, 28)),
+    "train-labels-idx1-ubyte.gz": ("bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9", (60000,)),
+    "t10k-images-idx3-ubyte.gz": ("5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b", (10000, 28, 28)),
+    "t10k-labels-idx1-ubyte.gz": ("0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34", (10000,)),
+}
+NUM_CLASSES = 10
+OFFLINE_HINT = (
+    "To get the data without internet on Debian/Ubuntu: `apt-get install dataset-fashion-mnist` "
+    "(files land in /usr/share/datasets/fashion-mnist), or copy the four .gz files into a folder and put "
+    "that folder first in `data.mirrors` in config.yaml."
+)
+
+
+class DataError(RuntimeError):
+    """The data is missing, corrupt or not what we expect; the message says which file and what to do."""
+
+
+# --------------------------------------------------------------------------------------------- fetch
+def payload_sha256(gz_path: Path) -> str:
+    """SHA-256 of the decompressed bytes; raises DataError if the gzip stream is truncated or corrupt."""
+    digest = hashlib.sha256()
+    try:
+        with gzip.open(gz_path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"{gz_path}: not a valid gzip file ({err})") from err
+    return digest.hexdigest()
+
+
+def verify_file(path: Path, name: str) -> None:
+    expected = FILES[name][0]
+    actual = payload_sha256(path)
+    if actual != expected:
+        raise DataError(f"{path}: SHA-256 of the decompressed data is {actual}, expected {expected}")
+
+
+def _fetch_one(mirror: str, name: str, dest: Path) -> None:
+    """Copy or download ``name`` from one mirror into ``dest`` (a temporary path)."""
+    parsed = urlparse(mirror)
+    if parsed.scheme in ("", "file"):
+        source = Path(parsed.path if parsed.scheme == "file" else mirror) / name
+        if not source.is_file():
+            raise DataError(f"{source} does not exist")
+        shutil.copyfile(source, dest)
+    elif parsed.scheme in ("http", "https"):
+        from torchvision.datasets.utils import download_url
+
+        url = mirror.rstrip("/") + "/" + name
+        download_url(url, root=str(dest.parent), filename=dest.name)
+    else:
+        raise DataError(f"unsupported mirror scheme {parsed.scheme!r} in {mirror!r}; use a folder, file://, http(s)://")
+
+
+def fetch_fashion_mnist(mirrors: list[str], out_dir: str | Path) -> dict[str, str]:
+    """Fetch and verify the four files into ``out_dir``; return which mirror served each one.
+
+    Every file is tried mirror by mirror until one passes the checksum. A file already in ``out_dir`` that
+    verifies is kept; nothing unverified ever replaces a file in ``out_dir``.
+    """
+    if not mirrors:
+        raise DataError("data.mirrors in the config is empty: list at least one folder or URL. " + OFFLINE_HINT)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    served = {}
+    for name in FILES:
+        target = out_dir / name
+        if target.is_file():
+            try:
+                verify_file(target, name)
+                served[name] = str(target)
+                continue
+            except DataError:
+                pass  # replaced below, but only by a verified copy
+        tried = []
+        for mirror in mirrors:
+            with tempfile.TemporaryDirectory(dir=out_dir, prefix=".fetch-") as tmp:
+                candidate = Path(tmp) / name
+                try:
+                    _fetch_one(str(mirror), name, candidate)
+                    verify_file(candidate, name)
+                except Exception as err:  # noqa: BLE001 - every failure is reported, then the next mirror
+                    tried.append(f"  {mirror}: {err}")
+                    continue
+                with atomic_path(target) as tmp_target:
+                    shutil.move(candidate, tmp_target)
+                served[name] = str(mirror)
+                break
+        else:
+            raise DataError(f"could not get {name} from any mirror. Tried:\n" + "\n".join(tried) + "\n" + OFFLINE_HINT)
+    return served
+
+
+# ----------------------------------------------------------------------------------------------- IDX
+_IDX_UBYTE = 0x08
+
+
+def parse_idx(raw: bytes, source: str = "<bytes>") -> np.ndarray:
+    """Parse an IDX file of unsigned bytes (the MNIST format) with clear errors for every malformation."""
+    if len(raw) < 4:
+        raise DataError(f"{source}: {len(raw)} bytes is too short for an IDX header")
+    zero, dtype, ndim = struct.unpack(">HBB", raw[:4])
+    if zero != 0 or dtype != _IDX_UBYTE or ndim not in (1, 3):
+        raise DataError(
+            f"{source}: bad IDX magic {raw[:4].hex()} (expected 00000801 for labels or 00000803 for images)"
+        )
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{source}: truncated IDX header")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    expected = int(np.prod(shape)) + header
+    if len(raw) != expected:
+        raise DataError(f"{source}: IDX header says shape {shape} ({expected} bytes) but the file has {len(raw)} bytes")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def read_idx_gz(path: Path, expected_shape: tuple[int, ...] | None = None) -> np.ndarray:
+    try:
+        with gzip.open(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"{path}: not a valid gzip file ({err})") from err
+    array = parse_idx(raw, str(path))
+    if expected_shape is not None and array.shape != tuple(expected_shape):
+        raise DataError(f"{path}: shape {array.shape}, expected {tuple(expected_shape)}")
+    return array
+
+
+def check_labels(labels: np.ndarray, source: str) -> None:
+    if labels.size and labels.max() >= NUM_CLASSES:
+        raise DataError(f"{source}: label {int(labels.max())} outside 0..{NUM_CLASSES - 1}")
+
+
+# -------------------------------------------------------------------------------------------- cache
+@dataclass
+class Split:
+    """Images as uint8 (N, 784) and labels as int64 (N,); converted to float on the training device."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def prepare_dataset(
+    raw_dir: str | Path,
+    out_path: str | Path,
+    validation_size: int,
+    split_seed: int,
+    subset: dict | None = None,
+    check_shapes: bool = True,
+) -> dict:
+    """Parse the IDX files, split train/validation with a fixed seed, optionally subset, save one .pt file."""
+    import torch  # imported here so that the Snakefile can read FILES without paying for torch
+
+    raw_dir = Path(raw_dir)
+    arrays = {}
+    for name, (_, shape) in FILES.items():
+        arr = read_idx_gz(raw_dir / name, shape if check_shapes else None)
+        if arr.ndim == 1:
+            check_labels(arr, str(raw_dir / name))
+        arrays[name] = torch.from_numpy(arr.copy())
+    train_x = arrays["train-images-idx3-ubyte.gz"].reshape(-1, 28 * 28)
+    train_y = arrays["train-labels-idx1-ubyte.gz"].long()
+    test_x = arrays["t10k-images-idx3-ubyte.gz"].reshape(-1, 28 * 28)
+    test_y = arrays["t10k-labels-idx1-ubyte.gz"].long()
+    if len(train_x) != len(train_y) or len(test_x) != len(test_y):
+        raise DataError(f"{raw_dir}: image and label counts differ")
+    if not 0 < validation_size < len(train_x):
+        raise DataError(f"validation_size {validation_size} must be between 1 and {len(train_x) - 1}")
+    order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(split_seed))
+    val_idx, train_idx = order[:validation_size], order[validation_size:]
+    splits = {
+        "train": (train_x[train_idx], train_y[train_idx]),
+        "validation": (train_x[val_idx], train_y[val_idx]),
+        "test": (test_x, test_y),
+    }
+    if subset:
+        splits = {k: (x[: subset.get(k, len(x))], y[: subset.get(k, len(y))]) for k, (x, y) in splits.items()}
+    payload = {k: {"images": x.contiguous(), "labels": y.contiguous()} for k, (x, y) in splits.items()}
+    with atomic_path(out_path) as tmp:
+        torch.save(payload, tmp)
+    return {k: len(v["labels"]) for k, v in payload.items()}
+
+
+def load_dataset(path: str | Path) -> dict[str, Split]:
+    import torch
+
+    payload = torch.load(path, weights_only=True)
+    return {k: Split(v["images"], v["labels"]) for k, v in payload.items()}

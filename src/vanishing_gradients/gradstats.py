@@ -1,0 +1,131 @@
+"""Per-layer gradient statistics recorded while training.
+
+Everything is accumulated on the training device and moved to the host once per epoch: a per-step
+``.item()`` would stall a GPU. Recorded for every ``Linear`` layer in use:
+
+* every ``step_every`` steps: the L2 norm of the weight gradient (``grad_norm``);
+* every epoch: the mean of those norms, mean |grad| (``grad_abs_mean``), the weight norm after the epoch
+  (``weight_norm``), the mean update-to-weight ratio ||W_after - W_before|| / ||W_before|| of a step
+  (``update_ratio``), and, on the validation pass, the fraction of saturated units (|sigmoid - 0.5| > 0.49,
+  |tanh| > 0.99) or, for ReLU, of dead units (zero for every validation sample) (``saturation``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+SATURATION_DEFINITIONS = {
+    "sigmoid": "fraction of activations with |sigmoid(x) - 0.5| > 0.49, i.e. sigmoid'(x) < 0.0099",
+    "tanh": "fraction of activations with |tanh(x)| > 0.99",
+    "relu": "fraction of units that are zero for every validation sample (dead units)",
+}
+
+
+class GradientRecorder:
+    def __init__(self, step_every: int = 1):
+        if step_every < 1:
+            raise ValueError(f"step_every must be >= 1, got {step_every}")
+        self.step_every = step_every
+        self.global_step = 0
+
+    def start_epoch(self, model) -> None:
+        """Pick up the layers that train in this epoch (the set changes between train-some-layers stages)."""
+        self.names, self.weights = [], []
+        for name, linear in model.linears():
+            if linear.weight.requires_grad:
+                self.names.append(name)
+                self.weights.append(linear.weight)
+        self._steps, self._norms = [], []
+        self._abs_sum = torch.zeros(len(self.weights), device=self.weights[0].device)
+        self._ratio_sum = torch.zeros_like(self._abs_sum)
+        self._recorded = 0
+        self._before = None
+
+    def recording(self) -> bool:
+        return self.global_step % self.step_every == 0
+
+    def before_step(self) -> None:
+        """Call after ``backward()`` and before ``optimizer.step()``."""
+        if self.recording():
+            grads = [w.grad for w in self.weights]
+            self._norms.append(torch.stack(torch._foreach_norm(grads)))
+            self._steps.append(self.global_step)
+            self._abs_sum += torch.stack([g.abs().mean() for g in grads])
+            self._before = [w.detach().clone() for w in self.weights]
+
+    def after_step(self) -> None:
+        if self._before is not None:
+            deltas = torch._foreach_sub([w.detach() for w in self.weights], self._before)
+            ratio = torch.stack(torch._foreach_norm(deltas)) / torch.stack(torch._foreach_norm(self._before))
+            self._ratio_sum += ratio
+            self._recorded += 1
+            self._before = None
+        self.global_step += 1
+
+    def end_epoch(self, model, saturation: dict[str, float]) -> tuple[list[dict], list[dict]]:
+        """Return (step rows, epoch rows) without stage/epoch columns; one host transfer for the epoch."""
+        n = max(self._recorded, 1)
+        norms = torch.stack(self._norms).cpu() if self._norms else torch.empty(0, len(self.names))
+        abs_mean = (self._abs_sum / n).cpu()
+        ratio = (self._ratio_sum / n).cpu()
+        weight_norm = torch.stack([w.detach().norm() for w in self.weights]).cpu()
+        step_rows = [
+            {"step": step, "layer": name, "grad_norm": float(norms[row, col])}
+            for row, step in enumerate(self._steps)
+            for col, name in enumerate(self.names)
+        ]
+        epoch_rows = []
+        for col, name in enumerate(self.names):
+            values = {
+                "grad_norm": float(norms[:, col].mean()) if len(norms) else float("nan"),
+                "grad_abs_mean": float(abs_mean[col]),
+                "weight_norm": float(weight_norm[col]),
+                "update_ratio": float(ratio[col]),
+            }
+            if name in saturation:
+                values["saturation"] = saturation[name]
+            epoch_rows += [{"layer": name, "statistic": k, "value": v} for k, v in values.items()]
+        return step_rows, epoch_rows
+
+
+def saturation_hooks(model) -> tuple[list, dict]:
+    """Forward hooks on each active hidden layer's activation that accumulate saturation counts.
+
+    Returns (hook handles, accumulator); ``saturation_fractions(acc)`` turns the counts into fractions.
+    """
+    acc: dict[str, list] = {}
+    kind = model.spec.activation
+    handles = []
+    for i, layer in enumerate(model.hidden[: model.active], start=1):
+        name = f"hidden{i}"
+
+        def hook(_module, _inputs, out, name=name):
+            if kind == "sigmoid":
+                hit = ((out - 0.5).abs() > 0.49).sum()
+                acc.setdefault(name, [0, 0])
+                acc[name][0] = acc[name][0] + hit
+                acc[name][1] += out.numel()
+            elif kind == "tanh":
+                hit = (out.abs() > 0.99).sum()
+                acc.setdefault(name, [0, 0])
+                acc[name][0] = acc[name][0] + hit
+                acc[name][1] += out.numel()
+            else:  # relu: a unit is dead if it is zero for every sample seen
+                alive = (out > 0).any(0)
+                prev = acc.get(name, [None, 0])[0]
+                acc[name] = [alive if prev is None else (prev | alive), out.shape[1]]
+
+        handles.append(layer.act.register_forward_hook(hook))
+    return handles, acc
+
+
+def saturation_fractions(model, acc) -> dict[str, float]:
+    if model.spec.activation == "relu":
+        return {name: 1.0 - float(alive.float().mean()) for name, (alive, _) in acc.items()}
+    return {name: float(hit) / total for name, (hit, total) in acc.items() if total}
+
+
+def remove_hooks(handles) -> None:
+    for handle in handles:
+        handle.remove()
+

@@ -1,0 +1,103 @@
+"""One MLP builder. Every fix is an option of it: init, activation, normalisation, skips, gradient norm.
+
+The network is a list of hidden layers ``Linear -> [norm] -> activation -> [grad norm]`` and a
+``Linear(width, 10)`` head. Only the first ``active`` hidden layers are used, so the train-some-layers
+schedule can grow the network in place and swap in a fresh head at each growth.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .specs import ModelSpec
+
+ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+class Standardize(nn.Module):
+    """Parameter-free normalisation over the batch: (x - mean) / std, per unit."""
+
+    def __init__(self, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, x):
+        mean = x.mean(0, keepdim=True)
+        var = x.var(0, unbiased=False, keepdim=True)
+        return (x - mean) / torch.sqrt(var + self.eps)
+
+
+class _StandardizeGrad(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (grad - grad.mean()) / (grad.std(unbiased=False) + 1e-6)
+
+
+class GradNorm(nn.Module):
+    """Identity forward; backward replaces the incoming gradient g by (g - mean(g)) / (std(g) + 1e-6)."""
+
+    def forward(self, x):
+        return _StandardizeGrad.apply(x)
+
+
+class HiddenLayer(nn.Module):
+    def __init__(self, fan_in: int, spec: ModelSpec):
+        super().__init__()
+        self.linear = nn.Linear(fan_in, spec.width)
+        self.norm = {"none": nn.Identity, "batchnorm": lambda: nn.BatchNorm1d(spec.width), "standardize": Standardize}[
+            spec.norm
+        ]()
+        self.act = ACTIVATIONS[spec.activation]()
+        self.grad_norm = GradNorm() if spec.grad_norm else nn.Identity()
+
+    def forward(self, x):
+        return self.grad_norm(self.act(self.norm(self.linear(x))))
+
+
+class MLP(nn.Module):
+    def __init__(self, spec: ModelSpec):
+        super().__init__()
+        self.spec = spec
+        self.hidden = nn.ModuleList(
+            HiddenLayer(spec.in_features if i == 0 else spec.width, spec) for i in range(spec.depth)
+        )
+        self.head = nn.Linear(spec.width, spec.classes)
+        self.active = spec.depth
+        self._skip_into = {target: source for source, target in spec.skips}
+        self._keep = {source for source, _ in spec.skips}
+        self.apply(self._init_weights)
+
+    def _init_weights(self, module):
+        if isinstance(module, nn.Linear) and self.spec.init == "normal":
+            nn.init.normal_(module.weight, 0.0, self.spec.init_std)
+            nn.init.zeros_(module.bias)
+
+    def new_head(self) -> None:
+        """Replace the output layer by a freshly initialised one (train-some-layers growth)."""
+        device = self.head.weight.device
+        self.head = nn.Linear(self.spec.width, self.spec.classes).to(device)
+        self._init_weights(self.head)
+
+    def forward(self, x):
+        kept = {}
+        for i, layer in enumerate(self.hidden[: self.active], start=1):
+            x = layer(x)
+            if i in self._skip_into:
+                x = x + kept[self._skip_into[i]]
+            if i in self._keep:
+                kept[i] = x
+        return self.head(x)
+
+    def linears(self) -> list[tuple[str, nn.Linear]]:
+        """The Linear layers in use, input to output, with the names used in every gradient table."""
+        named = [(f"hidden{i}", layer.linear) for i, layer in enumerate(self.hidden[: self.active], start=1)]
+        return named + [("output", self.head)]
+
+
+def build_model(spec: ModelSpec) -> MLP:
+    return MLP(spec)

@@ -1,0 +1,42 @@
+# Concatenate every run into tidy tables, then execute the report notebook with papermill and render HTML.
+
+
+rule aggregate:
+    input:
+        summaries=run_files("summary.json"),  # each run writes its other tables beside it
+        benchmarks=run_files("benchmark"),
+    output:
+        runs="results/aggregate/runs.csv",
+        metrics="results/aggregate/metrics.csv",
+        grad_steps="results/aggregate/grad_steps.parquet",
+        grad_epochs="results/aggregate/grad_epochs.parquet",
+    log:
+        "logs/aggregate.log",
+    benchmark:
+        "benchmarks/aggregate.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../../scripts/aggregate.py"
+
+
+rule report:
+    input:
+        notebook="reports/report.ipynb",
+        runs=rules.aggregate.output.runs,
+        metrics=rules.aggregate.output.metrics,
+        grad_steps=rules.aggregate.output.grad_steps,
+        grad_epochs=rules.aggregate.output.grad_epochs,
+    output:
+        html="results/report/report.html",
+    log:
+        notebook="logs/report/report.ipynb",
+        log="logs/report/report.log",
+    benchmark:
+        "benchmarks/report.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    script:
+        "../../scripts/render_report.py"
