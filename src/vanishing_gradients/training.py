@@ -48,8 +48,13 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def _to_device(split: Split, device) -> tuple[torch.Tensor, torch.Tensor]:
-    # Pixels scaled to [0, 1]; no mean/std normalisation (as in the course).
-    return split.images.to(device, torch.float32).div_(255.0), split.labels.to(device)
+    # Kept as uint8 on the device (4x less memory); each batch is scaled by ``pixels``.
+    return split.images.to(device), split.labels.to(device)
+
+
+def pixels(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images -> float in [0, 1]; no mean/std normalisation (as in the course)."""
+    return images.to(torch.float32).div_(255.0)
 
 
 @torch.inference_mode()
@@ -62,7 +67,7 @@ def evaluate(model: MLP, x: torch.Tensor, y: torch.Tensor, hooks: bool = False) 
     correct = torch.zeros((), device=x.device, dtype=torch.long)
     try:
         for start in range(0, len(y), EVAL_BATCH):
-            logits = model(x[start : start + EVAL_BATCH])
+            logits = model(pixels(x[start : start + EVAL_BATCH]))
             target = y[start : start + EVAL_BATCH]
             loss_sum += nn.functional.cross_entropy(logits, target, reduction="sum")
             correct += (logits.argmax(1) == target).sum()
@@ -153,7 +158,7 @@ def train(
             order = torch.randperm(n, generator=shuffle).to(device)
             for start in range(0, n, spec.batch_size):
                 idx = order[start : start + spec.batch_size]
-                xb, yb = train_x[idx], train_y[idx]
+                xb, yb = pixels(train_x[idx]), train_y[idx]
                 logits = model(xb)
                 loss = nn.functional.cross_entropy(logits, yb)
                 optimizer.zero_grad(set_to_none=True)

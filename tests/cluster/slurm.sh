@@ -180,6 +180,10 @@ cmd_start() {
     state="$(cd "$1" && pwd)"
     mkdir -p "$state/slurmctld" "$state/slurmd" "$state/log"
     chmod 755 "$state" "$state/log"
+    if ! live_pid "$state" slurmctld >/dev/null && [ -s "$SLURM_CONF" ] \
+        && timeout 5 scontrol ping 2>/dev/null | grep -q 'is UP'; then
+        die "a slurmctld not started from $state is already running; stop it first"
+    fi
     write_conf "$state"
     start_munged "$state"
     start_slurm_daemon "$state" slurmctld -i

@@ -24,12 +24,16 @@ rule aggregate:
 rule report:
     input:
         notebook="reports/report.ipynb",
+        template="reports/offline.html.j2",
         runs=rules.aggregate.output.runs,
         metrics=rules.aggregate.output.metrics,
         grad_steps=rules.aggregate.output.grad_steps,
         grad_epochs=rules.aggregate.output.grad_epochs,
     output:
         html="results/report/report.html",
+    params:
+        config=config,
+        show_code=config["report"]["show_code"],
     log:
         notebook="logs/report/report.ipynb",
         log="logs/report/report.log",
