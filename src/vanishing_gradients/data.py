@@ -52,8 +52,8 @@ def payload_sha256(gz_path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify_file(path: Path, name: str) -> None:
-    expected = FILES[name][0]
+def verify_file(path: Path, name: str, files: dict = FILES) -> None:
+    expected = files[name][0]
     actual = payload_sha256(path)
     if actual != expected:
         raise DataError(f"{path}: SHA-256 of the decompressed data is {actual}, expected {expected}")
@@ -76,7 +76,7 @@ def _fetch_one(mirror: str, name: str, dest: Path) -> None:
         raise DataError(f"unsupported mirror scheme {parsed.scheme!r} in {mirror!r}; use a folder, file://, http(s)://")
 
 
-def fetch_fashion_mnist(mirrors: list[str], out_dir: str | Path) -> dict[str, str]:
+def fetch_fashion_mnist(mirrors: list[str], out_dir: str | Path, files: dict = FILES) -> dict[str, str]:
     """Fetch and verify the four files into ``out_dir``; return which mirror served each one.
 
     Every file is tried mirror by mirror until one passes the checksum. A file already in ``out_dir`` that
@@ -87,11 +87,11 @@ def fetch_fashion_mnist(mirrors: list[str], out_dir: str | Path) -> dict[str, st
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     served = {}
-    for name in FILES:
+    for name in files:
         target = out_dir / name
         if target.is_file():
             try:
-                verify_file(target, name)
+                verify_file(target, name, files)
                 served[name] = str(target)
                 continue
             except DataError:
@@ -102,7 +102,7 @@ def fetch_fashion_mnist(mirrors: list[str], out_dir: str | Path) -> dict[str, st
                 candidate = Path(tmp) / name
                 try:
                     _fetch_one(str(mirror), name, candidate)
-                    verify_file(candidate, name)
+                    verify_file(candidate, name, files)
                 except Exception as err:  # noqa: BLE001 - every failure is reported, then the next mirror
                     tried.append(f"  {mirror}: {err}")
                     continue

@@ -7,6 +7,7 @@ and the logic is unit-tested without Jupyter.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import matplotlib
@@ -330,6 +331,9 @@ def render(template: str, executed: str, html: str, tables: dict, config: dict |
     from .storage import atomic_path
 
     Path(executed).parent.mkdir(parents=True, exist_ok=True)
+    # The kernel imports this very copy of the library, installed or not.
+    src = str(Path(__file__).resolve().parents[1])
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
     papermill.execute_notebook(template, executed, parameters={"tables": tables, "config": config or {}}, kernel_name="python3",
                                progress_bar=False, cwd=str(Path(template).resolve().parent))
     exporter = HTMLExporter(template_name="lab", template_file=str(Path(template).parent / "offline.html.j2"),

@@ -116,7 +116,13 @@ def train(
     device: str | torch.device = "cpu",
     checkpoint: str | Path | None = None,
     log: Callable[[str], None] = print,
+    checkpoint_every_s: float = 60.0,
 ) -> tuple[MLP, RunLog]:
+    """Train ``spec`` on ``data``; return the model and its log.
+
+    With ``checkpoint``, the state is saved (atomically) after an epoch when ``checkpoint_every_s`` seconds
+    have passed since the last save, and at the end of every stage; a killed run resumes from it.
+    """
     device = torch.device(device)
     checkpoint = Path(checkpoint) if checkpoint else None
     torch.manual_seed(spec.seed)
@@ -140,6 +146,7 @@ def train(
         log(f"resumed from {checkpoint} at stage {first_stage + 1}, epoch {first_epoch}")
 
     n = len(train_y)
+    last_save = time.monotonic()
     for stage_index in range(first_stage, len(plan)):
         stage = plan[stage_index]
         resuming = resume is not None and stage_index == first_stage
@@ -190,7 +197,9 @@ def train(
                 run.diverged_epoch = global_epoch
                 log(f"training loss is {train_loss} at epoch {global_epoch}: run diverged, stopping")
                 break
-            if checkpoint is not None:
+            stage_done = epoch + 1 == spec.epochs
+            if checkpoint is not None and (stage_done or time.monotonic() - last_save >= checkpoint_every_s):
+                last_save = time.monotonic()
                 _save_checkpoint(
                     checkpoint, spec,
                     {"stage": stage_index, "epoch": epoch + 1, "model": model.state_dict(),

@@ -1,0 +1,63 @@
+import gzip
+import hashlib
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from vanishing_gradients.data import Split  # noqa: E402
+
+DEBIAN_DATA = Path("/usr/share/datasets/fashion-mnist")
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    array = np.asarray(array, dtype=np.uint8)
+    return struct.pack(">HBB", 0, 8, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+
+
+def write_gz(path: Path, payload: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wb") as f:
+        f.write(payload)
+    return path
+
+
+@pytest.fixture
+def synthetic_mirror(tmp_path):
+    """A folder with four small valid IDX .gz files and the matching `files` table for fetch/prepare."""
+    rng = np.random.default_rng(0)
+    arrays = {
+        "train-images-idx3-ubyte.gz": rng.integers(0, 256, (50, 28, 28)),
+        "train-labels-idx1-ubyte.gz": rng.integers(0, 10, 50),
+        "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (20, 28, 28)),
+        "t10k-labels-idx1-ubyte.gz": rng.integers(0, 10, 20),
+    }
+    mirror = tmp_path / "mirror"
+    files = {}
+    for name, array in arrays.items():
+        payload = idx_bytes(array)
+        write_gz(mirror / name, payload)
+        files[name] = (hashlib.sha256(payload).hexdigest(), array.shape)
+    return mirror, files, arrays
+
+
+def tiny_data(n_train=256, n_val=64, n_test=64, seed=0, features=784):
+    """Random but learnable data: the label is decided by which block of pixels is brightest."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+
+    def make(n):
+        labels = torch.randint(0, 10, (n,), generator=gen)
+        images = torch.randint(0, 60, (n, features), generator=gen, dtype=torch.int64)
+        block = features // 10
+        for i, label in enumerate(labels.tolist()):
+            images[i, label * block : (label + 1) * block] += 150
+        return Split(images.clamp(max=255).to(torch.uint8), labels)
+
+    return {"train": make(n_train), "validation": make(n_val), "test": make(n_test)}

@@ -1,0 +1,133 @@
+"""Fetching, verifying and parsing Fashion-MNIST: good files pass, every kind of bad file is named."""
+
+import gzip
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from conftest import DEBIAN_DATA, idx_bytes, write_gz
+
+from vanishing_gradients import data
+from vanishing_gradients.data import DataError, fetch_fashion_mnist, parse_idx, prepare_dataset
+
+
+def test_parse_idx_images_and_labels():
+    images = np.arange(2 * 3 * 4).reshape(2, 3, 4) % 256
+    labels = np.array([3, 7, 1])
+    assert np.array_equal(parse_idx(idx_bytes(images)), images)
+    assert np.array_equal(parse_idx(idx_bytes(labels)), labels)
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b"\x00\x00", "too short"),
+        (b"\x00\x00\x0d\x03" + b"\x00" * 12, "bad IDX magic"),  # float type code
+        (b"\x12\x34\x08\x01" + b"\x00" * 4, "bad IDX magic"),
+        (b"\x00\x00\x08\x02" + b"\x00" * 8, "bad IDX magic"),  # 2-d: neither labels nor images
+        (b"\x00\x00\x08\x03\x00\x00", "truncated IDX header"),
+        (idx_bytes(np.zeros((2, 2, 2)))[:-1], "but the file has"),
+        (idx_bytes(np.zeros(3)) + b"\x00", "but the file has"),
+    ],
+)
+def test_parse_idx_rejects_malformed(raw, message):
+    with pytest.raises(DataError, match=message):
+        parse_idx(raw, "x.idx")
+
+
+def test_read_idx_gz_checks_shape_and_gzip(tmp_path):
+    path = write_gz(tmp_path / "a.gz", idx_bytes(np.zeros((4, 28, 28))))
+    assert data.read_idx_gz(path, (4, 28, 28)).shape == (4, 28, 28)
+    with pytest.raises(DataError, match=r"shape \(4, 28, 28\), expected \(5, 28, 28\)"):
+        data.read_idx_gz(path, (5, 28, 28))
+    truncated = tmp_path / "t.gz"
+    truncated.write_bytes(path.read_bytes()[:-20])
+    with pytest.raises(DataError, match="not a valid gzip file"):
+        data.read_idx_gz(truncated)
+
+
+def test_labels_out_of_range_are_refused(synthetic_mirror, tmp_path):
+    mirror, files, arrays = synthetic_mirror
+    bad = arrays["train-labels-idx1-ubyte.gz"].copy()
+    bad[3] = 12
+    write_gz(mirror / "train-labels-idx1-ubyte.gz", idx_bytes(bad))
+    with pytest.raises(DataError, match="label 12 outside 0..9"):
+        prepare_dataset(mirror, tmp_path / "d.pt", validation_size=10, split_seed=1, check_shapes=False)
+
+
+def test_fetch_from_folder_and_file_url(synthetic_mirror, tmp_path):
+    mirror, files, _ = synthetic_mirror
+    served = fetch_fashion_mnist([str(mirror)], tmp_path / "a", files)
+    assert set(served) == set(files) and all(v == str(mirror) for v in served.values())
+    served = fetch_fashion_mnist([mirror.as_uri()], tmp_path / "b", files)
+    for name in files:
+        assert (tmp_path / "b" / name).read_bytes() == (mirror / name).read_bytes()
+
+
+def test_checksum_failure_tries_next_mirror_and_lists_everything(synthetic_mirror, tmp_path):
+    mirror, files, _ = synthetic_mirror
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(mirror, corrupt)
+    write_gz(corrupt / "train-labels-idx1-ubyte.gz", idx_bytes(np.zeros(50)))  # valid gzip, wrong content
+    out = tmp_path / "out"
+    served = fetch_fashion_mnist([str(corrupt), str(mirror)], out, files)
+    assert served["train-labels-idx1-ubyte.gz"] == str(mirror)
+    assert served["t10k-labels-idx1-ubyte.gz"] == str(corrupt)
+
+    with pytest.raises(DataError) as err:
+        fetch_fashion_mnist([str(corrupt), str(tmp_path / "missing"), "ftp://nowhere/"], tmp_path / "o2", files)
+    text = str(err.value)
+    assert "SHA-256 of the decompressed data is" in text
+    assert "does not exist" in text and "unsupported mirror scheme 'ftp'" in text
+    assert "apt-get install dataset-fashion-mnist" in text
+    assert not any(p.name.startswith(".") for p in (tmp_path / "o2").iterdir()), "temporary files left behind"
+
+
+def test_empty_mirror_list_is_refused(tmp_path):
+    with pytest.raises(DataError, match="data.mirrors in the config is empty"):
+        fetch_fashion_mnist([], tmp_path)
+
+
+def test_good_file_is_never_replaced_by_a_bad_one(synthetic_mirror, tmp_path):
+    mirror, files, _ = synthetic_mirror
+    out = tmp_path / "out"
+    fetch_fashion_mnist([str(mirror)], out, files)
+    good = {n: (out / n).read_bytes() for n in files}
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in files:
+        (bad / name).write_bytes(b"garbage")
+    fetch_fashion_mnist([str(bad)], out, files)  # existing verified files are kept, bad mirror never used
+    assert {n: (out / n).read_bytes() for n in files} == good
+    (out / "t10k-images-idx3-ubyte.gz").write_bytes(b"half a fi")  # a corrupt local copy is replaced...
+    with pytest.raises(DataError):
+        fetch_fashion_mnist([str(bad)], out, files)  # ...but never by a bad one
+    assert (out / "t10k-images-idx3-ubyte.gz").read_bytes() == b"half a fi"
+
+
+def test_prepare_splits_with_fixed_seed(synthetic_mirror, tmp_path):
+    mirror, _, arrays = synthetic_mirror
+    sizes = prepare_dataset(mirror, tmp_path / "d.pt", validation_size=10, split_seed=3, check_shapes=False)
+    assert sizes == {"train": 40, "validation": 10, "test": 20}
+    loaded = data.load_dataset(tmp_path / "d.pt")
+    assert loaded["train"].images.dtype == torch.uint8 and loaded["train"].images.shape == (40, 784)
+    all_train = torch.cat([loaded["train"].images, loaded["validation"].images])
+    original = torch.from_numpy(arrays["train-images-idx3-ubyte.gz"].reshape(50, 784).astype(np.uint8))
+    assert sorted(map(tuple, all_train.tolist())) == sorted(map(tuple, original.tolist()))
+    prepare_dataset(mirror, tmp_path / "e.pt", validation_size=10, split_seed=3, check_shapes=False)
+    again = data.load_dataset(tmp_path / "e.pt")
+    assert torch.equal(again["validation"].labels, loaded["validation"].labels)
+    subset = prepare_dataset(mirror, tmp_path / "s.pt", 10, 3, subset={"train": 5, "test": 4}, check_shapes=False)
+    assert subset == {"train": 5, "validation": 10, "test": 4}
+
+
+@pytest.mark.skipif(not DEBIAN_DATA.is_dir(), reason="apt-get install dataset-fashion-mnist")
+def test_real_fashion_mnist_verifies_and_splits_54000_6000(tmp_path):
+    fetch_fashion_mnist([DEBIAN_DATA.as_uri()], tmp_path / "raw")
+    sizes = prepare_dataset(tmp_path / "raw", tmp_path / "fm.pt", validation_size=6000, split_seed=42)
+    assert sizes == {"train": 54000, "validation": 6000, "test": 10000}
+    loaded = data.load_dataset(tmp_path / "fm.pt")
+    assert loaded["test"].labels.bincount().tolist() == [1000] * 10
+    with gzip.open(tmp_path / "raw" / "t10k-labels-idx1-ubyte.gz") as f:
+        assert f.read(4) == b"\x00\x00\x08\x01"

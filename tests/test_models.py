@@ -1,0 +1,111 @@
+"""The model builder and each fix's mechanics, on small models."""
+
+import pytest
+import torch
+from torch import nn
+
+from vanishing_gradients.models import MLP, GradNorm, Standardize
+from vanishing_gradients.specs import ModelSpec
+
+
+def linear_shapes(model):
+    return [(lin.in_features, lin.out_features) for _, lin in model.linears()]
+
+
+@pytest.mark.parametrize("depth", [1, 3, 7])
+def test_baseline_layers_widths_and_activation(depth):
+    model = MLP(ModelSpec(depth=depth))
+    assert linear_shapes(model) == [(784, 128)] + [(128, 128)] * (depth - 1) + [(128, 10)]
+    assert all(isinstance(layer.act, nn.Sigmoid) for layer in model.hidden)
+    assert all(isinstance(layer.norm, nn.Identity) for layer in model.hidden)
+    assert model(torch.rand(5, 784)).shape == (5, 10)
+
+
+@pytest.mark.parametrize("activation, cls", [("relu", nn.ReLU), ("tanh", nn.Tanh), ("sigmoid", nn.Sigmoid)])
+def test_activation_types(activation, cls):
+    model = MLP(ModelSpec(depth=3, activation=activation))
+    assert [type(layer.act) for layer in model.hidden] == [cls] * 3
+
+
+@pytest.mark.parametrize("std", [0.05, 1.0, 10.0])
+def test_normal_init_has_the_asked_std_and_zero_bias(std):
+    torch.manual_seed(0)
+    model = MLP(ModelSpec(depth=7, init="normal", init_std=std))
+    weights = torch.cat([lin.weight.flatten() for _, lin in model.linears()])
+    assert weights.std().item() == pytest.approx(std, rel=0.01)
+    assert weights.mean().item() == pytest.approx(0.0, abs=0.01 * std)
+    assert all(torch.count_nonzero(lin.bias) == 0 for _, lin in model.linears())
+
+
+def test_default_init_is_pytorchs():
+    torch.manual_seed(0)
+    model = MLP(ModelSpec(depth=2))
+    bound = 1 / 784**0.5  # kaiming_uniform(a=sqrt(5)) gives U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    w = model.hidden[0].linear.weight
+    assert w.abs().max() <= bound and w.abs().max() > 0.9 * bound
+
+
+@pytest.mark.parametrize("norm, cls", [("batchnorm", nn.BatchNorm1d), ("standardize", Standardize)])
+def test_normalisation_sits_between_linear_and_activation(norm, cls):
+    model = MLP(ModelSpec(depth=3, norm=norm))
+    order = []
+    hooks = [m.register_forward_hook(lambda m, i, o: order.append(type(m))) for m in model.modules()
+             if isinstance(m, (nn.Linear, cls, nn.Sigmoid))]
+    model(torch.rand(8, 784))
+    for h in hooks:
+        h.remove()
+    assert order == [nn.Linear, cls, nn.Sigmoid] * 3 + [nn.Linear]
+
+
+def test_standardize_output_has_zero_mean_unit_std_per_unit():
+    x = torch.randn(64, 16) * 5 + 3
+    y = Standardize()(x)
+    assert torch.allclose(y.mean(0), torch.zeros(16), atol=1e-5)
+    assert torch.allclose(y.std(0, unbiased=False), torch.ones(16), atol=1e-3)
+    assert not list(Standardize().parameters())
+
+
+def test_skip_connections_match_a_hand_computed_forward_pass():
+    torch.manual_seed(0)
+    model = MLP(ModelSpec(depth=7, skips=((1, 3), (4, 7)), init="normal", init_std=0.05))
+    x = torch.rand(4, 784)
+    f = [lambda h, layer=layer: torch.sigmoid(layer.linear(h)) for layer in model.hidden]
+    h1 = f[0](x)
+    h2 = f[1](h1)
+    h3 = f[2](h2) + h1
+    h4 = f[3](h3)
+    h5 = f[4](h4)
+    h6 = f[5](h5)
+    h7 = f[6](h6) + h4
+    assert torch.allclose(model(x), model.head(h7), atol=1e-6)
+    plain = MLP(ModelSpec(depth=7, init="normal", init_std=0.05))
+    plain.load_state_dict(model.state_dict())
+    assert not torch.allclose(plain(x), model(x))
+
+
+def test_skip_out_of_range_is_refused():
+    with pytest.raises(ValueError, match="skip \\(4, 7\\)"):
+        ModelSpec(depth=5, skips=((4, 7),))
+
+
+def test_gradient_normalisation_standardises_the_backward_gradient():
+    x = torch.randn(32, 10, requires_grad=True)
+    upstream = torch.randn(32, 10) * 7 + 2
+    GradNorm()(x).backward(upstream)
+    g = x.grad
+    assert torch.allclose(g, (upstream - upstream.mean()) / (upstream.std(unbiased=False) + 1e-6))
+    assert g.mean().abs() < 1e-5 and (g.std(unbiased=False) - 1).abs() < 1e-4
+    y = torch.randn(3, 4)
+    assert torch.equal(GradNorm()(y), y)  # identity forward
+
+
+def test_gradient_normalisation_sits_after_every_activation():
+    model = MLP(ModelSpec(depth=4, grad_norm=True))
+    assert all(isinstance(layer.grad_norm, GradNorm) for layer in model.hidden)
+    x = torch.rand(16, 784)
+    seen = []
+    for layer in model.hidden:
+        layer.act.register_full_backward_hook(lambda m, gin, gout: seen.append(gout[0].clone()))
+    model(x).sum().backward()
+    for g in seen:  # the gradient arriving at each activation's output is standardised
+        assert g.mean().abs() < 1e-5 and (g.std(unbiased=False) - 1).abs() < 1e-3

@@ -1,0 +1,198 @@
+"""The training loop: recorded gradient statistics, determinism, schedules, optimisers, resume, divergence."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import tiny_data
+from torch import nn
+
+from vanishing_gradients import training
+from vanishing_gradients.gradstats import GradientRecorder
+from vanishing_gradients.models import MLP
+from vanishing_gradients.results import grad_ratio
+from vanishing_gradients.specs import ModelSpec, Stage, TrainSpec, stages
+
+
+def small_spec(**overrides):
+    settings = {"model": ModelSpec(depth=3, width=16), "batch_size": 64, "epochs": 2, "seed": 7, **overrides}
+    return TrainSpec(**settings)
+
+
+def test_recorder_matches_autograd():
+    torch.manual_seed(0)
+    model = MLP(ModelSpec(depth=3, width=8))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    recorder = GradientRecorder()
+    recorder.start_epoch(model)
+    expected_norms, expected_abs, expected_ratio = [], [], []
+    for step in range(3):
+        x, y = torch.rand(10, 784), torch.randint(0, 10, (10,))
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        weights = [lin.weight for _, lin in model.linears()]
+        expected_norms.append([w.grad.norm().item() for w in weights])
+        expected_abs.append([w.grad.abs().mean().item() for w in weights])
+        before = [w.detach().clone() for w in weights]
+        recorder.before_step()
+        optimizer.step()
+        recorder.after_step()
+        expected_ratio.append([((w - b).norm() / b.norm()).item() for w, b in zip(weights, before)])
+    steps, epochs = recorder.end_epoch(model, {"hidden1": 0.25})
+    steps = pd.DataFrame(steps)
+    assert list(steps["step"].unique()) == [0, 1, 2]
+    got = steps.pivot(index="step", columns="layer", values="grad_norm")[["hidden1", "hidden2", "hidden3", "output"]]
+    assert got.to_numpy() == pytest.approx(np.array(expected_norms), rel=1e-5)
+    epochs = pd.DataFrame(epochs).set_index(["layer", "statistic"])["value"]
+    names = ["hidden1", "hidden2", "hidden3", "output"]
+    for i, name in enumerate(names):
+        assert epochs[(name, "grad_abs_mean")] == pytest.approx(sum(r[i] for r in expected_abs) / 3, rel=1e-5)
+        assert epochs[(name, "update_ratio")] == pytest.approx(sum(r[i] for r in expected_ratio) / 3, rel=1e-4)
+        assert epochs[(name, "grad_norm")] == pytest.approx(sum(r[i] for r in expected_norms) / 3, rel=1e-5)
+    assert epochs[("output", "weight_norm")] == pytest.approx(model.head.weight.norm().item(), rel=1e-6)
+    assert epochs[("hidden1", "saturation")] == 0.25
+
+
+def test_recorder_every_k_steps():
+    torch.manual_seed(0)
+    model = MLP(ModelSpec(depth=1, width=4))
+    recorder = GradientRecorder(step_every=3)
+    recorder.start_epoch(model)
+    for _ in range(7):
+        model.zero_grad()
+        model(torch.rand(2, 784)).sum().backward()
+        recorder.before_step()
+        recorder.after_step()
+    steps, _ = recorder.end_epoch(model, {})
+    assert sorted({row["step"] for row in steps}) == [0, 3, 6]
+
+
+def test_same_seed_gives_identical_results_and_other_seed_differs():
+    data = tiny_data()
+    _, a = training.train(small_spec(), data, log=lambda m: None)
+    _, b = training.train(small_spec(), data, log=lambda m: None)
+    drop = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert drop(a.metrics) == drop(b.metrics)
+    assert a.grad_steps == b.grad_steps and a.grad_epochs == b.grad_epochs
+    assert (a.test_loss, a.test_acc) == (b.test_loss, b.test_acc)
+    _, c = training.train(TrainSpec(model=ModelSpec(depth=3, width=16), batch_size=64, epochs=2, seed=8),
+                          data, log=lambda m: None)
+    assert drop(c.metrics) != drop(a.metrics)
+
+
+def test_metrics_are_averaged_over_the_whole_validation_set():
+    data = tiny_data(n_val=70)
+    model, run = training.train(small_spec(), data, log=lambda m: None)
+    x = data["validation"].images.float() / 255
+    with torch.no_grad():
+        logits = model.eval()(x)
+    assert run.metrics[-1]["val_loss"] == pytest.approx(nn.functional.cross_entropy(logits, data["validation"].labels).item(), rel=1e-5)
+    assert run.metrics[-1]["val_acc"] == pytest.approx((logits.argmax(1) == data["validation"].labels).float().mean().item())
+
+
+def test_adam_is_the_optimizer_when_asked(monkeypatch):
+    made = []
+    real = dict(training.OPTIMIZER_CLASSES)
+    for name, cls in real.items():
+        monkeypatch.setitem(training.OPTIMIZER_CLASSES, name,
+                            lambda params, lr, cls=cls: made.append(cls(params, lr=lr)) or made[-1])
+    training.train(small_spec(optimizer="adam", lr=0.001), tiny_data(), log=lambda m: None)
+    assert [type(o) for o in made] == [torch.optim.Adam] and made[0].defaults["lr"] == 0.001
+    made.clear()
+    training.train(small_spec(), tiny_data(), log=lambda m: None)
+    assert type(made[0]) is torch.optim.SGD and made[0].defaults["momentum"] == 0
+
+
+def test_course_schedule_has_seven_stages():
+    spec = TrainSpec(model=ModelSpec(depth=7), schedule=(2, 2, 2, 1))
+    assert stages(spec) == [
+        Stage(2, 0, True), Stage(4, 2, True), Stage(4, 0, False), Stage(6, 4, True), Stage(6, 0, False),
+        Stage(7, 6, True), Stage(7, 0, False),
+    ]
+    with pytest.raises(ValueError, match="summing to depth 7"):
+        TrainSpec(model=ModelSpec(depth=7), schedule=(2, 2, 2))
+
+
+def test_frozen_layers_do_not_change_and_unfrozen_ones_do(monkeypatch):
+    """Snapshot every hidden layer at each stage's start and end; frozen ones must be bit-identical."""
+    snapshots = []
+    real_apply = training.apply_stage
+
+    def spy(model, stage):
+        params = real_apply(model, stage)
+        snapshots.append((stage, model, [l.linear.weight.detach().clone() for l in model.hidden]))
+        return params
+
+    monkeypatch.setattr(training, "apply_stage", spy)
+    spec = small_spec(model=ModelSpec(depth=4, width=16), schedule=(1, 2, 1))
+    model, run = training.train(spec, tiny_data(), log=lambda m: None)
+    ends = [s[2] for s in snapshots[1:]] + [[l.linear.weight.detach().clone() for l in model.hidden]]
+    assert [s[0] for s in snapshots] == stages(spec)
+    for (stage, _, start), end in zip(snapshots, ends):
+        for i in range(4):
+            changed = not torch.equal(start[i], end[i])
+            if i < stage.frozen or i >= stage.active:
+                assert not changed, f"layer {i + 1} changed in {stage}"
+            else:
+                assert changed, f"layer {i + 1} did not train in {stage}"
+    assert sorted({r["stage"] for r in run.metrics}) == [1, 2, 3, 4, 5]
+    assert len(run.metrics) == 5 * spec.epochs
+    frozen_stage = pd.DataFrame(run.grad_steps).query("stage == 2")
+    assert set(frozen_stage["layer"]) == {"hidden2", "hidden3", "output"}  # hidden1 frozen: no gradient
+
+
+def test_checkpoint_resume_gives_the_same_result_as_an_uninterrupted_run(tmp_path):
+    data = tiny_data()
+    spec = small_spec(model=ModelSpec(depth=3, width=16), schedule=(1, 2), epochs=3)
+    _, full = training.train(spec, data, log=lambda m: None)
+
+    class Killed(Exception):
+        pass
+
+    lines = []
+
+    def killer(message):
+        lines.append(message)
+        if "stage 2/3 epoch 2/3" in message:
+            raise Killed  # the job dies right after writing this epoch's checkpoint... or before it
+
+    ckpt = tmp_path / "run.ckpt"
+    with pytest.raises(Killed):
+        training.train(spec, data, checkpoint=ckpt, log=killer, checkpoint_every_s=0)
+    assert ckpt.exists()
+    messages = []
+    _, resumed = training.train(spec, data, checkpoint=ckpt, log=messages.append)
+    assert any("resumed from" in m for m in messages)
+    drop = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert drop(resumed.metrics) == drop(full.metrics)
+    assert resumed.grad_steps == full.grad_steps
+    assert (resumed.test_loss, resumed.test_acc) == (full.test_loss, full.test_acc)
+
+
+def test_stale_checkpoint_from_other_settings_is_ignored(tmp_path):
+    data = tiny_data()
+    ckpt = tmp_path / "run.ckpt"
+    training.train(small_spec(lr=0.1), data, checkpoint=ckpt, log=lambda m: None)
+    messages = []
+    _, run = training.train(small_spec(lr=0.01), data, checkpoint=ckpt, log=messages.append)
+    assert any("other settings" in m for m in messages)
+    _, fresh = training.train(small_spec(lr=0.01), data, log=lambda m: None)
+    assert run.test_loss == fresh.test_loss
+
+
+def test_divergence_stops_the_run_and_is_recorded():
+    spec = small_spec(model=ModelSpec(depth=3, width=16, activation="relu", init="normal", init_std=10.0),
+                      lr=50.0, epochs=5)
+    messages = []
+    _, run = training.train(spec, tiny_data(), log=messages.append)
+    assert run.diverged_epoch is not None and run.diverged_epoch <= 5
+    assert len(run.metrics) == run.diverged_epoch
+    assert any("diverged" in m for m in messages)
+
+
+def test_grad_ratio_uses_the_last_stage():
+    steps = pd.DataFrame({
+        "stage": [1, 1, 2, 2, 2, 2], "epoch": 1, "step": [0, 0, 1, 1, 2, 2],
+        "layer": ["hidden1", "output"] * 3, "grad_norm": [1.0, 1.0, 1.0, 4.0, 3.0, 4.0],
+    })
+    assert grad_ratio(steps) == pytest.approx((0.25 + 0.75) / 2)
