@@ -8,7 +8,7 @@ from vanishing_gradients.logs import rule_log  # noqa: E402
 
 with rule_log(snakemake.log[0]) as log:
     sizes = data.prepare_dataset(
-        Path(snakemake.input[0]).parent,
+        Path(snakemake.input.raw[0]).parent,
         snakemake.output[0],
         validation_size=snakemake.params.validation_size,
         split_seed=snakemake.params.split_seed,

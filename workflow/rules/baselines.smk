@@ -19,5 +19,7 @@ rule train_baseline:
         mem_mb=1500,
         runtime=train_runtime("baseline"),
         gpu=GPU,
+    conda:
+        "../../envs/train.yaml"
     script:
         "../../scripts/train.py"

@@ -13,13 +13,16 @@ rule download_fashion_mnist:
     resources:
         mem_mb=500,
         runtime=30,
+    conda:
+        "../../envs/data.yaml"
     script:
         "../../scripts/download.py"
 
 
 rule prepare_dataset:
     input:
-        RAW_FILES,
+        raw=RAW_FILES,
+        code=str(LIBRARY / "data.py"),
     output:
         DATASET,
     params:
@@ -33,5 +36,7 @@ rule prepare_dataset:
     resources:
         mem_mb=1500,
         runtime=10,
+    conda:
+        "../../envs/data.yaml"
     script:
         "../../scripts/prepare.py"

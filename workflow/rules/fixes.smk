@@ -23,5 +23,7 @@ for fix in config["fixes"]:
             mem_mb=1500,
             runtime=train_runtime(fix),
             gpu=GPU,
+        conda:
+            "../../envs/train.yaml"
         script:
             "../../scripts/train.py"

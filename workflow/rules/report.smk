@@ -17,6 +17,8 @@ rule aggregate:
     resources:
         mem_mb=4000,
         runtime=10,
+    conda:
+        "../../envs/train.yaml"
     script:
         "../../scripts/aggregate.py"
 
@@ -42,5 +44,7 @@ rule report:
     resources:
         mem_mb=4000,
         runtime=20,
+    conda:
+        "../../envs/report.yaml"
     script:
         "../../scripts/render_report.py"

@@ -1,0 +1,37 @@
+# Two entry points: `make study` (set up, run the full study) and `make test` (set up, run the tests).
+# Setup is idempotent: a virtualenv in .venv with the pinned packages, and Debian's Fashion-MNIST package.
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CORES ?= $(shell nproc)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: study test setup data-package test-packages benchmark clean-results
+
+study: setup data-package
+	$(VENV)/bin/snakemake --cores $(CORES)
+
+test: setup data-package test-packages
+	$(PY) -m pytest -ra
+
+benchmark: setup data-package
+	$(PY) benchmarks/epoch.py
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+# Fashion-MNIST from Debian, so the study runs offline; elsewhere the download rule uses the mirrors in config.yaml.
+data-package:
+	@if [ -d /usr/share/datasets/fashion-mnist ]; then :; \
+	elif command -v apt-get >/dev/null; then \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq dataset-fashion-mnist; \
+	else echo "no apt-get: Fashion-MNIST will be downloaded from the mirrors in config.yaml"; fi
+
+# Headless Chromium for the report's browser test (SLURM is installed by its own test fixture).
+test-packages:
+	@if command -v chromium >/dev/null || ! command -v apt-get >/dev/null; then :; else \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; fi

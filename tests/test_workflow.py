@@ -1,0 +1,115 @@
+"""End to end: the smoke DAG runs to an HTML report, and reruns regenerate exactly what changed."""
+
+import html
+import re
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import ROOT
+from workflow_helpers import copy_project, planned_jobs, snakemake
+
+from vanishing_gradients import study
+
+pytestmark = pytest.mark.e2e
+SMOKE = ("--configfile", "tests/smoke.yaml")
+
+
+def smoke_config():
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    smoke = yaml.safe_load((ROOT / "tests/smoke.yaml").read_text())
+    for key, value in smoke.items():
+        config[key] = {**config[key], **value} if isinstance(value, dict) else value
+    return study.validate_config(config, str(ROOT / "workflow/schemas/config.schema.yaml"))
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    workdir = copy_project(tmp_path_factory.mktemp("smoke"))
+    snakemake(workdir, "--cores", "2", *SMOKE)
+    return workdir
+
+
+def test_default_config_plans_the_whole_study(tmp_path):
+    jobs = planned_jobs(copy_project(tmp_path))
+    fixes = ["weight_increasing", "better_activation", "better_optimizer", "normalization", "skip_connection",
+             "train_some_layers", "gradient_normalization", "combined"]
+    assert jobs == {"download_fashion_mnist": 1, "prepare_dataset": 1, "train_baseline": 3, "aggregate": 1,
+                    "report": 1, "all": 1, **{f"fix_{f}": n for f, n in zip(fixes, [2, 2, 1, 2, 1, 1, 1, 1])}}
+
+
+def test_lint_is_clean():
+    out = snakemake(ROOT, "--lint")
+    assert "Congratulations, your workflow is in a good condition!" in out.stdout + out.stderr
+
+
+def test_smoke_run_trains_every_run_and_reports_it(smoke_run):
+    runs = pd.read_csv(smoke_run / "results/aggregate/runs.csv")
+    expected = study.runs(smoke_config())
+    assert sorted(zip(runs.group, runs.variant, runs.depth, runs.seed)) == sorted(
+        (r.group, r.variant, r.depth, r.seed) for r in expected)
+    assert (runs["epochs_run"] == runs["group"].map(lambda g: 14 if g == "train_some_layers" else 2)).all()
+    assert runs["wall_s"].gt(0).all() and runs["max_rss_mb"].gt(0).all()
+
+    page = (smoke_run / "results/report/report.html").read_text()
+    figures = re.findall(r'<img [^>]*src="data:image/png;base64,', page)
+    assert len(figures) >= 20, "figures are missing or not embedded"
+    assert "src=\"http" not in page, "the report must not load anything from the internet"
+    text = html.unescape(page)
+    for heading in ("1. Setup", "2. The problem", "3. The fixes", "4. Comparison", "5. Cost", "6. Conclusions"):
+        assert heading in text
+    for title in ("Fix 1: weight increasing", "Fix 6: train some layers", "Fix 7: gradient normalisation"):
+        assert title in text
+    for row in runs.itertuples():  # every run's test accuracy, as computed by this run, is in the table
+        assert f"{100 * row.test_acc:.2f}" in text
+    deepest = runs[(runs.group == "baseline") & (runs.depth == 7)].iloc[0]
+    assert f"test accuracy {100 * deepest.test_acc:.1f}%" in text
+    assert f"{deepest.grad_ratio_first_last:.2g} times the output layer's" in text
+    assert (smoke_run / "logs/report/report.ipynb").stat().st_size > 0
+
+
+def test_nothing_to_do_after_a_finished_run(smoke_run):
+    assert planned_jobs(smoke_run, *SMOKE) == {}
+
+
+def extra_config(workdir, name, text):
+    (workdir / name).write_text(text)
+    return ("--configfile", "tests/smoke.yaml", name)
+
+
+def test_changing_one_fix_variant_plans_only_its_runs(smoke_run):
+    args = extra_config(smoke_run, "change.yaml", "fixes:\n  weight_increasing:\n    variants:\n"
+                        "      std1: {init: normal, init_std: 1.0}\n      std10: {init: normal, init_std: 5.0}\n")
+    assert planned_jobs(smoke_run, *args) == {"fix_weight_increasing": 1, "aggregate": 1, "report": 1, "all": 1}
+
+
+def test_adding_a_seed_plans_only_the_new_runs(smoke_run):
+    args = extra_config(smoke_run, "seeds.yaml", "seeds: [42, 43]\n")
+    jobs = planned_jobs(smoke_run, *args)
+    assert jobs.pop("aggregate") == 1 and jobs.pop("report") == 1 and jobs.pop("all") == 1
+    assert sum(jobs.values()) == len(study.runs(smoke_config())) and "prepare_dataset" not in jobs
+    out = snakemake(smoke_run, "-n", *args).stdout
+    assert "seed=42" not in out and "seed=43" in out
+
+
+def test_editing_the_report_notebook_plans_only_the_report(smoke_run):
+    notebook = smoke_run / "reports/report.ipynb"
+    original = notebook.read_text()
+    try:
+        notebook.write_text(original.replace("Vanishing gradients in deep MLPs", "Vanishing gradients in deep nets", 1))
+        assert planned_jobs(smoke_run, *SMOKE) == {"report": 1, "all": 1}
+    finally:
+        notebook.write_text(original)
+
+
+def test_editing_the_training_code_plans_every_training_run(smoke_run):
+    code = smoke_run / "src/vanishing_gradients/training.py"
+    original = code.read_text()
+    try:
+        code.write_text(original + "\n# an edit\n")
+        jobs = planned_jobs(smoke_run, *SMOKE)
+        trained = sum(n for rule, n in jobs.items() if rule == "train_baseline" or rule.startswith("fix_"))
+        assert trained == len(study.runs(smoke_config()))
+        assert "download_fashion_mnist" not in jobs and "prepare_dataset" not in jobs
+    finally:
+        code.write_text(original)
