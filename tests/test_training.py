@@ -8,7 +8,7 @@ from conftest import tiny_data
 from torch import nn
 
 from vanishing_gradients import training
-from vanishing_gradients.gradstats import GradientRecorder
+from vanishing_gradients.gradstats import GradientRecorder, epochs_frame, steps_frame
 from vanishing_gradients.models import MLP
 from vanishing_gradients.results import grad_ratio
 from vanishing_gradients.specs import ModelSpec, Stage, TrainSpec, stages
@@ -38,12 +38,14 @@ def test_recorder_matches_autograd():
         optimizer.step()
         recorder.after_step()
         expected_ratio.append([((w - b).norm() / b.norm()).item() for w, b in zip(weights, before)])
-    steps, epochs = recorder.end_epoch(model, {"hidden1": 0.25})
-    steps = pd.DataFrame(steps)
+    step_record, epoch_record = recorder.end_epoch(model, {"hidden1": 0.25})
+    steps = steps_frame([{"stage": 1, "epoch": 1, **step_record}])
+    epochs = epochs_frame([{"stage": 1, "epoch": 1, **epoch_record}])
     assert list(steps["step"].unique()) == [0, 1, 2]
     got = steps.pivot(index="step", columns="layer", values="grad_norm")[["hidden1", "hidden2", "hidden3", "output"]]
     assert got.to_numpy() == pytest.approx(np.array(expected_norms), rel=1e-5)
-    epochs = pd.DataFrame(epochs).set_index(["layer", "statistic"])["value"]
+    assert set(epochs.query("statistic == 'saturation'")["layer"]) == {"hidden1"}
+    epochs = epochs.set_index(["layer", "statistic"])["value"]
     names = ["hidden1", "hidden2", "hidden3", "output"]
     for i, name in enumerate(names):
         assert epochs[(name, "grad_abs_mean")] == pytest.approx(sum(r[i] for r in expected_abs) / 3, rel=1e-5)
@@ -63,8 +65,8 @@ def test_recorder_every_k_steps():
         model(torch.rand(2, 784)).sum().backward()
         recorder.before_step()
         recorder.after_step()
-    steps, _ = recorder.end_epoch(model, {})
-    assert sorted({row["step"] for row in steps}) == [0, 3, 6]
+    step_record, _ = recorder.end_epoch(model, {})
+    assert step_record["steps"].tolist() == [0, 3, 6] and step_record["grad_norm"].shape == (3, 2)
 
 
 def test_same_seed_gives_identical_results_and_other_seed_differs():
@@ -73,7 +75,8 @@ def test_same_seed_gives_identical_results_and_other_seed_differs():
     _, b = training.train(small_spec(), data, log=lambda m: None)
     drop = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
     assert drop(a.metrics) == drop(b.metrics)
-    assert a.grad_steps == b.grad_steps and a.grad_epochs == b.grad_epochs
+    pd.testing.assert_frame_equal(a.grad_steps_frame(), b.grad_steps_frame())
+    pd.testing.assert_frame_equal(a.grad_epochs_frame(), b.grad_epochs_frame())
     assert (a.test_loss, a.test_acc) == (b.test_loss, b.test_acc)
     _, c = training.train(TrainSpec(model=ModelSpec(depth=3, width=16), batch_size=64, epochs=2, seed=8),
                           data, log=lambda m: None)
@@ -137,7 +140,7 @@ def test_frozen_layers_do_not_change_and_unfrozen_ones_do(monkeypatch):
                 assert changed, f"layer {i + 1} did not train in {stage}"
     assert sorted({r["stage"] for r in run.metrics}) == [1, 2, 3, 4, 5]
     assert len(run.metrics) == 5 * spec.epochs
-    frozen_stage = pd.DataFrame(run.grad_steps).query("stage == 2")
+    frozen_stage = run.grad_steps_frame().query("stage == 2")
     assert set(frozen_stage["layer"]) == {"hidden2", "hidden3", "output"}  # hidden1 frozen: no gradient
 
 
@@ -158,14 +161,15 @@ def test_checkpoint_resume_gives_the_same_result_as_an_uninterrupted_run(tmp_pat
 
     ckpt = tmp_path / "run.ckpt"
     with pytest.raises(Killed):
-        training.train(spec, data, checkpoint=ckpt, log=killer, checkpoint_every_s=0)
+        training.train(spec, data, checkpoint=ckpt, log=killer)
     assert ckpt.exists()
     messages = []
     _, resumed = training.train(spec, data, checkpoint=ckpt, log=messages.append)
     assert any("resumed from" in m for m in messages)
     drop = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
     assert drop(resumed.metrics) == drop(full.metrics)
-    assert resumed.grad_steps == full.grad_steps
+    pd.testing.assert_frame_equal(resumed.grad_steps_frame(), full.grad_steps_frame())
+    pd.testing.assert_frame_equal(resumed.grad_epochs_frame(), full.grad_epochs_frame())
     assert (resumed.test_loss, resumed.test_acc) == (full.test_loss, full.test_acc)
 
 

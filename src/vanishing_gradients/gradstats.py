@@ -12,7 +12,11 @@ Everything is accumulated on the training device and moved to the host once per 
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import torch
+
+EPOCH_STATISTICS = ("grad_norm", "grad_abs_mean", "weight_norm", "update_ratio", "saturation")
 
 SATURATION_DEFINITIONS = {
     "sigmoid": "fraction of activations with |sigmoid(x) - 0.5| > 0.49, i.e. sigmoid'(x) < 0.0099",
@@ -62,30 +66,50 @@ class GradientRecorder:
             self._before = None
         self.global_step += 1
 
-    def end_epoch(self, model, saturation: dict[str, float]) -> tuple[list[dict], list[dict]]:
-        """Return (step rows, epoch rows) without stage/epoch columns; one host transfer for the epoch."""
+    def end_epoch(self, model, saturation: dict[str, float]) -> tuple[dict, dict]:
+        """The epoch's (step record, epoch record): compact tensors, one host transfer for the epoch.
+
+        ``steps_frame``/``epochs_frame`` turn lists of these records into tidy tables.
+        """
         n = max(self._recorded, 1)
         norms = torch.stack(self._norms).cpu() if self._norms else torch.empty(0, len(self.names))
-        abs_mean = (self._abs_sum / n).cpu()
-        ratio = (self._ratio_sum / n).cpu()
-        weight_norm = torch.stack([w.detach().norm() for w in self.weights]).cpu()
-        step_rows = [
-            {"step": step, "layer": name, "grad_norm": float(norms[row, col])}
-            for row, step in enumerate(self._steps)
-            for col, name in enumerate(self.names)
-        ]
-        epoch_rows = []
-        for col, name in enumerate(self.names):
-            values = {
-                "grad_norm": float(norms[:, col].mean()) if len(norms) else float("nan"),
-                "grad_abs_mean": float(abs_mean[col]),
-                "weight_norm": float(weight_norm[col]),
-                "update_ratio": float(ratio[col]),
-            }
-            if name in saturation:
-                values["saturation"] = saturation[name]
-            epoch_rows += [{"layer": name, "statistic": k, "value": v} for k, v in values.items()]
-        return step_rows, epoch_rows
+        stats = {
+            "grad_norm": norms.mean(0) if len(norms) else torch.full((len(self.names),), float("nan")),
+            "grad_abs_mean": (self._abs_sum / n).cpu(),
+            "weight_norm": torch.stack([w.detach().norm() for w in self.weights]).cpu(),
+            "update_ratio": (self._ratio_sum / n).cpu(),
+            "saturation": torch.tensor([saturation.get(name, float("nan")) for name in self.names]),
+        }
+        steps = {"layers": list(self.names), "steps": torch.tensor(self._steps, dtype=torch.long), "grad_norm": norms}
+        return steps, {"layers": list(self.names), **stats}
+
+
+def steps_frame(records: list[dict]) -> pd.DataFrame:
+    """Step records (with stage and epoch) -> one row per (stage, epoch, step, layer)."""
+    frames = []
+    for r in records:
+        n_steps, n_layers = len(r["steps"]), len(r["layers"])
+        frames.append(pd.DataFrame({
+            "stage": r["stage"], "epoch": r["epoch"],
+            "step": np.repeat(r["steps"].numpy(), n_layers),
+            "layer": np.tile(np.array(r["layers"], dtype=object), n_steps),
+            "grad_norm": r["grad_norm"].numpy().astype(np.float64).reshape(-1),
+        }))
+    columns = ["stage", "epoch", "step", "layer", "grad_norm"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
+def epochs_frame(records: list[dict]) -> pd.DataFrame:
+    """Epoch records -> one row per (stage, epoch, layer, statistic); saturation only where measured."""
+    rows = []
+    for r in records:
+        for col, layer in enumerate(r["layers"]):
+            for stat in EPOCH_STATISTICS:
+                value = float(r[stat][col])
+                if not (stat == "saturation" and np.isnan(value)):
+                    rows.append({"stage": r["stage"], "epoch": r["epoch"], "layer": layer, "statistic": stat,
+                                 "value": value})
+    return pd.DataFrame(rows, columns=["stage", "epoch", "layer", "statistic", "value"])
 
 
 def saturation_hooks(model) -> tuple[list, dict]:

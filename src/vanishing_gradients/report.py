@@ -187,13 +187,31 @@ def layer_order(layers) -> list[str]:
     return hidden + (["output"] if "output" in set(layers) else [])
 
 
-def grad_heatmap(grad_epochs: pd.DataFrame, label: str, title: str | None = None):
-    """Layer x epoch heatmap of log10 mean gradient norm (seeds averaged)."""
+def log_norm_range(grad_epochs: pd.DataFrame) -> tuple[float, float]:
+    """A shared colour range (log10 gradient norm, 1st to 99th percentile) so heatmaps compare at a glance."""
+    values = np.log10(grad_epochs.loc[grad_epochs["statistic"] == "grad_norm", "value"].astype(float))
+    values = values[np.isfinite(values)]
+    if values.empty:
+        return -8.0, 1.0
+    return float(np.floor(values.quantile(0.01))), float(np.ceil(values.quantile(0.99)))
+
+
+def grad_heatmap(grad_epochs: pd.DataFrame, label: str, title: str | None = None, vrange=None):
+    """Layer x epoch heatmap of log10 mean gradient norm (seeds averaged); grey where not finite."""
     frame = grad_epochs[(grad_epochs["label"] == label) & (grad_epochs["statistic"] == "grad_norm")]
-    wide = frame.pivot_table(index="layer", columns="epoch", values="value", aggfunc="mean")
+    wide = frame.pivot_table(index="layer", columns="epoch", values="value", aggfunc="mean", dropna=False)
     wide = wide.reindex(layer_order(wide.index))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logged = np.log10(wide.astype(float)).replace([np.inf, -np.inf], np.nan)
+    vmin, vmax = vrange or log_norm_range(grad_epochs)
     fig, ax = plt.subplots(figsize=(12, 0.45 * len(wide) + 1.5))
-    sns.heatmap(np.log10(wide), ax=ax, cmap="magma", cbar_kws={"label": "log10 ‖∇W‖₂ (mean over the epoch's steps)"})
+    ax.set_facecolor("lightgrey")
+    if logged.notna().any().any():
+        sns.heatmap(logged, ax=ax, cmap="magma", vmin=vmin, vmax=vmax,
+                    cbar_kws={"label": "log10 ‖∇W‖₂ (mean over the epoch's steps)"})
+    else:
+        ax.text(0.5, 0.5, "no finite gradient norm (the run diverged)", ha="center", va="center",
+                transform=ax.transAxes)
     ax.set(xlabel="epoch", ylabel="layer (input at top)")
     return _finish(fig, title or f"Gradient norm by layer and epoch: {label}")
 

@@ -35,8 +35,8 @@ def grad_ratio(grad_steps: pd.DataFrame) -> float:
 def save_run(run: RunLog, model, spec: TrainSpec, outputs: dict, device: str, threads: int) -> dict:
     """Write the five run outputs atomically; return the summary."""
     metrics = pd.DataFrame(run.metrics)
-    grad_steps = pd.DataFrame(run.grad_steps, columns=["stage", "epoch", "step", "layer", "grad_norm"])
-    grad_epochs = pd.DataFrame(run.grad_epochs, columns=["stage", "epoch", "layer", "statistic", "value"])
+    grad_steps = run.grad_steps_frame()
+    grad_epochs = run.grad_epochs_frame()
     write_table(outputs["metrics"], metrics)
     write_table(outputs["grad_steps"], grad_steps)
     write_table(outputs["grad_epochs"], grad_epochs)
