@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: study test setup data-package test-packages benchmark clean-results
 
 study: setup data-package
-	$(VENV)/bin/snakemake --cores $(CORES)
+	$(VENV)/bin/snakemake --workflow-profile workflow/profiles/default --cores $(CORES)
 
 test: setup data-package test-packages
 	$(PY) -m pytest -ra

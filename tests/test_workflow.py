@@ -113,3 +113,13 @@ def test_editing_the_training_code_plans_every_training_run(smoke_run):
         assert "download_fashion_mnist" not in jobs and "prepare_dataset" not in jobs
     finally:
         code.write_text(original)
+
+
+def test_snakemake_report_bundles_the_html_report_and_key_figures(smoke_run):
+    import zipfile
+
+    snakemake(smoke_run, "--report", "bundle.zip", *SMOKE)
+    names = zipfile.ZipFile(smoke_run / "bundle.zip").namelist()
+    for name in ("report.html", "gradient_profile.png", "comparison.png"):
+        assert any(n.endswith(name) and "results/report" in n for n in names), (name, names[:20])
+    assert (smoke_run / "results/report/gradient_profile.png").read_bytes()[:4] == b"\x89PNG"

@@ -138,8 +138,8 @@ def cost_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------------ figures
-def show(fig, dpi: int = 90) -> None:
-    """Display a figure in the notebook as an embedded PNG, then free it (works on any backend)."""
+def show(fig, save_as: str | None = None, dpi: int = 90) -> None:
+    """Display a figure in the notebook as an embedded PNG (any backend), optionally save it too, free it."""
     import io
 
     from IPython.display import Image, display
@@ -148,6 +148,11 @@ def show(fig, dpi: int = 90) -> None:
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     display(Image(data=buffer.getvalue(), format="png"))
+    if save_as:
+        from .storage import atomic_path
+
+        with atomic_path(save_as) as tmp:
+            tmp.write_bytes(buffer.getvalue())
 
 
 def _finish(fig, title):
@@ -340,8 +345,12 @@ def saturation_note(activation: str) -> str:
 
 # ------------------------------------------------------------------------------------------ render
 def render(template: str, executed: str, html: str, tables: dict, config: dict | None = None,
-           show_code: bool = False) -> None:
-    """Execute the notebook with papermill (kernel python3), keep it at ``executed``, write ``html``."""
+           show_code: bool = False, figures: dict | None = None) -> None:
+    """Execute the notebook with papermill (kernel python3), keep it at ``executed``, write ``html``.
+
+    ``figures`` maps figure names (``gradient_profile``, ``comparison``) to PNG paths the notebook also
+    writes, for Snakemake's own ``--report``.
+    """
     import nbformat
     import papermill
     from nbconvert import HTMLExporter
@@ -352,7 +361,7 @@ def render(template: str, executed: str, html: str, tables: dict, config: dict |
     # The kernel imports this very copy of the library, installed or not.
     src = str(Path(__file__).resolve().parents[1])
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
-    papermill.execute_notebook(template, executed, parameters={"tables": tables, "config": config or {}}, kernel_name="python3",
+    papermill.execute_notebook(template, executed, parameters={"tables": tables, "config": config or {}, "figures": figures or {}}, kernel_name="python3",
                                progress_bar=False, cwd=str(Path(template).resolve().parent))
     exporter = HTMLExporter(template_name="lab", template_file=str(Path(template).parent / "offline.html.j2"),
                             exclude_input=not show_code, exclude_input_prompt=True, exclude_output_prompt=True)

@@ -32,7 +32,21 @@ rule report:
         grad_steps=rules.aggregate.output.grad_steps,
         grad_epochs=rules.aggregate.output.grad_epochs,
     output:
-        html="results/report/report.html",
+        html=report(
+            "results/report/report.html",
+            caption="../../reports/captions/report.rst",
+            category="Report",
+        ),
+        gradient_profile=report(
+            "results/report/gradient_profile.png",
+            caption="../../reports/captions/gradient_profile.rst",
+            category="Key figures",
+        ),
+        comparison=report(
+            "results/report/comparison.png",
+            caption="../../reports/captions/comparison.rst",
+            category="Key figures",
+        ),
     params:
         config=config,
         show_code=config["report"]["show_code"],
