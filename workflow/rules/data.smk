@@ -1,5 +1,10 @@
 # Fetch the four original Fashion-MNIST files, verify them, and cache the train/validation/test split.
 
+# On a cluster the download runs where Snakemake runs: compute nodes often have no internet.
+localrules:
+    download_fashion_mnist,
+
+
 
 rule download_fashion_mnist:
     output:
