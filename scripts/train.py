@@ -9,6 +9,7 @@ from vanishing_gradients import data, results, study, training  # noqa: E402
 from vanishing_gradients.logs import rule_log  # noqa: E402
 
 with rule_log(snakemake.log[0]) as log:
+    training.limit_heap_growth()
     torch.set_num_threads(snakemake.threads)  # Snakemake sets OMP_NUM_THREADS; torch gets the same
     spec = study.spec_from_param(snakemake.params.spec)
     device = training.resolve_device(snakemake.params.device)
@@ -16,5 +17,5 @@ with rule_log(snakemake.log[0]) as log:
     log(f"{snakemake.rule} {dict(snakemake.wildcards)} on {device}, {snakemake.threads} thread(s): {spec}")
     model, run = training.train(spec, data.load_dataset(snakemake.input.data), device, checkpoint, log)
     summary = results.save_run(run, model, spec, dict(snakemake.output), str(device), snakemake.threads)
-    checkpoint.unlink(missing_ok=True)
+    training.remove_checkpoint(checkpoint)
     log(f"test acc {summary['test_acc']:.4f}, grad ratio hidden1/output {summary['grad_ratio_first_last']:.3g}")

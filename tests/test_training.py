@@ -163,6 +163,8 @@ def test_checkpoint_resume_gives_the_same_result_as_an_uninterrupted_run(tmp_pat
     with pytest.raises(Killed):
         training.train(spec, data, checkpoint=ckpt, log=killer)
     assert ckpt.exists()
+    # a kill between the two writes of a checkpoint leaves one record too many: it must be dropped
+    training._append_records(training.records_path(ckpt), {"steps": {}, "epochs": {}})
     messages = []
     _, resumed = training.train(spec, data, checkpoint=ckpt, log=messages.append)
     assert any("resumed from" in m for m in messages)
@@ -180,6 +182,7 @@ def test_stale_checkpoint_from_other_settings_is_ignored(tmp_path):
     messages = []
     _, run = training.train(small_spec(lr=0.01), data, checkpoint=ckpt, log=messages.append)
     assert any("other settings" in m for m in messages)
+    assert not ckpt.exists() or training.records_path(ckpt).stat().st_size > 0
     _, fresh = training.train(small_spec(lr=0.01), data, log=lambda m: None)
     assert run.test_loss == fresh.test_loss
 
