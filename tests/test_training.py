@@ -159,7 +159,7 @@ def test_checkpoint_resume_gives_the_same_result_as_an_uninterrupted_run(tmp_pat
         if "stage 2/3 epoch 2/3" in message:
             raise Killed  # the job dies right after writing this epoch's checkpoint... or before it
 
-    ckpt = tmp_path / "run.ckpt"
+    ckpt = tmp_path / "not-yet-made" / "run.ckpt"
     with pytest.raises(Killed):
         training.train(spec, data, checkpoint=ckpt, log=killer)
     assert ckpt.exists()

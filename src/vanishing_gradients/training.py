@@ -134,6 +134,7 @@ def remove_checkpoint(checkpoint: str | Path) -> None:
 def _append_records(path: Path, records: dict) -> None:
     buffer = io.BytesIO()
     torch.save(records, buffer)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "ab") as f:
         f.write(struct.pack("<Q", buffer.tell()) + buffer.getvalue())
         f.flush()
