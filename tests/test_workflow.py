@@ -119,7 +119,10 @@ def test_snakemake_report_bundles_the_html_report_and_key_figures(smoke_run):
     import zipfile
 
     snakemake(smoke_run, "--report", "bundle.zip", *SMOKE)
-    names = zipfile.ZipFile(smoke_run / "bundle.zip").namelist()
-    for name in ("report.html", "gradient_profile.png", "comparison.png"):
-        assert any(n.endswith(name) and "results/report" in n for n in names), (name, names[:20])
+    with zipfile.ZipFile(smoke_run / "bundle.zip") as bundle:
+        names = bundle.namelist()
+        files = {n.rsplit("/", 1)[1]: n for n in names if "/data/raw/" in n}  # the outputs flagged with report()
+        assert {"report.html", "gradient_profile.png", "comparison.png"} <= set(files), names
+        assert bundle.read(files["report.html"]) == (smoke_run / "results/report/report.html").read_bytes()
+        assert bundle.read(files["comparison.png"])[:4] == b"\x89PNG"
     assert (smoke_run / "results/report/gradient_profile.png").read_bytes()[:4] == b"\x89PNG"
