@@ -99,7 +99,7 @@ def snakemake_overheads(smoke_dir: Path | None):
     snakemake = str(Path(sys.executable).parent / "snakemake")
     if smoke_dir is None:
         smoke_dir = Path(tempfile.mkdtemp(prefix="vg-smoke-"))
-        for item in ("Snakefile", "config.yaml", "workflow", "scripts", "src", "reports", "tests"):
+        for item in ("Snakefile", "config.yaml", "workflow", "scripts", "src", "reports", "envs", "tests"):
             src = ROOT / item
             (shutil.copytree if src.is_dir() else shutil.copy)(src, smoke_dir / item)
         print(f"running the smoke DAG in {smoke_dir} (a few minutes)...", flush=True)
