@@ -343,6 +343,20 @@ def saturation_note(activation: str) -> str:
     return SATURATION_DEFINITIONS[activation]
 
 
+def saturation_sentence(grad_epochs: pd.DataFrame, labels: list[str]) -> str:
+    """Were the sigmoid units saturated? The answer decides what explains the vanishing gradient."""
+    frame = grad_epochs[grad_epochs["label"].isin(labels) & (grad_epochs["statistic"] == "saturation")]
+    if frame.empty:
+        return "No saturation was recorded."
+    worst = frame.loc[frame["value"].idxmax()]
+    text = (f"Saturation ({saturation_note('sigmoid')}) reached at most {_fmt_pct(worst['value'])} "
+            f"({worst['label']}, {worst['layer']}, epoch {worst['epoch']}).")
+    if worst["value"] < 0.05:
+        text += (" The units were not saturated: the gradient shrinks because every sigmoid layer multiplies it "
+                 "by σ′(x) ≤ 0.25 and by small weights, layer after layer.")
+    return text
+
+
 # ------------------------------------------------------------------------------------------ render
 def render(template: str, executed: str, html: str, tables: dict, config: dict | None = None,
            show_code: bool = False, figures: dict | None = None) -> None:
