@@ -92,14 +92,16 @@ def test_adding_a_seed_plans_only_the_new_runs(smoke_run):
     assert "seed=42" not in out and "seed=43" in out
 
 
-def test_editing_the_report_notebook_plans_only_the_report(smoke_run):
-    notebook = smoke_run / "reports/report.ipynb"
-    original = notebook.read_text()
+@pytest.mark.parametrize("path", ["reports/report.ipynb", "src/vanishing_gradients/report.py"])
+def test_editing_the_report_plans_only_the_report(smoke_run, path):
+    source = smoke_run / path
+    original = source.read_text()
     try:
-        notebook.write_text(original.replace("Vanishing gradients in deep MLPs", "Vanishing gradients in deep nets", 1))
+        source.write_text(original.replace("Vanishing gradients in deep MLPs", "Vanishing gradients in deep nets", 1)
+                          if path.endswith(".ipynb") else original + "\n# an edit\n")
         assert planned_jobs(smoke_run, *SMOKE) == {"report": 1, "all": 1}
     finally:
-        notebook.write_text(original)
+        source.write_text(original)
 
 
 def test_editing_the_training_code_plans_every_training_run(smoke_run):

@@ -6,6 +6,7 @@ and the logic is unit-tested without Jupyter.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from pathlib import Path
@@ -13,6 +14,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+# Missing optional fonts (STIX, cm*) make matplotlib log one "findfont" line each; DejaVu Sans covers every
+# glyph used here, and those lines would otherwise land in the report as stderr output.
+logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

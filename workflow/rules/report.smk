@@ -27,6 +27,7 @@ rule report:
     input:
         notebook="reports/report.ipynb",
         template="reports/offline.html.j2",
+        code=str(LIBRARY / "report.py"),
         runs=rules.aggregate.output.runs,
         metrics=rules.aggregate.output.metrics,
         grad_steps=rules.aggregate.output.grad_steps,
