@@ -255,7 +255,6 @@ def saturation(grad_epochs: pd.DataFrame, labels: list[str], title: str):
 def ranked_comparison(runs: pd.DataFrame, palette: dict):
     """Test accuracy and gradient ratio per run configuration, ranked by accuracy, coloured by group."""
     order = runs.groupby("label")["test_acc"].mean().sort_values(ascending=False).index
-    groups = runs.drop_duplicates("label").set_index("label")["group"]
     fig, axes = plt.subplots(1, 2, figsize=(13, 0.38 * len(order) + 1.8), sharey=True)
     for ax, col, xlabel, log in (
         (axes[0], "test_acc", "test accuracy (fraction)", False),
@@ -268,7 +267,6 @@ def ranked_comparison(runs: pd.DataFrame, palette: dict):
             ax.axvline(1.0, color="grey", lw=0.8, ls="--")
         ax.set(xlabel=xlabel, ylabel="run" if ax is axes[0] else "")
     axes[0].legend(fontsize=7, loc="lower right")
-    del groups
     return _finish(fig, "All runs ranked by test accuracy")
 
 
@@ -318,7 +316,7 @@ def problem_sentences(runs: pd.DataFrame) -> list[str]:
     return out
 
 
-def fix_sentences(runs: pd.DataFrame, grad_epochs: pd.DataFrame, group: str, reference_depth: int | None = None) -> list[str]:
+def fix_sentences(runs: pd.DataFrame, grad_epochs: pd.DataFrame, group: str) -> list[str]:
     """How each variant of ``group`` compares with the sigmoid baseline at the same depth."""
     out = []
     fix_runs = runs[runs["group"] == group]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import platform
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +15,6 @@ from .storage import atomic_path, write_json, write_table
 from .specs import TrainSpec
 from .training import RunLog
 
-RUN_OUTPUTS = ("metrics", "grad_steps", "grad_epochs", "summary", "model")
 RUN_KEYS = ["group", "variant", "depth", "seed"]
 
 
@@ -56,16 +56,10 @@ def save_run(run: RunLog, model, spec: TrainSpec, outputs: dict, device: str, th
         "threads": threads,
         "torch": torch.__version__,
         "python": platform.python_version(),
-        "spec": json.loads(json.dumps(spec_dict(spec))),
+        "spec": asdict(spec),
     }
     write_json(outputs["summary"], summary)
     return summary
-
-
-def spec_dict(spec: TrainSpec) -> dict:
-    from dataclasses import asdict
-
-    return asdict(spec)
 
 
 def _run_keys(run_dir: Path) -> dict:
