@@ -1,11 +1,12 @@
 """Time one epoch of the 7x128 sigmoid baseline four ways, and the workflow's own overheads.
 
-    python benchmarks/epoch.py [--repeats 3] [--threads 1] [--smoke-dir DIR]
+    python benchmarks/epoch.py [--repeats 5] [--threads 1] [--smoke-dir DIR]
 
 (a) notebook: torchvision FashionMNIST + DataLoader + ToTensor, as in the course notebooks;
 (b) floor: a bare loop over preloaded tensors, no recording;
 (c) trainer: the project's ``training.train`` for one epoch with every gradient statistic on
     (its epoch time includes the validation pass and the statistics);
+    (b) and (c) alternate, one epoch each per repeat, so that a slow spell of the machine hits both;
 (d) FLOP bound: 6 x parameters x samples / the measured matmul rate of this machine.
 Then the no-op ``snakemake -n`` time on a finished smoke run and the peak RSS of its training jobs.
 Prints medians and ends with one line: RESULT trainer_vs_floor=... notebook_vs_trainer=... trainer_vs_flop_bound=...
@@ -113,7 +114,7 @@ def snakemake_overheads(smoke_dir: Path | None):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the rules' default is 1)")
     parser.add_argument("--smoke-dir", type=Path, help="a finished smoke run to time `snakemake -n` in")
     parser.add_argument("--skip-snakemake", action="store_true")
@@ -129,12 +130,19 @@ def main():
 
     notebook, nb_all = median_time(notebook_epoch(raw), args.repeats)
     print(f"(a) notebook (DataLoader + ToTensor): median {notebook:.3f} s/epoch  {[round(t, 3) for t in nb_all]}")
-    floor, fl_all = median_time(floor_epoch(splits["train"]), args.repeats)
+    floor_once = floor_epoch(splits["train"])
+    spec = TrainSpec(model=ModelSpec(depth=7), epochs=1, seed=42)
+
+    def trainer_once():  # a fresh one-epoch run each time: the same epoch, timed by the trainer itself
+        return training.train(spec, splits, "cpu", log=lambda m: None)[1].metrics[0]["seconds"]
+
+    floor_once(), trainer_once()  # warm-up, not timed
+    fl_all, trainer_all = [], []
+    for _ in range(args.repeats):
+        fl_all.append(median_time(floor_once, 1)[0])
+        trainer_all.append(trainer_once())
+    floor, trainer = statistics.median(fl_all), statistics.median(trainer_all)
     print(f"(b) floor (bare loop, preloaded):     median {floor:.3f} s/epoch  {[round(t, 3) for t in fl_all]}")
-    spec = TrainSpec(model=ModelSpec(depth=7), epochs=args.repeats, seed=42)
-    _, run = training.train(spec, splits, "cpu", log=lambda m: None)
-    trainer_all = [row["seconds"] for row in run.metrics]
-    trainer = statistics.median(trainer_all)
     print(f"(c) trainer (all statistics, + val):  median {trainer:.3f} s/epoch  {[round(t, 3) for t in trainer_all]}")
     params = sum(p.numel() for p in MLP(ModelSpec(depth=7)).parameters())
     gflops = matmul_gflops()

@@ -9,7 +9,6 @@ from vanishing_gradients import data, results, study, training  # noqa: E402
 from vanishing_gradients.logs import rule_log  # noqa: E402
 
 with rule_log(snakemake.log[0]) as log:
-    training.limit_heap_growth()
     torch.set_num_threads(snakemake.threads)  # Snakemake sets OMP_NUM_THREADS; torch gets the same
     spec = study.spec_from_param(snakemake.params.spec)
     device = training.resolve_device(snakemake.params.device)

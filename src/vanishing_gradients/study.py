@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import asdict, dataclass
 
-from .specs import ModelSpec, TrainSpec
+from .specs import ModelSpec, TrainSpec, stages
 
 BASELINE = "baseline"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -74,6 +74,11 @@ def train_spec(config: dict, group: str, variant: str, depth: int, seed: int) ->
         schedule=tuple(schedule) if schedule else None,
         step_every=int(s["step_every"]),
     )
+
+
+def total_epochs(spec: TrainSpec) -> int:
+    """Epochs over all train-some-layers stages (``epochs`` is per stage)."""
+    return len(stages(spec)) * spec.epochs
 
 
 def spec_param(config: dict, group: str, variant: str, depth, seed) -> str:

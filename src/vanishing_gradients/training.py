@@ -29,7 +29,7 @@ from .specs import Stage, TrainSpec, stages
 from .storage import atomic_path
 
 OPTIMIZER_CLASSES = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}  # plain SGD: no momentum
-EVAL_BATCH = 10_000
+EVAL_BATCH = 2_000  # measured: 35% faster than one 6,000-sample batch (no page faults), 20% faster than 512
 
 
 def apply_stage(model: MLP, stage: Stage) -> list[nn.Parameter]:
@@ -43,21 +43,28 @@ def apply_stage(model: MLP, stage: Stage) -> list[nn.Parameter]:
     return [p for p in model.parameters() if p.requires_grad]
 
 
-def limit_heap_growth() -> None:
-    """Stop glibc from growing the heap epoch after epoch (measured: 1032 -> 866 MB peak after 40 epochs).
+_LIBC = None
 
-    glibc raises its mmap threshold each time a large block is freed, so batch-sized tensors end up on a
-    fragmenting heap; a fixed 1 MiB threshold keeps them in mmap'd memory that is returned on free.
+
+def release_free_memory() -> None:
+    """Hand the heap's free pages back to the OS (glibc ``malloc_trim``); called once per epoch.
+
+    Measured over 30 epochs of the 7-layer baseline: peak RSS crept from 824 to 843 MB without it and
+    stayed at 834-836 MB from epoch 10 with it. (Capping the mmap threshold instead cost ~7% speed: every
+    batch-sized tensor then became a fresh mmap with its page faults.) A no-op where libc is not glibc.
     """
-    import ctypes
-    import ctypes.util
+    global _LIBC
+    if _LIBC is None:
+        import ctypes
+        import ctypes.util
 
-    libc = ctypes.util.find_library("c")
-    if libc:
         try:
-            ctypes.CDLL(libc).mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
-        except (OSError, AttributeError):  # not glibc: nothing to tune
-            pass
+            _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            _LIBC.malloc_trim  # noqa: B018 - AttributeError where there is no malloc_trim
+        except (OSError, AttributeError):
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -253,6 +260,7 @@ def train(
             train_loss, train_acc = float(loss_sum) / n, float(correct) / n
             val_loss, val_acc, saturation = evaluate(model, val_x, val_y, hooks=True)
             step_record, epoch_record = recorder.end_epoch(model, saturation)
+            release_free_memory()
             seconds = time.perf_counter() - started
             run.seconds += seconds
             global_epoch = len(run.metrics) + 1

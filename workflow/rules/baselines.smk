@@ -15,6 +15,7 @@ rule train_baseline:
     benchmark:
         "benchmarks/train/baseline/{variant}/depth{depth}/seed{seed}.tsv"
     threads: config["threads"]
+    priority: train_priority("baseline")
     resources:
         mem_mb=1500,
         runtime=train_runtime("baseline"),

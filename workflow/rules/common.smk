@@ -52,15 +52,29 @@ def run_spec(group):
     return lambda wildcards: study.spec_param(config, group, wildcards.variant, wildcards.depth, wildcards.seed)
 
 
+def _train_spec(group, wildcards):
+    return study.train_spec(config, group, wildcards.variant, int(wildcards.depth), int(wildcards.seed))
+
+
 def train_runtime(group):
     """Minutes for SLURM: measured ~1.5 s per epoch on one CPU thread for a 7x128 MLP, plus headroom."""
 
     def minutes(wildcards):
-        spec = study.train_spec(config, group, wildcards.variant, int(wildcards.depth), int(wildcards.seed))
-        stages = 1 if spec.schedule is None else 2 * len(spec.schedule) - 1
-        return 10 + int(stages * spec.epochs * 2.5 / 60 * max(1.0, spec.model.depth / 7))
+        spec = _train_spec(group, wildcards)
+        return 10 + int(study.total_epochs(spec) * 2.5 / 60 * max(1.0, spec.model.depth / 7))
 
     return minutes
+
+
+def train_priority(group):
+    """Longest runs first (total epochs x depth): the 700-epoch train-some-layers run starting last would
+    leave the other cores idle while it finishes."""
+
+    def priority(wildcards):
+        spec = _train_spec(group, wildcards)
+        return study.total_epochs(spec) * spec.model.depth
+
+    return priority
 
 
 GPU = 1 if config["device"] == "cuda" else 0

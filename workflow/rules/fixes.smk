@@ -19,6 +19,7 @@ for fix in config["fixes"]:
         benchmark:
             f"benchmarks/train/{fix}/{{variant}}/depth{{depth}}/seed{{seed}}.tsv"
         threads: config["threads"]
+        priority: train_priority(fix)
         resources:
             mem_mb=1500,
             runtime=train_runtime(fix),
