@@ -38,6 +38,23 @@ def test_default_config_plans_the_whole_study(tmp_path):
                     "report": 1, "all": 1, **{f"fix_{f}": n for f, n in zip(fixes, [2, 2, 1, 2, 1, 1, 1, 1])}}
 
 
+def test_longest_training_run_is_scheduled_first(tmp_path):
+    """Priorities are total epochs x depth: train-some-layers (7 stages x 100 epochs) outranks every run."""
+    out = snakemake(copy_project(tmp_path), "-n")
+    priorities = {}
+    for block in re.split(r"^(?=(?:local)?rule \w+:$)", out.stdout + out.stderr, flags=re.M):
+        rule = re.search(r"^(?:local)?rule (\w+):", block, flags=re.M)
+        wildcards = re.search(r"^\s+wildcards: (.*)$", block, flags=re.M)
+        priority = re.search(r"^\s+priority: (\d+)$", block, flags=re.M)
+        if rule and wildcards:
+            priorities[(rule.group(1), wildcards.group(1))] = int(priority.group(1)) if priority else 0
+    assert len(priorities) == 14
+    first = max(priorities, key=priorities.get)
+    assert first[0] == "fix_train_some_layers" and priorities[first] == 7 * 100 * 7
+    baseline = {w: p for (rule, w), p in priorities.items() if rule == "train_baseline"}
+    assert sorted(baseline.values()) == [3 * 100, 5 * 100, 7 * 100]
+
+
 def test_lint_is_clean():
     out = snakemake(ROOT, "--lint")
     assert "Congratulations, your workflow is in a good condition!" in out.stdout + out.stderr
