@@ -106,6 +106,21 @@ def test_adam_is_the_optimizer_when_asked(monkeypatch):
     assert type(made[0]) is torch.optim.SGD and made[0].defaults["momentum"] == 0
 
 
+@pytest.mark.parametrize("norm", ["none", "standardize"])
+def test_evaluation_does_not_depend_on_the_chunk_size(norm, monkeypatch):
+    """Standardize normalises over the batch even in eval mode: its split is evaluated in one piece."""
+    torch.manual_seed(0)
+    model = MLP(ModelSpec(depth=3, width=16, norm=norm)).eval()
+    split = tiny_data()["validation"]
+    with torch.inference_mode():
+        logits = model(training.pixels(split.images))
+    whole = nn.functional.cross_entropy(logits, split.labels).item()
+    monkeypatch.setattr(training, "EVAL_BATCH", 7)
+    loss, acc, _ = training.evaluate(model, split.images, split.labels)
+    assert loss == pytest.approx(whole, rel=1e-5)
+    assert acc == (logits.argmax(1) == split.labels).float().mean().item()
+
+
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_foreach_optimizer_gives_the_same_weights_as_the_default_loop(optimizer, monkeypatch):
     """The trainer asks for foreach updates (faster on the CPU); they must not change a single bit."""

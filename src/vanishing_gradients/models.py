@@ -77,6 +77,12 @@ class MLP(nn.Module):
             nn.init.normal_(module.weight, 0.0, self.spec.init_std)
             nn.init.zeros_(module.bias)
 
+    @property
+    def batch_dependent(self) -> bool:
+        """True if one sample's output depends on the others in its batch, in eval mode too (standardize
+        has no running statistics), so that evaluation must see the whole split at once."""
+        return self.spec.norm == "standardize"
+
     def new_head(self) -> None:
         """Replace the output layer by a freshly initialised one (train-some-layers growth)."""
         device = self.head.weight.device

@@ -93,10 +93,11 @@ def evaluate(model: MLP, x: torch.Tensor, y: torch.Tensor, hooks: bool = False) 
     handles, acc = saturation_hooks(model) if hooks else ([], {})
     loss_sum = torch.zeros((), device=x.device)
     correct = torch.zeros((), device=x.device, dtype=torch.long)
+    chunk = len(y) if model.batch_dependent else EVAL_BATCH
     try:
-        for start in range(0, len(y), EVAL_BATCH):
-            logits = model(pixels(x[start : start + EVAL_BATCH]))
-            target = y[start : start + EVAL_BATCH]
+        for start in range(0, len(y), chunk):
+            logits = model(pixels(x[start : start + chunk]))
+            target = y[start : start + chunk]
             loss_sum += nn.functional.cross_entropy(logits, target, reduction="sum")
             correct += (logits.argmax(1) == target).sum()
     finally:
