@@ -1,20 +1,22 @@
 # Vanishing gradients in deep MLPs on Fashion-MNIST. The entry point only: rules live in workflow/rules.
+from pathlib import Path
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config.yaml"
+configfile: str(Path(workflow.basedir) / "config.yaml")
 
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
-include: "workflow/rules/baselines.smk"
-include: "workflow/rules/fixes.smk"
+include: "workflow/rules/training.smk"
+include: "workflow/rules/init_flow.smk"
 include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
-        "results/report/report.html",
+        f"{LAYOUT.report_dir()}/report.html",
     default_target: True

@@ -3,9 +3,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
-from vanishing_gradients import results  # noqa: E402
+from vanishing_gradients import aggregate  # noqa: E402
 from vanishing_gradients.logs import rule_log  # noqa: E402
 
 with rule_log(snakemake.log[0]) as log:
-    results.aggregate(list(snakemake.input.summaries), dict(snakemake.output), list(snakemake.input.benchmarks))
+    aggregate.aggregate(list(snakemake.input.summaries), dict(snakemake.output), list(snakemake.input.benchmarks))
     log(f"aggregated {len(snakemake.input.summaries)} runs")

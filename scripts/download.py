@@ -1,4 +1,8 @@
-"""Snakemake script: fetch and verify the four Fashion-MNIST files from the first mirror that works."""
+"""Snakemake script: fetch and verify the four Fashion-MNIST files from the first mirror that works.
+
+The mirror list is read from the config, not from params: which mirror served a file does not change it
+(every file is checked by content), so editing the list must not rerun the study.
+"""
 import sys
 from pathlib import Path
 
@@ -8,5 +12,5 @@ from vanishing_gradients.logs import rule_log  # noqa: E402
 
 with rule_log(snakemake.log[0]) as log:
     out_dir = Path(snakemake.output[0]).parent
-    for name, source in data.fetch_fashion_mnist(list(snakemake.params.mirrors), out_dir).items():
+    for name, source in data.fetch_fashion_mnist(list(snakemake.config["data"]["mirrors"]), out_dir).items():
         log(f"{name}: verified, from {source}")

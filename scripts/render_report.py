@@ -7,7 +7,7 @@ from vanishing_gradients import report  # noqa: E402
 from vanishing_gradients.logs import rule_log  # noqa: E402
 
 with rule_log(snakemake.log.log) as log:
-    tables = {k: str(Path(snakemake.input[k]).resolve()) for k in ("runs", "metrics", "grad_steps", "grad_epochs")}
+    tables = {k: str(Path(snakemake.input[k]).resolve()) for k in ("runs", "metrics", "grad_steps", "grad_epochs", "init_flow")}
     report.render(snakemake.input.notebook, snakemake.log.notebook, snakemake.output.html, tables,
                   config=snakemake.params.config, show_code=snakemake.params.show_code,
                   figures={k: str(Path(snakemake.output[k]).resolve()) for k in ("gradient_profile", "comparison")})

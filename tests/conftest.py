@@ -15,6 +15,17 @@ from vanishing_gradients.data import Split  # noqa: E402
 DEBIAN_DATA = Path("/usr/share/datasets/fashion-mnist")
 
 
+def merged_config(*overlays: str) -> dict:
+    """config.yaml with overlays (paths relative to the project) merged on top, as `--configfile` does."""
+    import yaml
+    from snakemake.utils import update_config
+
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    for overlay in overlays:
+        update_config(config, yaml.safe_load((ROOT / overlay).read_text()))
+    return config
+
+
 def idx_bytes(array: np.ndarray) -> bytes:
     array = np.asarray(array, dtype=np.uint8)
     return struct.pack(">HBB", 0, 8, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()

@@ -81,7 +81,8 @@ def test_checksum_failure_tries_next_mirror_and_lists_everything(synthetic_mirro
     assert "SHA-256 of the decompressed data is" in text
     assert "does not exist" in text and "unsupported mirror scheme 'ftp'" in text
     assert "apt-get install dataset-fashion-mnist" in text
-    assert not any(p.name.startswith(".") for p in (tmp_path / "o2").iterdir()), "temporary files left behind"
+    leftovers = [p for p in (tmp_path / "o2").rglob(".*") if p.name != ".verified"]
+    assert not leftovers, "temporary files left behind"
 
 
 def test_empty_mirror_list_is_refused(tmp_path):
@@ -104,6 +105,19 @@ def test_good_file_is_never_replaced_by_a_bad_one(synthetic_mirror, tmp_path):
     with pytest.raises(DataError):
         fetch_fashion_mnist([str(bad)], out, files)  # ...but never by a bad one
     assert (out / "t10k-images-idx3-ubyte.gz").read_bytes() == b"half a fi"
+
+
+def test_verified_files_survive_a_rerun_whose_mirrors_all_fail(synthetic_mirror, tmp_path):
+    """Snakemake deletes a rule's outputs before rerunning it: the verified copies kept aside come back."""
+    mirror, files, _ = synthetic_mirror
+    out = tmp_path / "out"
+    fetch_fashion_mnist([str(mirror)], out, files)
+    good = {n: (out / n).read_bytes() for n in files}
+    for name in files:
+        (out / name).unlink()  # what Snakemake does before the rerun
+    served = fetch_fashion_mnist([str(tmp_path / "offline")], out, files)
+    assert {n: (out / n).read_bytes() for n in files} == good
+    assert set(served.values()) == {str(out / ".verified")}
 
 
 def test_prepare_splits_with_fixed_seed(synthetic_mirror, tmp_path):
@@ -131,3 +145,22 @@ def test_real_fashion_mnist_verifies_and_splits_54000_6000(tmp_path):
     assert loaded["test"].labels.bincount().tolist() == [1000] * 10
     with gzip.open(tmp_path / "raw" / "t10k-labels-idx1-ubyte.gz") as f:
         assert f.read(4) == b"\x00\x00\x08\x01"
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "delete"])
+def test_a_damaged_dataset_cache_names_the_file_and_the_command_that_rebuilds_it(synthetic_mirror, tmp_path, damage):
+    mirror, _, _ = synthetic_mirror
+    cache = tmp_path / "d.pt"
+    prepare_dataset(mirror, cache, validation_size=10, split_seed=3, check_shapes=False)
+    raw = cache.read_bytes()
+    if damage == "truncate":
+        cache.write_bytes(raw[: len(raw) // 2])
+    elif damage == "flip":  # same size, readable, one image byte changed
+        loaded = torch.load(cache, weights_only=True)
+        loaded["splits"]["train"]["images"][0, 0] ^= 1
+        torch.save(loaded, cache)
+    else:
+        cache.unlink()
+    with pytest.raises(DataError) as err:
+        data.load_dataset(cache)
+    assert str(cache) in str(err.value) and f"snakemake --cores 1 --force {cache}" in str(err.value)

@@ -13,13 +13,17 @@ from workflow_helpers import SNAKEMAKE, copy_project, snakemake
 pytestmark = pytest.mark.e2e
 
 SMALL = {
+    "study": "small",
     "data": {"subset": {"train": 12000, "validation": 1000, "test": 1000}},
     "seeds": [42],
     "baseline": {"depths": [2], "learning_rates": [0.01]},
     "training": {"epochs": 30, "width": 64},
     "fixes": {},
+    "init_flow": {"depths": [2, 3], "seeds": [0], "batches": 1},
 }
-TARGET = "results/runs/baseline/lr0.01/depth2/seed42/metrics.csv"
+RUN = "fashion_mnist/baseline/lr0.01/depth2/seed42"
+TARGET = f"results/small/runs/{RUN}/metrics.csv"
+STATE = f"results/small/checkpoints/{RUN}"
 
 
 def project_with(tmp_path, config):
@@ -40,7 +44,7 @@ def test_sigkilled_training_job_resumes_and_ends_like_an_uninterrupted_run(tmp_p
     workdir = project_with(tmp_path / "killed", SMALL)
     proc = subprocess.Popen([SNAKEMAKE, "--cores", "1", TARGET], cwd=workdir, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
-    log = workdir / "logs/train/baseline/lr0.01/depth2/seed42.log"
+    log = workdir / f"logs/small/train/{RUN}.log"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:  # wait until a few epochs are checkpointed, then SIGKILL the job
         if log.exists() and log.read_text().count("epoch ") >= 8 and train_processes(workdir):
@@ -54,7 +58,7 @@ def test_sigkilled_training_job_resumes_and_ends_like_an_uninterrupted_run(tmp_p
     output, _ = proc.communicate(timeout=120)
     assert proc.returncode != 0, output
     assert not (workdir / TARGET).exists()
-    assert list((workdir / "results/checkpoints").glob("*.pt")), "no checkpoint was left to resume from"
+    assert (workdir / STATE / "checkpoint.pt").is_file(), "no checkpoint was left to resume from"
 
     snakemake(workdir, "--cores", "1", TARGET)
     text = log.read_text()
@@ -63,7 +67,7 @@ def test_sigkilled_training_job_resumes_and_ends_like_an_uninterrupted_run(tmp_p
     killed = pd.read_csv(workdir / TARGET).drop(columns="seconds")
     uninterrupted = pd.read_csv(reference / TARGET).drop(columns="seconds")
     pd.testing.assert_frame_equal(killed, uninterrupted)
-    assert not list((workdir / "results/checkpoints").glob("*.pt")), "the checkpoint is removed after success"
+    assert not (workdir / STATE).exists(), "the checkpoint is removed after success"
 
 
 def test_diverged_run_is_recorded_and_the_report_still_renders(tmp_path):
@@ -72,10 +76,10 @@ def test_diverged_run_is_recorded_and_the_report_still_renders(tmp_path):
                   "relu_std1e8": {"activation": "relu", "init": "normal", "init_std": 1e8, "lr": 1.0}}}}}
     workdir = project_with(tmp_path, config)
     snakemake(workdir, "--cores", "2")
-    runs = pd.read_csv(workdir / "results/aggregate/runs.csv").set_index("group")
+    runs = pd.read_csv(workdir / "results/small/aggregate/runs.csv").set_index("group")
     assert bool(runs.loc["exploding", "diverged"]) and runs.loc["exploding", "diverged_epoch"] >= 1
     assert not bool(runs.loc["baseline", "diverged"])
-    page = (workdir / "results/report/report.html").read_text()
+    page = (workdir / "results/small/report/report.html").read_text()
     assert "1 of 1 runs diverged" in page
 
 

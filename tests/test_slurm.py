@@ -10,9 +10,7 @@ local run (run at the same time, to use the CPU the cluster leaves idle between 
 `snakemake -n` plans nothing; a failed job is reported, its log shown, and retried with --retries.
 """
 
-import csv
 import itertools
-import json
 import os
 import re
 import shutil
@@ -26,6 +24,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from vanishing_gradients import compare, study  # tests/conftest.py puts src/ on sys.path
+
 pytestmark = pytest.mark.slurm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,11 +33,9 @@ SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 HARNESS = ROOT / "tests/cluster/slurm.sh"
 # The command a site runs, plus the single-node overlay; relative paths: run from a copy of the project.
 SLURM_PROFILES = ("--profile", "workflow/profiles/slurm", "--profile", "tests/cluster/profile")
-SMOKE = ("--configfile", "tests/smoke.yaml")
+SMOKE = ("--configfile", "tests/smoke.yaml", "tests/cluster/smoke.yaml")
 NOT_COPIED = {".venv", "results", "logs", "benchmarks", ".snakemake", ".git"}  # at the top of the project
 NOT_COPIED_ANYWHERE = shutil.ignore_patterns("__pycache__", ".pytest_cache", ".ruff_cache", "*.egg-info")
-# Fields that measure the machine, not the model.
-TIMING = {"seconds", "train_seconds", "wall_s", "max_rss_mb", "device", "threads"}
 SUBMITTED = re.compile(r"^Job (\d+) has been submitted with SLURM jobid (\d+) ", re.M)
 RULE_BLOCK = re.compile(r"^(local)?rule (\S+):\n((?:    .*\n)+)", re.M)
 SMOKE_TIMEOUT_S = 900
@@ -109,19 +107,14 @@ def copy_project(dest: Path) -> Path:
 
 
 def smoke_runs(project: Path) -> list:
-    """The runs of config.yaml with tests/smoke.yaml merged on top, validated as the workflow does."""
+    """The runs of config.yaml with the SMOKE overlays merged on top, validated as the workflow does."""
     from snakemake.utils import update_config
 
-    from vanishing_gradients import study  # tests/conftest.py puts src/ on sys.path
-
     config = yaml.safe_load((project / "config.yaml").read_text())
-    update_config(config, yaml.safe_load((project / "tests/smoke.yaml").read_text()))
+    for overlay in SMOKE[1:]:
+        update_config(config, yaml.safe_load((project / overlay).read_text()))
     study.validate_config(config, str(project / "workflow/schemas/config.schema.yaml"))
     return study.runs(config)
-
-
-def training_rule(group: str) -> str:
-    return "train_baseline" if group == "baseline" else f"fix_{group}"
 
 
 def submissions(output: str) -> dict[tuple, list[str]]:
@@ -142,15 +135,6 @@ def slurm_exits(state: Path) -> dict[str, int]:
     """SLURM job id -> exit status, as slurmctld logged them."""
     log = (state / "log/slurmctld.log").read_text()
     return {job: int(code) for job, code in re.findall(r"_job_complete: JobId=(\d+) WEXITSTATUS (\d+)", log)}
-
-
-def metrics_rows(path: Path) -> list[dict]:
-    with open(path, newline="") as f:
-        return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(f)]
-
-
-def summary(path: Path) -> dict:
-    return {k: v for k, v in json.loads(path.read_text()).items() if k not in TIMING}
 
 
 # --- fixtures ------------------------------------------------------------------------------------------
@@ -228,7 +212,7 @@ def smoke(slurm, failing_started, tmp_path_factory):
     slurm_dir = copy_project(tmp_path_factory.mktemp("cluster") / "project")
     local = Snakemake(
         local_dir, *SMOKE, "--workflow-profile", "workflow/profiles/default", "--cores", "2",
-        "results/aggregate/runs.csv",
+        "results/smoke/aggregate/runs.csv",
     )
     cluster = Snakemake(slurm_dir, *SMOKE, *SLURM_PROFILES).wait(SMOKE_TIMEOUT_S)
     reference = local.wait(SMOKE_TIMEOUT_S - (time.time() - local.started))
@@ -245,7 +229,7 @@ def test_smoke_dag_succeeds_on_slurm(smoke):
     cluster = smoke["cluster"]
     assert cluster.returncode == 0, f"SLURM run failed after {cluster.seconds:.0f} s:\n{cluster.output[-6000:]}"
     print(f"\nsmoke DAG on SLURM: {cluster.seconds:.0f} s; locally, at the same time: {smoke['local'].seconds:.0f} s")
-    assert (smoke["slurm_dir"] / "results/report/report.html").stat().st_size > 0
+    assert (smoke["slurm_dir"] / "results/smoke/report/report.html").stat().st_size > 0
     # workflow/profiles/default (cores: all) must not join a SLURM run: it would cap the cluster's cores.
     assert "workflow specific profile" not in cluster.output
 
@@ -254,7 +238,7 @@ def test_every_training_run_is_its_own_slurm_job(smoke):
     assert smoke["cluster"].returncode == 0
     found = submissions(smoke["cluster"].output)
     expected = {
-        (training_rule(r.group), (("depth", str(r.depth)), ("seed", str(r.seed)), ("variant", r.variant)))
+        (study.rule_name(r.group), (("depth", str(r.depth)), ("seed", str(r.seed)), ("variant", r.variant)))
         for r in smoke["runs"]
     }
     assert expected and len(expected) == len(smoke["runs"])
@@ -275,14 +259,9 @@ def test_slurm_results_equal_a_local_run(smoke):
     assert smoke["cluster"].returncode == 0
     local = smoke["local"]
     assert local.returncode == 0, f"local run failed:\n{local.output[-6000:]}"
-    for r in smoke["runs"]:
-        cluster_run = smoke["slurm_dir"] / "results/runs" / r.path
-        local_run = smoke["local_dir"] / "results/runs" / r.path
-        assert metrics_rows(cluster_run / "metrics.csv") == metrics_rows(local_run / "metrics.csv"), r.path
-        on_cluster, here = summary(cluster_run / "summary.json"), summary(local_run / "summary.json")
-        for key in ("test_acc", "test_loss", "best_val_acc"):
-            assert on_cluster[key] == here[key], (r.path, key)
-        assert on_cluster == here, r.path
+    runs = "results/smoke/runs"
+    assert len(compare.run_dirs(smoke["slurm_dir"] / runs)) == len(smoke["runs"])
+    assert compare.compare_trees(smoke["slurm_dir"] / runs, smoke["local_dir"] / runs) == {}
 
 
 def test_nothing_to_do_after_the_slurm_run(smoke):

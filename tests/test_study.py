@@ -5,9 +5,10 @@ import json
 
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import ROOT, merged_config
 
-from vanishing_gradients import study
+from vanishing_gradients import specs, study
+from vanishing_gradients.layout import RunId
 from vanishing_gradients.study import ConfigError
 
 SCHEMA = str(ROOT / "workflow/schemas/config.schema.yaml")
@@ -36,12 +37,16 @@ DELETE = object()
 def test_default_config_is_valid_and_plans_the_study():
     config = study.validate_config(default_config(), SCHEMA)
     runs = study.runs(config)
-    assert [r.path for r in runs if r.group == "baseline"] == [
-        "baseline/lr0.01/depth3/seed42", "baseline/lr0.01/depth5/seed42", "baseline/lr0.01/depth7/seed42"]
+    config["baseline"]["learning_rates"], config["seeds"] = [0.01], [42]
+    runs = study.runs(config)
+    assert [r.key for r in runs if r.group == "baseline"] == [
+        "fashion_mnist/baseline/lr0.01/depth3/seed42", "fashion_mnist/baseline/lr0.01/depth5/seed42",
+        "fashion_mnist/baseline/lr0.01/depth7/seed42"]
+    assert {r.study for r in runs} == {"default"}
     assert {r.group for r in runs} == {"baseline", "weight_increasing", "better_activation", "better_optimizer",
                                        "normalization", "skip_connection", "train_some_layers",
                                        "gradient_normalization", "combined"}
-    assert len(runs) == 3 + 2 + 2 + 1 + 2 + 1 + 1 + 1 + 1
+    assert len(runs) == 3 + 4 + 2 + 1 + 2 + 1 + 1 + 1 + 1
 
 
 def test_defaults_are_filled_in():
@@ -62,7 +67,7 @@ def test_course_settings_reach_the_specs():
     assert skip.model.skips == ((1, 3), (4, 7))
     grow = study.train_spec(config, "train_some_layers", "course", 7, 42)
     assert grow.schedule == (2, 2, 2, 1) and grow.epochs == 100
-    assert study.spec_from_param(study.spec_param(config, "skip_connection", "course", 7, 42)) == skip
+    assert specs.from_param(study.spec_param(config, "skip_connection", "course", 7, 42)) == skip
 
 
 def test_spec_param_changes_only_for_the_changed_variant():
@@ -71,8 +76,10 @@ def test_spec_param_changes_only_for_the_changed_variant():
     changed = copy.deepcopy(config)
     changed["fixes"]["weight_increasing"]["variants"]["std10"]["init_std"] = 5.0
     after = {r: study.spec_param(changed, r.group, r.variant, r.depth, r.seed) for r in study.runs(changed)}
-    assert [r.path for r in before if before[r] != after[r]] == ["weight_increasing/std10/depth7/seed42"]
-    assert json.loads(after[study.Run("weight_increasing", "std10", 7, 42)])["model"]["init_std"] == 5.0
+    assert [r.key for r in before if before[r] != after[r]] == [
+        f"fashion_mnist/weight_increasing/std10/depth7/seed{s}" for s in config["seeds"]]
+    run = RunId("default", "fashion_mnist", "weight_increasing", "std10", 7, config["seeds"][0])
+    assert json.loads(after[run])["model"]["init_std"] == 5.0
 
 
 BAD_CONFIGS = [
@@ -106,6 +113,22 @@ BAD_CONFIGS = [
     (("fixes", "normalization", "variants", "batchnorm", "norm"), "group", "'group' is not one of"),
     (("fixes", "combined", "variants", "relu_bn_skip_adam", "skips"), [[1]], "[1] is too short"),
     (("report", "show_code"), "yes", "'yes' is not of type 'boolean'"),
+    (("training", "lr"), float("nan"), "nan is not a finite number"),
+    (("training", "lr"), float("inf"), "inf is not a finite number"),
+    (("baseline", "learning_rates"), [0.01, float("nan")], "nan is not a finite number"),
+    (("fixes", "weight_increasing", "variants", "std1", "init_std"), float("-inf"), "not a finite number"),
+    (("training", "width"), 128.0, "128.0 is not of type 'integer'"),
+    (("baseline", "depths"), [3.0], "3.0 is not of type 'integer'"),
+    (("seeds",), [2**64], "is greater than the maximum of 9223372036854775807"),
+    (("seeds",), [-1], "less than the minimum of 0"),
+    (("data", "split_seed"), 2**63, "greater than the maximum"),
+    (("data", "mirrors"), [], "should be non-empty"),
+    (("study",), "my study", "does not match"),
+    (("study",), "downloads", "reserved"),
+    (("init_flow", "depths"), [2, 100], "100 is greater than the maximum of 64"),
+    (("tensorboard",), "on", "'on' is not of type 'boolean'"),
+    (("seeds",), ["1", "2"], "--configfile"),  # what `--config seeds=[1,2]` gives
+    (("training",), {"epochs": "5"}, "--configfile"),  # what `--config 'training={epochs: 5}'` gives
 ]
 
 
@@ -117,3 +140,56 @@ def test_bad_config_is_refused_with_a_message_naming_key_and_value(path, value, 
     assert message in text
     named = [p for p in path if p not in ("variants",)]
     assert any(str(p) in text for p in named), f"the message does not name the key: {text}"
+
+
+def test_schema_settings_are_the_spec_fields():
+    """One list of run settings: the schema's keys are exactly the spec dataclasses' fields."""
+    schema = yaml.safe_load(open(SCHEMA))
+    assert set(schema["definitions"]["settings"]["properties"]) == set(specs.SETTINGS)
+    assert set(study.validate_config({}, SCHEMA)["training"]) == set(specs.SETTINGS)
+
+
+def test_an_overlay_removes_a_fix_or_variant_with_null():
+    config = default_config()
+    config["fixes"]["combined"] = None
+    config["fixes"]["weight_increasing"]["variants"]["xavier"] = None
+    config = study.validate_config(config, SCHEMA)
+    assert "combined" not in config["fixes"] and "combined" not in {r.group for r in study.runs(config)}
+    assert list(config["fixes"]["weight_increasing"]["variants"]) == ["std1", "std10", "kaiming"]
+
+
+def test_course_preset_is_the_exercise():
+    config = merged_config("studies/course.yaml")
+    config = study.validate_config(config, SCHEMA)
+    runs = study.runs(config)
+    assert {r.study for r in runs} == {"course"} and {r.seed for r in runs} == {42}
+    assert sorted({(r.group, r.variant) for r in runs}) == [
+        ("baseline", "lr0.01"), ("better_activation", "relu"), ("better_activation", "tanh"),
+        ("better_optimizer", "adam"), ("normalization", "batchnorm"), ("normalization", "standardize"),
+        ("skip_connection", "course"), ("train_some_layers", "course"), ("weight_increasing", "std1"),
+        ("weight_increasing", "std10")]
+    assert len(runs) == 3 + 2 + 2 + 1 + 2 + 1 + 1  # baselines and the six fixes
+
+
+@pytest.mark.parametrize("depth, skips, schedule", [
+    (7, [[1, 3], [4, 7]], [2, 2, 2, 1]),
+    (2, [], [2]),
+    (5, [[1, 3]], [2, 2, 1]),
+    (16, [[1, 3], [4, 7], [8, 10], [11, 14], [15, 16]] and [[1, 3], [4, 7], [8, 10], [11, 14]],
+     [2, 2, 2, 1, 2, 2, 2, 1, 2]),
+])
+def test_skips_and_blocks_repeat_every_seven_layers_at_other_depths(depth, skips, schedule):
+    settings = {"skips": [[1, 3], [4, 7]], "schedule": [2, 2, 2, 1]}
+    tiled = study.tiled(settings, depth)
+    assert tiled["skips"] == skips and tiled["schedule"] == schedule
+    assert specs.from_settings(tiled, depth, 0).schedule == tuple(schedule)
+
+
+def test_init_flow_measures_the_baseline_and_every_fix_variant_at_every_depth():
+    config = study.validate_config(default_config(), SCHEMA)
+    measured = study.init_flow_specs(config)
+    variants = {(g, v) for g, v, _ in measured}
+    assert ("baseline", "lr0.01") in variants and len([g for g, _ in variants if g == "baseline"]) == 1
+    assert {(r.group, r.variant) for r in study.runs(config) if r.group != "baseline"} <= variants
+    assert {s.model.depth for _, _, s in measured} == set(config["init_flow"]["depths"])
+    assert max(config["init_flow"]["depths"]) >= 30

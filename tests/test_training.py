@@ -8,9 +8,9 @@ from conftest import tiny_data
 from torch import nn
 
 from vanishing_gradients import training
-from vanishing_gradients.gradstats import GradientRecorder, epochs_frame, steps_frame
+from vanishing_gradients.gradstats import Callback, GradientRecorder, SaturationMonitor, epochs_frame, steps_frame
+from vanishing_gradients.measures import grad_ratio
 from vanishing_gradients.models import MLP
-from vanishing_gradients.results import grad_ratio
 from vanishing_gradients.specs import ModelSpec, Stage, TrainSpec, stages
 
 
@@ -38,9 +38,11 @@ def test_recorder_matches_autograd():
         optimizer.step()
         recorder.after_step()
         expected_ratio.append([((w - b).norm() / b.norm()).item() for w, b in zip(weights, before)])
-    step_record, epoch_record = recorder.end_epoch(model, {"hidden1": 0.25})
-    steps = steps_frame([{"stage": 1, "epoch": 1, **step_record}])
-    epochs = epochs_frame([{"stage": 1, "epoch": 1, **epoch_record}])
+    records = {}
+    recorder.end_epoch(model, {}, records)
+    records["grad_epochs"]["saturation"][0] = 0.25
+    steps = steps_frame([{"stage": 1, "epoch": 1, **records["grad_steps"]}])
+    epochs = epochs_frame([{"stage": 1, "epoch": 1, **records["grad_epochs"]}])
     assert list(steps["step"].unique()) == [0, 1, 2]
     got = steps.pivot(index="step", columns="layer", values="grad_norm")[["hidden1", "hidden2", "hidden3", "output"]]
     assert got.to_numpy() == pytest.approx(np.array(expected_norms), rel=1e-5)
@@ -65,8 +67,54 @@ def test_recorder_every_k_steps():
         model(torch.rand(2, 784)).sum().backward()
         recorder.before_step()
         recorder.after_step()
-    step_record, _ = recorder.end_epoch(model, {})
-    assert step_record["steps"].tolist() == [0, 3, 6] and step_record["grad_norm"].shape == (3, 2)
+    records = {}
+    recorder.end_epoch(model, {}, records)
+    assert records["grad_steps"]["steps"].tolist() == [0, 3, 6] and records["grad_steps"]["grad_norm"].shape == (3, 2)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+def test_saturation_monitor_counts_saturated_or_dead_units(activation):
+    torch.manual_seed(0)
+    model = MLP(ModelSpec(depth=2, width=8, activation=activation, init="normal", init_std=2.0)).eval()
+    x = torch.rand(50, 784)
+    monitor = SaturationMonitor()
+    hooks = monitor.evaluation_hooks(model)
+    with torch.no_grad():
+        for chunk in x.split(20):  # counted over several chunks, as the validation pass does
+            model(chunk)
+    for hook in hooks:
+        hook.remove()
+    h1 = model.hidden[0](x)
+    outs = {"hidden1": h1, "hidden2": model.hidden[1](h1)}
+    for name, out in outs.items():
+        if activation == "sigmoid":
+            expected = ((out - 0.5).abs() > 0.49).float().mean()
+        elif activation == "tanh":
+            expected = (out.abs() > 0.99).float().mean()
+        else:
+            expected = 1 - (out > 0).any(0).float().mean()
+        assert monitor.fractions()[name] == pytest.approx(expected.item()), name
+    records = {"grad_epochs": {"layers": ["hidden1", "hidden2", "output"], "saturation": torch.zeros(3)}}
+    monitor.end_epoch(model, {}, records)
+    assert torch.isnan(records["grad_epochs"]["saturation"][2])
+
+
+def test_a_callback_sees_every_step_and_epoch_and_can_add_to_the_metrics():
+    class Counter(Callback):
+        steps = epochs = 0
+
+        def after_step(self):
+            self.steps += 1
+
+        def end_epoch(self, model, row, records):
+            self.epochs += 1
+            row["weight_sum"] = float(sum(p.detach().sum() for p in model.parameters()))
+
+    counter = Counter()
+    spec = small_spec()
+    _, run = training.train(spec, tiny_data(n_train=200), log=lambda m: None, callbacks=[counter])
+    assert counter.steps == spec.epochs * 4 and counter.epochs == spec.epochs  # 200 samples in batches of 64
+    assert all("weight_sum" in row for row in run.metrics)
 
 
 def test_same_seed_gives_identical_results_and_other_seed_differs():
@@ -75,8 +123,8 @@ def test_same_seed_gives_identical_results_and_other_seed_differs():
     _, b = training.train(small_spec(), data, log=lambda m: None)
     drop = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
     assert drop(a.metrics) == drop(b.metrics)
-    pd.testing.assert_frame_equal(a.grad_steps_frame(), b.grad_steps_frame())
-    pd.testing.assert_frame_equal(a.grad_epochs_frame(), b.grad_epochs_frame())
+    pd.testing.assert_frame_equal(a.frame("grad_steps"), b.frame("grad_steps"))
+    pd.testing.assert_frame_equal(a.frame("grad_epochs"), b.frame("grad_epochs"))
     assert (a.test_loss, a.test_acc) == (b.test_loss, b.test_acc)
     _, c = training.train(TrainSpec(model=ModelSpec(depth=3, width=16), batch_size=64, epochs=2, seed=8),
                           data, log=lambda m: None)
@@ -116,7 +164,7 @@ def test_evaluation_does_not_depend_on_the_chunk_size(norm, monkeypatch):
         logits = model(training.pixels(split.images))
     whole = nn.functional.cross_entropy(logits, split.labels).item()
     monkeypatch.setattr(training, "EVAL_BATCH", 7)
-    loss, acc, _ = training.evaluate(model, split.images, split.labels)
+    loss, acc = training.evaluate(model, split.images, split.labels)
     assert loss == pytest.approx(whole, rel=1e-5)
     assert acc == (logits.argmax(1) == split.labels).float().mean().item()
 
@@ -167,7 +215,7 @@ def test_frozen_layers_do_not_change_and_unfrozen_ones_do(monkeypatch):
                 assert changed, f"layer {i + 1} did not train in {stage}"
     assert sorted({r["stage"] for r in run.metrics}) == [1, 2, 3, 4, 5]
     assert len(run.metrics) == 5 * spec.epochs
-    frozen_stage = run.grad_steps_frame().query("stage == 2")
+    frozen_stage = run.frame("grad_steps").query("stage == 2")
     assert set(frozen_stage["layer"]) == {"hidden2", "hidden3", "output"}  # hidden1 frozen: no gradient
 
 
@@ -191,14 +239,14 @@ def test_checkpoint_resume_gives_the_same_result_as_an_uninterrupted_run(tmp_pat
         training.train(spec, data, checkpoint=ckpt, log=killer)
     assert ckpt.exists()
     # a kill between the two writes of a checkpoint leaves one record too many: it must be dropped
-    training._append_records(training.records_path(ckpt), {"steps": {}, "epochs": {}})
+    training._append_records(training.records_path(ckpt), {"grad_steps": {}, "grad_epochs": {}})
     messages = []
     _, resumed = training.train(spec, data, checkpoint=ckpt, log=messages.append)
     assert any("resumed from" in m for m in messages)
     drop = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
     assert drop(resumed.metrics) == drop(full.metrics)
-    pd.testing.assert_frame_equal(resumed.grad_steps_frame(), full.grad_steps_frame())
-    pd.testing.assert_frame_equal(resumed.grad_epochs_frame(), full.grad_epochs_frame())
+    pd.testing.assert_frame_equal(resumed.frame("grad_steps"), full.frame("grad_steps"))
+    pd.testing.assert_frame_equal(resumed.frame("grad_epochs"), full.frame("grad_epochs"))
     assert (resumed.test_loss, resumed.test_acc) == (full.test_loss, full.test_acc)
 
 

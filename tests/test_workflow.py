@@ -1,41 +1,67 @@
-"""End to end: the smoke DAG runs to an HTML report, and reruns regenerate exactly what changed."""
+"""End to end: the smoke DAG runs to an HTML report, and reruns regenerate exactly what changed.
+
+The smoke run is started the way a user runs the workflow from another folder: `snakemake -s <project>/Snakefile
+-d <workdir>`; the project copy and the working directory are different folders.
+"""
 
 import html
 import re
 
+from collections import Counter
+
 import pandas as pd
 import pytest
-import yaml
-from conftest import ROOT
+from conftest import ROOT, merged_config
 from workflow_helpers import copy_project, planned_jobs, snakemake
 
 from vanishing_gradients import study
 
 pytestmark = pytest.mark.e2e
-SMOKE = ("--configfile", "tests/smoke.yaml")
+SCHEMA = str(ROOT / "workflow/schemas/config.schema.yaml")
 
 
 def smoke_config():
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
-    smoke = yaml.safe_load((ROOT / "tests/smoke.yaml").read_text())
-    for key, value in smoke.items():
-        config[key] = {**config[key], **value} if isinstance(value, dict) else value
-    return study.validate_config(config, str(ROOT / "workflow/schemas/config.schema.yaml"))
+    return study.validate_config(merged_config("tests/smoke.yaml"), SCHEMA)
+
+
+def training_jobs(config):
+    """Rule -> number of training jobs the config asks for."""
+    return dict(Counter(study.rule_name(run.group) for run in study.runs(config)))
+
+
+class SmokeRun:
+    """A project copy and a separate working directory; ``args`` are what every call passes."""
+
+    def __init__(self, project, workdir):
+        self.project, self.workdir = project, workdir
+        self.args = ("-s", str(project / "Snakefile"), "-d", str(workdir),
+                     "--configfile", str(project / "tests/smoke.yaml"))
+
+    def __truediv__(self, path):
+        return self.workdir / path
+
+    def run(self, *args, **kwargs):
+        return snakemake(self.workdir, *self.args, *args, **kwargs)
+
+    def planned(self, *args):
+        return planned_jobs(self.workdir, *self.args, *args)
 
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
-    workdir = copy_project(tmp_path_factory.mktemp("smoke"))
-    snakemake(workdir, "--cores", "2", *SMOKE)
-    return workdir
+    run = SmokeRun(copy_project(tmp_path_factory.mktemp("project")), tmp_path_factory.mktemp("workdir"))
+    run.run("--cores", "2")
+    return run
 
 
 def test_default_config_plans_the_whole_study(tmp_path):
     jobs = planned_jobs(copy_project(tmp_path))
     fixes = ["weight_increasing", "better_activation", "better_optimizer", "normalization", "skip_connection",
              "train_some_layers", "gradient_normalization", "combined"]
-    assert jobs == {"download_fashion_mnist": 1, "prepare_dataset": 1, "train_baseline": 3, "aggregate": 1,
-                    "report": 1, "all": 1, **{f"fix_{f}": n for f, n in zip(fixes, [2, 2, 1, 2, 1, 1, 1, 1])}}
+    seeds = 3
+    assert jobs == {"download_fashion_mnist": 1, "prepare_dataset": 1, "train_baseline": 3 * 3 * seeds,
+                    "gradient_flow_at_init": 1, "aggregate": 1, "report": 1, "all": 1,
+                    **{f"fix_{f}": n * seeds for f, n in zip(fixes, [4, 2, 1, 2, 1, 1, 1, 1])}}
 
 
 def test_longest_training_run_is_scheduled_first(tmp_path):
@@ -48,11 +74,11 @@ def test_longest_training_run_is_scheduled_first(tmp_path):
         priority = re.search(r"^\s+priority: (\d+)$", block, flags=re.M)
         if rule and wildcards:
             priorities[(rule.group(1), wildcards.group(1))] = int(priority.group(1)) if priority else 0
-    assert len(priorities) == 14
+    assert len(priorities) == len(study.runs(study.validate_config(merged_config(), SCHEMA)))
     first = max(priorities, key=priorities.get)
     assert first[0] == "fix_train_some_layers" and priorities[first] == 7 * 100 * 7
     baseline = {w: p for (rule, w), p in priorities.items() if rule == "train_baseline"}
-    assert sorted(baseline.values()) == [3 * 100, 5 * 100, 7 * 100]
+    assert sorted(set(baseline.values())) == [3 * 100, 5 * 100, 7 * 100]
 
 
 def test_lint_is_clean():
@@ -61,14 +87,14 @@ def test_lint_is_clean():
 
 
 def test_smoke_run_trains_every_run_and_reports_it(smoke_run):
-    runs = pd.read_csv(smoke_run / "results/aggregate/runs.csv")
+    runs = pd.read_csv(smoke_run / "results/smoke/aggregate/runs.csv")
     expected = study.runs(smoke_config())
-    assert sorted(zip(runs.group, runs.variant, runs.depth, runs.seed)) == sorted(
-        (r.group, r.variant, r.depth, r.seed) for r in expected)
+    assert sorted(zip(runs.study, runs.dataset, runs.group, runs.variant, runs.depth, runs.seed)) == sorted(
+        (r.study, r.dataset, r.group, r.variant, r.depth, r.seed) for r in expected)
     assert (runs["epochs_run"] == runs["group"].map(lambda g: 14 if g == "train_some_layers" else 2)).all()
     assert runs["wall_s"].gt(0).all() and runs["max_rss_mb"].gt(0).all()
 
-    page = (smoke_run / "results/report/report.html").read_text()
+    page = (smoke_run / "results/smoke/report/report.html").read_text()
     figures = re.findall(r'<img [^>]*src="data:image/png;base64,', page)
     assert len(figures) >= 20, "figures are missing or not embedded"
     assert "src=\"http" not in page, "the report must not load anything from the internet"
@@ -82,53 +108,58 @@ def test_smoke_run_trains_every_run_and_reports_it(smoke_run):
     deepest = runs[(runs.group == "baseline") & (runs.depth == 7)].iloc[0]
     assert f"test accuracy {100 * deepest.test_acc:.1f}%" in text
     assert f"{deepest.grad_ratio_first_last:.2g} times the output layer's" in text
-    assert (smoke_run / "logs/report/report.ipynb").stat().st_size > 0
+    assert (smoke_run / "logs/smoke/report/report.ipynb").stat().st_size > 0
+
+
+def test_the_project_folder_gets_nothing_written_into_it(smoke_run):
+    assert not any((smoke_run.project / d).exists() for d in ("results", "logs", "benchmarks", ".snakemake"))
 
 
 def test_nothing_to_do_after_a_finished_run(smoke_run):
-    assert planned_jobs(smoke_run, *SMOKE) == {}
+    assert smoke_run.planned() == {}
 
 
-def extra_config(workdir, name, text):
-    (workdir / name).write_text(text)
-    return ("--configfile", "tests/smoke.yaml", name)
+def extra_config(smoke_run, name, text):
+    (smoke_run.workdir / name).write_text(text)
+    return ("--configfile", str(smoke_run.project / "tests/smoke.yaml"), name)
 
 
 def test_changing_one_fix_variant_plans_only_its_runs(smoke_run):
     args = extra_config(smoke_run, "change.yaml", "fixes:\n  weight_increasing:\n    variants:\n"
                         "      std1: {init: normal, init_std: 1.0}\n      std10: {init: normal, init_std: 5.0}\n")
-    assert planned_jobs(smoke_run, *args) == {"fix_weight_increasing": 1, "aggregate": 1, "report": 1, "all": 1}
+    assert smoke_run.planned(*args) == {"fix_weight_increasing": len(smoke_config()["seeds"]),
+                                              "gradient_flow_at_init": 1, "aggregate": 1, "report": 1, "all": 1}
 
 
 def test_adding_a_seed_plans_only_the_new_runs(smoke_run):
-    args = extra_config(smoke_run, "seeds.yaml", "seeds: [42, 43]\n")
-    jobs = planned_jobs(smoke_run, *args)
+    args = extra_config(smoke_run, "seeds.yaml", "seeds: [42, 43, 7]\n")
+    jobs = smoke_run.planned(*args)
     assert jobs.pop("aggregate") == 1 and jobs.pop("report") == 1 and jobs.pop("all") == 1
-    assert sum(jobs.values()) == len(study.runs(smoke_config())) and "prepare_dataset" not in jobs
-    out = snakemake(smoke_run, "-n", *args).stdout
-    assert "seed=42" not in out and "seed=43" in out
+    assert jobs == {rule: n // 2 for rule, n in training_jobs(smoke_config()).items()}  # one seed of two more
+    out = smoke_run.run("-n", *args).stdout
+    assert "seed=42" not in out and "seed=43" not in out and "seed=7" in out
 
 
 @pytest.mark.parametrize("path", ["reports/report.ipynb", "src/vanishing_gradients/report.py"])
 def test_editing_the_report_plans_only_the_report(smoke_run, path):
-    source = smoke_run / path
+    source = smoke_run.project / path
     original = source.read_text()
     try:
         source.write_text(original.replace("Vanishing gradients in deep MLPs", "Vanishing gradients in deep nets", 1)
                           if path.endswith(".ipynb") else original + "\n# an edit\n")
-        assert planned_jobs(smoke_run, *SMOKE) == {"report": 1, "all": 1}
+        assert smoke_run.planned() == {"report": 1, "all": 1}
     finally:
         source.write_text(original)
 
 
 def test_editing_the_training_code_plans_every_training_run(smoke_run):
-    code = smoke_run / "src/vanishing_gradients/training.py"
+    code = smoke_run.project / "src/vanishing_gradients/training.py"
     original = code.read_text()
     try:
         code.write_text(original + "\n# an edit\n")
-        jobs = planned_jobs(smoke_run, *SMOKE)
-        trained = sum(n for rule, n in jobs.items() if rule == "train_baseline" or rule.startswith("fix_"))
-        assert trained == len(study.runs(smoke_config()))
+        jobs = smoke_run.planned()
+        assert {rule: n for rule, n in jobs.items() if rule in training_jobs(smoke_config())} == training_jobs(
+            smoke_config())
         assert "download_fashion_mnist" not in jobs and "prepare_dataset" not in jobs
     finally:
         code.write_text(original)
@@ -137,11 +168,41 @@ def test_editing_the_training_code_plans_every_training_run(smoke_run):
 def test_snakemake_report_bundles_the_html_report_and_key_figures(smoke_run):
     import zipfile
 
-    snakemake(smoke_run, "--report", "bundle.zip", *SMOKE)
+    smoke_run.run("--report", "bundle.zip")
     with zipfile.ZipFile(smoke_run / "bundle.zip") as bundle:
         names = bundle.namelist()
         files = {n.rsplit("/", 1)[1]: n for n in names if "/data/raw/" in n}  # the outputs flagged with report()
         assert {"report.html", "gradient_profile.png", "comparison.png"} <= set(files), names
-        assert bundle.read(files["report.html"]) == (smoke_run / "results/report/report.html").read_bytes()
+        assert bundle.read(files["report.html"]) == (smoke_run / "results/smoke/report/report.html").read_bytes()
         assert bundle.read(files["comparison.png"])[:4] == b"\x89PNG"
-    assert (smoke_run / "results/report/gradient_profile.png").read_bytes()[:4] == b"\x89PNG"
+    assert (smoke_run / "results/smoke/report/gradient_profile.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def planned_files(workdir, *args) -> set[str]:
+    """Every output, log and benchmark file a dry run plans (all jobs, as on a fresh clone)."""
+    out = snakemake(workdir, "-n", "--forceall", *args)
+    files = set()
+    for line in (out.stdout + out.stderr).splitlines():
+        key, _, value = line.strip().partition(": ")
+        if key in ("output", "log", "benchmark"):
+            files.update(v.strip() for v in value.split(","))
+    return files
+
+
+def test_studies_never_share_an_output_but_the_downloaded_data(tmp_path):
+    """A smoke or course run must never retrain over or replace the full study's results."""
+    project = copy_project(tmp_path)
+    plans = {name: planned_files(project, *args) for name, args in (
+        ("default", ()), ("smoke", ("--configfile", "tests/smoke.yaml")),
+        ("course", ("--configfile", "studies/course.yaml")))}
+    download = {f for f in plans["default"] if "/downloads/" in f}
+    assert len([f for f in download if f.endswith(".gz")]) == 4
+    for a, b in (("default", "smoke"), ("default", "course"), ("smoke", "course")):
+        assert plans[a] & plans[b] == download, (a, b)
+    for name, files in plans.items():
+        assert all(f.split("/")[1] in (name, "downloads") for f in files), name
+
+
+def test_editing_the_mirror_list_reruns_nothing(smoke_run):
+    args = extra_config(smoke_run, "mirrors.yaml", "data:\n  mirrors: [/nowhere, /usr/share/datasets/fashion-mnist]\n")
+    assert smoke_run.planned(*args) == {}

@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import shutil
 import struct
 import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 from .storage import atomic_path
 
@@ -80,12 +85,16 @@ def fetch_fashion_mnist(mirrors: list[str], out_dir: str | Path, files: dict = F
     """Fetch and verify the four files into ``out_dir``; return which mirror served each one.
 
     Every file is tried mirror by mirror until one passes the checksum. A file already in ``out_dir`` that
-    verifies is kept; nothing unverified ever replaces a file in ``out_dir``.
+    verifies is kept; nothing unverified ever replaces a file in ``out_dir``. Every verified file is also
+    hard-linked into ``out_dir/.verified``, which is tried before the mirrors: Snakemake deletes a rule's
+    outputs before it reruns the rule, and a rerun whose mirrors all fail (offline, a typo) must not lose
+    data that was already verified.
     """
     if not mirrors:
         raise DataError("data.mirrors in the config is empty: list at least one folder or URL. " + OFFLINE_HINT)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    kept = out_dir / ".verified"
+    kept.mkdir(parents=True, exist_ok=True)
     served = {}
     for name in files:
         target = out_dir / name
@@ -93,26 +102,41 @@ def fetch_fashion_mnist(mirrors: list[str], out_dir: str | Path, files: dict = F
             try:
                 verify_file(target, name, files)
                 served[name] = str(target)
+                _keep(target, kept / name)
                 continue
             except DataError:
                 pass  # replaced below, but only by a verified copy
         tried = []
-        for mirror in mirrors:
+        for mirror in [str(kept), *map(str, mirrors)]:
             with tempfile.TemporaryDirectory(dir=out_dir, prefix=".fetch-") as tmp:
                 candidate = Path(tmp) / name
                 try:
-                    _fetch_one(str(mirror), name, candidate)
+                    _fetch_one(mirror, name, candidate)
                     verify_file(candidate, name, files)
                 except Exception as err:  # noqa: BLE001 - every failure is reported, then the next mirror
-                    tried.append(f"  {mirror}: {err}")
+                    if mirror != str(kept):
+                        tried.append(f"  {mirror}: {err}")
                     continue
                 with atomic_path(target) as tmp_target:
                     shutil.move(candidate, tmp_target)
-                served[name] = str(mirror)
+                _keep(target, kept / name)
+                served[name] = mirror
                 break
         else:
             raise DataError(f"could not get {name} from any mirror. Tried:\n" + "\n".join(tried) + "\n" + OFFLINE_HINT)
     return served
+
+
+def _keep(path: Path, kept: Path) -> None:
+    """A second name for a verified file (a hard link, or a copy where links are not possible)."""
+    if kept.is_file() and kept.stat().st_size == path.stat().st_size and os.path.samefile(kept, path):
+        return
+    with atomic_path(kept) as tmp:
+        tmp.unlink()
+        try:
+            os.link(path, tmp)
+        except OSError:
+            shutil.copyfile(path, tmp)
 
 
 # ----------------------------------------------------------------------------------------------- IDX
@@ -204,12 +228,37 @@ def prepare_dataset(
         splits = {k: (x[: subset.get(k, len(x))], y[: subset.get(k, len(y))]) for k, (x, y) in splits.items()}
     payload = {k: {"images": x.contiguous(), "labels": y.contiguous()} for k, (x, y) in splits.items()}
     with atomic_path(out_path) as tmp:
-        torch.save(payload, tmp)
+        torch.save({"splits": payload, "sha256": splits_sha256(payload)}, tmp)
     return {k: len(v["labels"]) for k, v in payload.items()}
 
 
+def splits_sha256(splits: dict) -> str:
+    """SHA-256 of every split's images and labels (their bytes, shapes and types), in a fixed order."""
+    digest = hashlib.sha256()
+    for name in sorted(splits):
+        for field in ("images", "labels"):
+            tensor = splits[name][field]
+            digest.update(f"{name}.{field}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+            digest.update(tensor.contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def rebuild_command(path: str | Path) -> str:
+    return f"snakemake --cores 1 --force {path}"
+
+
 def load_dataset(path: str | Path) -> dict[str, Split]:
+    """The cached splits, after checking their checksum; a DataError names the file and how to rebuild it."""
     import torch
 
-    payload = torch.load(path, weights_only=True)
-    return {k: Split(v["images"], v["labels"]) for k, v in payload.items()}
+    remedy = f"Rebuild it with `{rebuild_command(path)}`, then run the study again."
+    try:
+        cache = torch.load(path, weights_only=True)
+        splits, expected = cache["splits"], cache["sha256"]
+    except FileNotFoundError:
+        raise DataError(f"{path} does not exist. {remedy}") from None
+    except Exception as err:  # noqa: BLE001 - any unreadable cache gets the same remedy
+        raise DataError(f"{path} is not a readable dataset cache ({type(err).__name__}: {err}). {remedy}") from None
+    if splits_sha256(splits) != expected:
+        raise DataError(f"{path}: its content does not match the checksum it was written with. {remedy}")
+    return {k: Split(v["images"], v["labels"]) for k, v in splits.items()}

@@ -1,12 +1,13 @@
-"""Per-layer gradient statistics recorded while training.
+"""Per-layer gradient statistics recorded while training, as callbacks of the training loop.
 
 Everything is accumulated on the training device and moved to the host once per epoch: a per-step
 ``.item()`` would stall a GPU. Recorded for every ``Linear`` layer in use:
 
-* every ``step_every`` steps: the L2 norm of the weight gradient (``grad_norm``);
-* every epoch: the mean of those norms, mean |grad| (``grad_abs_mean``), the weight norm after the epoch
-  (``weight_norm``), the mean update-to-weight ratio ||W_after - W_before|| / ||W_before|| of a step
-  (``update_ratio``), and, on the validation pass, the fraction of saturated units (|sigmoid - 0.5| > 0.49,
+* ``GradientRecorder``, every ``step_every`` steps: the L2 norm of the weight gradient (``grad_norm``);
+  every epoch: the mean of those norms, mean |grad| (``grad_abs_mean``), the weight norm after the epoch
+  (``weight_norm``) and the mean update-to-weight ratio ||W_after - W_before|| / ||W_before|| of a step
+  (``update_ratio``);
+* ``SaturationMonitor``, on the validation pass: the fraction of saturated units (|sigmoid - 0.5| > 0.49,
   |tanh| > 0.99) or, for ReLU, of dead units (zero for every validation sample) (``saturation``).
 """
 
@@ -16,21 +17,52 @@ import numpy as np
 import pandas as pd
 import torch
 
-EPOCH_STATISTICS = ("grad_norm", "grad_abs_mean", "weight_norm", "update_ratio", "saturation")
-
-SATURATION_DEFINITIONS = {
-    "sigmoid": "fraction of activations with |sigmoid(x) - 0.5| > 0.49, i.e. sigmoid'(x) < 0.0099",
-    "tanh": "fraction of activations with |tanh(x)| > 0.99",
-    "relu": "fraction of units that are zero for every validation sample (dead units)",
-}
+from .measures import EPOCH_STATISTICS
 
 
-class GradientRecorder:
+class Callback:
+    """A hook into the training loop (training.Trainer). A new statistic is a new callback, not a loop edit.
+
+    Per epoch: ``start_epoch``; per step ``before_step`` (after ``backward()``, before the optimiser step)
+    and ``after_step``; the validation pass with the forward hooks of ``evaluation_hooks``; then
+    ``end_epoch``, which may add columns to the epoch's metrics row and records to its ``records``.
+    ``state_dict``/``load_state_dict`` carry what the callback must keep across a checkpoint.
+    """
+
+    def start_epoch(self, model) -> None:
+        pass
+
+    def before_step(self) -> None:
+        pass
+
+    def after_step(self) -> None:
+        pass
+
+    def evaluation_hooks(self, model) -> list:
+        return []
+
+    def end_epoch(self, model, row: dict, records: dict) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+class GradientRecorder(Callback):
     def __init__(self, step_every: int = 1):
         if step_every < 1:
             raise ValueError(f"step_every must be >= 1, got {step_every}")
         self.step_every = step_every
         self.global_step = 0
+
+    def state_dict(self) -> dict:
+        return {"global_step": self.global_step}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.global_step = state["global_step"]
 
     def start_epoch(self, model) -> None:
         """Pick up the layers that train in this epoch (the set changes between train-some-layers stages)."""
@@ -52,7 +84,6 @@ class GradientRecorder:
 
     # Per step: buffers reused, fused ``_foreach`` kernels where they were measured faster.
     def before_step(self) -> None:
-        """Call after ``backward()`` and before ``optimizer.step()``."""
         if self.recording():
             grads = [w.grad for w in self.weights]
             self._norms.append(torch.stack(torch._foreach_norm(grads)))
@@ -71,25 +102,65 @@ class GradientRecorder:
             self._pending = False
         self.global_step += 1
 
-    def end_epoch(self, model, saturation: dict[str, float]) -> tuple[dict, dict]:
-        """The epoch's (step record, epoch record): compact tensors, one host transfer for the epoch.
+    def end_epoch(self, model, row: dict, records: dict) -> None:
+        """The epoch's step and epoch records: compact tensors, one host transfer for the epoch.
 
         ``steps_frame``/``epochs_frame`` turn lists of these records into tidy tables.
         """
         n = max(self._recorded, 1)
         numel = torch.tensor([float(w.numel()) for w in self.weights], device=self._abs_sum.device)
         norms = torch.stack(self._norms).cpu() if self._norms else torch.empty(0, len(self.names))
-        stats = {
+        records["grad_steps"] = {"layers": list(self.names), "steps": torch.tensor(self._steps, dtype=torch.long),
+                                 "grad_norm": norms}
+        records["grad_epochs"] = {
+            "layers": list(self.names),
             "grad_norm": norms.mean(0) if len(norms) else torch.full((len(self.names),), float("nan")),
             "grad_abs_mean": (self._abs_sum / numel / n).cpu(),
             "weight_norm": torch.stack([w.detach().norm() for w in self.weights]).cpu(),
             "update_ratio": (self._ratio_sum / n).cpu(),
-            "saturation": torch.tensor([saturation.get(name, float("nan")) for name in self.names]),
+            "saturation": torch.full((len(self.names),), float("nan")),  # filled in by SaturationMonitor
         }
-        steps = {"layers": list(self.names), "steps": torch.tensor(self._steps, dtype=torch.long), "grad_norm": norms}
-        return steps, {"layers": list(self.names), **stats}
 
 
+class SaturationMonitor(Callback):
+    """Counts saturated (sigmoid, tanh) or dead (ReLU) units of each active hidden layer on the validation pass.
+
+    Runs after ``GradientRecorder`` in the callback list: it fills in the ``saturation`` of its epoch record.
+    """
+
+    def evaluation_hooks(self, model) -> list:
+        self._acc: dict[str, list] = {}
+        kind = model.spec.activation
+        handles = []
+        for i, layer in enumerate(model.hidden[: model.active], start=1):
+
+            def hook(_module, _inputs, out, name=f"hidden{i}"):
+                if kind == "relu":  # a unit is dead if it is zero for every sample seen
+                    alive = (out > 0).any(0)
+                    prev = self._acc.get(name, [None, 0])[0]
+                    self._acc[name] = [alive if prev is None else (prev | alive), out.shape[1]]
+                    return
+                hit = ((out - 0.5).abs() > 0.49).sum() if kind == "sigmoid" else (out.abs() > 0.99).sum()
+                counts = self._acc.setdefault(name, [0, 0])
+                counts[0] = counts[0] + hit
+                counts[1] += out.numel()
+
+            handles.append(layer.act.register_forward_hook(hook))
+        self._relu = kind == "relu"
+        return handles
+
+    def fractions(self) -> dict[str, float]:
+        if self._relu:
+            return {name: 1.0 - float(alive.float().mean()) for name, (alive, _) in self._acc.items()}
+        return {name: float(hit) / total for name, (hit, total) in self._acc.items() if total}
+
+    def end_epoch(self, model, row: dict, records: dict) -> None:
+        saturation = self.fractions()
+        epoch = records["grad_epochs"]
+        epoch["saturation"] = torch.tensor([saturation.get(name, float("nan")) for name in epoch["layers"]])
+
+
+# ------------------------------------------------------------------------------------- tidy tables
 def steps_frame(records: list[dict]) -> pd.DataFrame:
     """Step records (with stage and epoch) -> one row per (stage, epoch, step, layer)."""
     frames = []
@@ -118,44 +189,4 @@ def epochs_frame(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["stage", "epoch", "layer", "statistic", "value"])
 
 
-def saturation_hooks(model) -> tuple[list, dict]:
-    """Forward hooks on each active hidden layer's activation that accumulate saturation counts.
-
-    Returns (hook handles, accumulator); ``saturation_fractions(acc)`` turns the counts into fractions.
-    """
-    acc: dict[str, list] = {}
-    kind = model.spec.activation
-    handles = []
-    for i, layer in enumerate(model.hidden[: model.active], start=1):
-        name = f"hidden{i}"
-
-        def hook(_module, _inputs, out, name=name):
-            if kind == "sigmoid":
-                hit = ((out - 0.5).abs() > 0.49).sum()
-                acc.setdefault(name, [0, 0])
-                acc[name][0] = acc[name][0] + hit
-                acc[name][1] += out.numel()
-            elif kind == "tanh":
-                hit = (out.abs() > 0.99).sum()
-                acc.setdefault(name, [0, 0])
-                acc[name][0] = acc[name][0] + hit
-                acc[name][1] += out.numel()
-            else:  # relu: a unit is dead if it is zero for every sample seen
-                alive = (out > 0).any(0)
-                prev = acc.get(name, [None, 0])[0]
-                acc[name] = [alive if prev is None else (prev | alive), out.shape[1]]
-
-        handles.append(layer.act.register_forward_hook(hook))
-    return handles, acc
-
-
-def saturation_fractions(model, acc) -> dict[str, float]:
-    if model.spec.activation == "relu":
-        return {name: 1.0 - float(alive.float().mean()) for name, (alive, _) in acc.items()}
-    return {name: float(hit) / total for name, (hit, total) in acc.items() if total}
-
-
-def remove_hooks(handles) -> None:
-    for handle in handles:
-        handle.remove()
-
+FRAMES = {"grad_steps": steps_frame, "grad_epochs": epochs_frame}  # record name -> its tidy table

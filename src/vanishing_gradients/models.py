@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .specs import ModelSpec
+from .specs import ModelSpec, weight_std
 
 ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
 
@@ -73,8 +73,8 @@ class MLP(nn.Module):
         self.apply(self._init_weights)
 
     def _init_weights(self, module):
-        if isinstance(module, nn.Linear) and self.spec.init == "normal":
-            nn.init.normal_(module.weight, 0.0, self.spec.init_std)
+        if isinstance(module, nn.Linear) and self.spec.init != "default":
+            nn.init.normal_(module.weight, 0.0, weight_std(self.spec, module.in_features, module.out_features))
             nn.init.zeros_(module.bias)
 
     @property
@@ -104,6 +104,3 @@ class MLP(nn.Module):
         named = [(f"hidden{i}", layer.linear) for i, layer in enumerate(self.hidden[: self.active], start=1)]
         return named + [("output", self.head)]
 
-
-def build_model(spec: ModelSpec) -> MLP:
-    return MLP(spec)

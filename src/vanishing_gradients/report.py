@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from .gradstats import SATURATION_DEFINITIONS  # noqa: E402
+from .measures import SATURATION_DEFINITIONS  # noqa: E402
 from .study import BASELINE  # noqa: E402
 
 TITLES = {

@@ -1,14 +1,23 @@
-"""What defines a run, as plain frozen dataclasses (no torch import: the Snakefile reads these)."""
+"""What defines a run, as plain frozen dataclasses (no torch import: the Snakefile reads these).
+
+The fields of ``ModelSpec`` and ``TrainSpec`` are the one list of run settings: the config's ``training:``
+keys and every fix variant's overrides are exactly these fields (less ``depth``, ``seed`` and the data's
+shape), their defaults are the course's baseline, and ``from_settings`` builds a spec from them by name.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+import math
+import typing
+from dataclasses import MISSING, asdict, dataclass, fields
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 NORMS = ("none", "batchnorm", "standardize")
-INITS = ("default", "normal")
+# default: PyTorch's Linear init; normal: N(0, init_std) weights; xavier_normal: Glorot, N(0, 2/(fan_in+fan_out));
+# kaiming_normal: He, N(0, 2/fan_in). Every init but default zeroes the biases.
+INITS = ("default", "normal", "xavier_normal", "kaiming_normal")
 OPTIMIZERS = ("sgd", "adam")
 
 
@@ -17,8 +26,8 @@ class ModelSpec:
     depth: int
     width: int = 128
     activation: str = "sigmoid"
-    init: str = "default"  # "default": PyTorch's Linear init; "normal": N(0, init_std) weights, zero biases
-    init_std: float | None = None
+    init: str = "default"
+    init_std: float | None = None  # the std of init "normal"
     norm: str = "none"
     skips: tuple[tuple[int, int], ...] = ()  # (source, target): output of layer source added to target's
     grad_norm: bool = False
@@ -56,13 +65,88 @@ class TrainSpec:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer {self.optimizer!r} not in {list(OPTIMIZERS)}")
         if self.schedule is not None and (sum(self.schedule) != self.model.depth or min(self.schedule) < 1):
-            raise ValueError(f"schedule {list(self.schedule)} must be positive block sizes summing to depth {self.model.depth}")
+            raise ValueError(
+                f"schedule {list(self.schedule)} must be positive block sizes summing to depth {self.model.depth}"
+            )
 
     def fingerprint(self) -> str:
         """Stable hash of every setting; a checkpoint is resumed only by a run with the same fingerprint."""
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
 
 
+def weight_std(spec: ModelSpec, fan_in: int, fan_out: int) -> float | None:
+    """The std of a Linear layer's N(0, std) initial weights, or None for PyTorch's default (uniform) init."""
+    if spec.init == "normal":
+        return spec.init_std
+    if spec.init == "xavier_normal":  # Glorot & Bengio (2010): keeps the variance forward and backward
+        return math.sqrt(2.0 / (fan_in + fan_out))
+    if spec.init == "kaiming_normal":  # He et al. (2015): keeps the variance through ReLUs, fan-in mode
+        return math.sqrt(2.0 / fan_in)
+    return None
+
+
+# ------------------------------------------------------------------------------------------ settings
+# Fields that are not settings: the depth and seed come from the run, the data's shape from the dataset.
+NOT_SETTINGS = {"depth", "in_features", "classes", "model", "seed"}
+
+
+def _settings(cls) -> list:
+    return [f for f in fields(cls) if f.name not in NOT_SETTINGS]
+
+
+MODEL_SETTINGS = tuple(f.name for f in _settings(ModelSpec))
+TRAIN_SETTINGS = tuple(f.name for f in _settings(TrainSpec))
+SETTINGS = MODEL_SETTINGS + TRAIN_SETTINGS
+
+
+def _plain(value):
+    """Tuples -> lists, the config's (YAML/JSON) form."""
+    return [_plain(v) for v in value] if isinstance(value, (tuple, list)) else value
+
+
+def default_settings() -> dict:
+    """Every setting with its default (the course's baseline), as the config writes it."""
+    return {f.name: _plain(f.default) for cls in (ModelSpec, TrainSpec) for f in _settings(cls)
+            if f.default is not MISSING}
+
+
+def _coerce(cls, name: str, value):
+    """A config value in the field's type: lists become tuples, numbers of float fields become floats."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_coerce(cls, name, v) if isinstance(v, (list, tuple)) else v for v in value)
+    hint = str(typing.get_type_hints(cls)[name])
+    if "float" in hint and value is not None and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def from_settings(settings: dict, depth: int, seed: int, **data_shape) -> TrainSpec:
+    """The spec of one run from ``settings`` (keys of ``SETTINGS``; a missing one takes its default).
+
+    ``data_shape``: ``in_features`` and ``classes`` where the data is not Fashion-MNIST's.
+    """
+    unknown = set(settings) - set(SETTINGS)
+    if unknown:
+        raise ValueError(f"unknown settings {sorted(unknown)}; known: {list(SETTINGS)}")
+    values = {**default_settings(), **settings}
+    model = ModelSpec(depth=int(depth), **data_shape, **{k: _coerce(ModelSpec, k, values[k]) for k in MODEL_SETTINGS})
+    return TrainSpec(model=model, seed=int(seed), **{k: _coerce(TrainSpec, k, values[k]) for k in TRAIN_SETTINGS})
+
+
+def to_param(spec: TrainSpec) -> str:
+    """The spec as sorted JSON: a plain string param, so Snakemake reruns exactly the runs whose settings change."""
+    return json.dumps(asdict(spec), sort_keys=True)
+
+
+def from_param(text: str) -> TrainSpec:
+    raw = json.loads(text)
+    model = raw.pop("model")
+    settings = {**{k: model[k] for k in MODEL_SETTINGS}, **{k: raw[k] for k in TRAIN_SETTINGS}}
+    return from_settings(settings, model["depth"], raw["seed"], in_features=model["in_features"],
+                         classes=model["classes"])
+
+
+# ------------------------------------------------------------------------------------------ stages
 @dataclass(frozen=True)
 class Stage:
     active: int  # hidden layers in use
@@ -83,3 +167,6 @@ def stages(spec: TrainSpec) -> list[Stage]:
     return plan
 
 
+def total_epochs(spec: TrainSpec) -> int:
+    """Epochs over all train-some-layers stages (``epochs`` is per stage)."""
+    return len(stages(spec)) * spec.epochs

@@ -1,37 +1,36 @@
-"""The study's config turned into runs: which runs exist, where they live, and their exact settings.
+"""The study's config turned into runs: which runs exist and their exact settings (torch-free).
 
-A run is (group, variant, depth, seed). ``group`` is ``baseline`` or a fix name; a baseline variant is one
-learning rate (``lr0.01``); a fix variant is a named set of overrides of ``training`` in the config.
+A run is a ``layout.RunId``: (study, dataset, group, variant, depth, seed). ``group`` is ``baseline`` or a
+fix name; a baseline variant is one learning rate (``lr0.01``); a fix variant is a named set of overrides
+of ``training`` in the config. ``validate_config`` checks a config before any job starts.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
-from dataclasses import asdict, dataclass
 
-from .specs import ModelSpec, TrainSpec, stages
+from . import specs
+from .layout import RESERVED_STUDY_NAMES, RunId, StudyLayout
 
 BASELINE = "baseline"
+DATASET = "fashion_mnist"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-MODEL_KEYS = ("width", "activation", "init", "init_std", "norm", "skips", "grad_norm")
-TRAIN_KEYS = ("optimizer", "lr", "batch_size", "epochs", "schedule", "step_every")
+MAX_SEED = 2**63 - 1  # torch takes seeds up to 2**64 - 1; the tables store them as int64
 
 
 class ConfigError(ValueError):
     """A config value that cannot work; the message names the key, the value and what is allowed."""
 
 
-@dataclass(frozen=True)
-class Run:
-    group: str
-    variant: str
-    depth: int
-    seed: int
+def layout(config: dict) -> StudyLayout:
+    return StudyLayout(config["study"], DATASET)
 
-    @property
-    def path(self) -> str:
-        return f"{self.group}/{self.variant}/depth{self.depth}/seed{self.seed}"
+
+def rule_name(group: str) -> str:
+    """The Snakemake rule that trains a group's runs: ``train_baseline`` or ``fix_<name>``."""
+    return "train_baseline" if group == BASELINE else f"fix_{group}"
 
 
 def baseline_variant(lr: float) -> str:
@@ -51,72 +50,54 @@ def variant_settings(config: dict, group: str, variant: str) -> dict:
     return settings
 
 
-def train_spec(config: dict, group: str, variant: str, depth: int, seed: int) -> TrainSpec:
-    s = variant_settings(config, group, variant)
-    model = ModelSpec(
-        depth=int(depth),
-        width=s["width"],
-        activation=s["activation"],
-        init=s["init"],
-        init_std=s.get("init_std"),
-        norm=s["norm"],
-        skips=tuple(tuple(pair) for pair in s.get("skips") or ()),
-        grad_norm=bool(s.get("grad_norm", False)),
-    )
-    schedule = s.get("schedule")
-    return TrainSpec(
-        model=model,
-        optimizer=s["optimizer"],
-        lr=float(s["lr"]),
-        batch_size=int(s["batch_size"]),
-        epochs=int(s["epochs"]),
-        seed=int(seed),
-        schedule=tuple(schedule) if schedule else None,
-        step_every=int(s["step_every"]),
-    )
-
-
-def total_epochs(spec: TrainSpec) -> int:
-    """Epochs over all train-some-layers stages (``epochs`` is per stage)."""
-    return len(stages(spec)) * spec.epochs
+def train_spec(config: dict, group: str, variant: str, depth: int, seed: int) -> specs.TrainSpec:
+    return specs.from_settings(variant_settings(config, group, variant), int(depth), int(seed))
 
 
 def spec_param(config: dict, group: str, variant: str, depth, seed) -> str:
     """The run's settings as sorted JSON: a plain string param, so Snakemake reruns exactly changed runs."""
-    return json.dumps(asdict(train_spec(config, group, variant, int(depth), int(seed))), sort_keys=True)
-
-
-def spec_from_param(text: str) -> TrainSpec:
-    raw = json.loads(text)
-    model = raw.pop("model")
-    model["skips"] = tuple(tuple(p) for p in model["skips"])
-    if raw["schedule"] is not None:
-        raw["schedule"] = tuple(raw["schedule"])
-    return TrainSpec(model=ModelSpec(**model), **raw)
+    return specs.to_param(train_spec(config, group, variant, int(depth), int(seed)))
 
 
 def groups(config: dict) -> list[str]:
     return [BASELINE, *config.get("fixes", {})]
 
 
-def runs(config: dict, group: str | None = None) -> list[Run]:
+def variants(config: dict, group: str) -> list[str]:
+    if group == BASELINE:
+        return [baseline_variant(lr) for lr in config["baseline"]["learning_rates"]]
+    return list(config["fixes"][group]["variants"])
+
+
+def depths(config: dict, group: str) -> list[int]:
+    return list(config["baseline"]["depths"] if group == BASELINE else config["fixes"][group]["depths"])
+
+
+def runs(config: dict, group: str | None = None) -> list[RunId]:
     """Every run the config asks for (of one group if given), in a stable order."""
-    out = []
-    for g in groups(config) if group is None else [group]:
-        if g == BASELINE:
-            variants = [baseline_variant(lr) for lr in config["baseline"]["learning_rates"]]
-            depths = config["baseline"]["depths"]
-        else:
-            variants = list(config["fixes"][g]["variants"])
-            depths = config["fixes"][g]["depths"]
-        out += [Run(g, v, int(d), int(s)) for v in variants for d in depths for s in config["seeds"]]
-    return out
+    where = layout(config)
+    return [where.run(g, v, int(d), int(s)) for g in (groups(config) if group is None else [group])
+            for v in variants(config, g) for d in depths(config, g) for s in config["seeds"]]
+
+
+# ------------------------------------------------------------------------------------------ checks
+def _check_numbers(node, path="") -> None:
+    """JSON schema lets NaN and infinity through every range check and counts 128.0 as an integer: refuse both
+    here, where the schema cannot."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _check_numbers(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _check_numbers(value, f"{path}.{i}")
+    elif isinstance(node, float) and not math.isfinite(node):
+        raise ConfigError(f"config key `{path}`: {node} is not a finite number; give a number such as 0.01")
 
 
 def check_study(config: dict) -> None:
     """Cross-field checks the schema cannot express; raises ConfigError naming the key and the fix."""
-    if not config.get("seeds"):
-        raise ConfigError("seeds: the list is empty; give at least one seed, e.g. seeds: [42]")
+    if config["study"] in RESERVED_STUDY_NAMES:
+        raise ConfigError(f"study: {config['study']!r} is reserved for shared files; choose another name")
     if len(set(config["seeds"])) != len(config["seeds"]):
         raise ConfigError(f"seeds: {config['seeds']} lists a seed twice; list each seed once")
     lrs = config["baseline"]["learning_rates"]
@@ -125,8 +106,6 @@ def check_study(config: dict) -> None:
     for fix, entry in config.get("fixes", {}).items():
         if fix == BASELINE or not NAME.match(fix):
             raise ConfigError(f"fixes.{fix}: a fix name must be letters, digits, '_', '.', '-' and not 'baseline'")
-        if not entry.get("variants"):
-            raise ConfigError(f"fixes.{fix}.variants: empty; give at least one variant or remove the fix")
         for variant in entry["variants"]:
             if not NAME.match(str(variant)):
                 raise ConfigError(f"fixes.{fix}.variants.{variant}: names must be letters, digits, '_', '.', '-'")
@@ -138,6 +117,43 @@ def check_study(config: dict) -> None:
             raise ConfigError(f"{key} at depth {run.depth}: {err}") from None
 
 
+def _drop_removed(config: dict) -> None:
+    """An overlay removes a fix or a variant by setting it to null (Snakemake merges overlays key by key, so it
+    cannot delete a key otherwise): ``fixes: {combined: null}``."""
+    fixes = config.get("fixes")
+    if not isinstance(fixes, dict):
+        return
+    for fix, entry in list(fixes.items()):
+        if entry is None:
+            del fixes[fix]
+        elif isinstance(entry, dict) and isinstance(entry.get("variants"), dict):
+            entry["variants"] = {name: v for name, v in entry["variants"].items() if v is not None}
+
+
+NESTED_CONFIG_HINT = (
+    "Snakemake's --config passes values inside lists and mappings as strings. Put them in a YAML overlay "
+    "instead and pass it with --configfile, e.g. a file my.yaml holding `seeds: [1, 2]` or "
+    "`training: {epochs: 5}`, then `snakemake --configfile my.yaml`."
+)
+
+
+def _schema_message(error, schema_path: str) -> str:
+    key = ".".join(map(str, error.absolute_path)) or "(top level)"
+    text = f"config key `{key}`: {error.message} (schema: {schema_path})"
+    if error.validator == "type" and isinstance(error.instance, str) and len(error.absolute_path) > 1:
+        text += ". " + NESTED_CONFIG_HINT
+    return text
+
+
+def _strict_types(base):
+    """``type: integer`` that refuses 128.0 (JSON schema counts it as an integer)."""
+
+    def is_integer(checker, instance):
+        return isinstance(instance, int) and not isinstance(instance, bool)
+
+    return base.TYPE_CHECKER.redefine("integer", is_integer)
+
+
 def validate_config(config: dict, schema_path: str) -> dict:
     """Check ``config`` against the JSON schema (filling in defaults), then the cross-field rules.
 
@@ -146,7 +162,8 @@ def validate_config(config: dict, schema_path: str) -> dict:
     import jsonschema
     import yaml
 
-    schema = yaml.safe_load(open(schema_path))
+    with open(schema_path) as handle:
+        schema = yaml.safe_load(handle)
     base = jsonschema.Draft202012Validator
 
     def set_defaults(validator, properties, instance, schema):
@@ -156,11 +173,62 @@ def validate_config(config: dict, schema_path: str) -> dict:
                     instance.setdefault(name, json.loads(json.dumps(sub["default"])))
         yield from base.VALIDATORS["properties"](validator, properties, instance, schema)
 
-    validator = jsonschema.validators.extend(base, {"properties": set_defaults})(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    validator = jsonschema.validators.extend(base, {"properties": set_defaults}, type_checker=_strict_types(base))
+    _drop_removed(config)
+    _check_numbers(config)
+    errors = sorted(validator(schema).iter_errors(config),
+                    key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
-        error = errors[0]
-        key = ".".join(map(str, error.absolute_path)) or "(top level)"
-        raise ConfigError(f"config key `{key}`: {error.message} (schema: {schema_path})")
+        raise ConfigError(_schema_message(errors[0], schema_path))
+    for key, value in specs.default_settings().items():  # the spec's defaults are the config's defaults
+        config["training"].setdefault(key, value)
     check_study(config)
     return config
+
+
+# ------------------------------------------------------------------------------ init flow (no training)
+def tiled(settings: dict, depth: int) -> dict:
+    """A variant's settings at any depth: its skips and schedule, written for one depth, repeat with that period.
+
+    The course writes skips (1, 3), (4, 7) and blocks 2, 2, 2, 1 for 7 hidden layers; at 30 layers they become
+    (1, 3), (4, 7), (8, 10), (11, 14), ... and blocks 2, 2, 2, 1, 2, 2, 2, 1, ... cut at the depth.
+    """
+    out = dict(settings)
+    skips = [tuple(pair) for pair in settings.get("skips") or []]
+    if skips:
+        period = max(target for _, target in skips)
+        out["skips"] = [[s + k, t + k] for k in range(0, depth, period) for s, t in skips if t + k <= depth]
+    if settings.get("schedule"):
+        blocks, total = [], 0
+        while total < depth:
+            for size in settings["schedule"]:
+                size = min(size, depth - total)
+                if size:
+                    blocks.append(size)
+                    total += size
+        out["schedule"] = blocks
+    return out
+
+
+def init_flow_variants(config: dict) -> list[tuple[str, str]]:
+    """(group, variant) of every configuration measured at initialisation: the baseline (its first learning
+    rate: the rate does not change a gradient) and every fix variant."""
+    return [(BASELINE, variants(config, BASELINE)[0])] + [
+        (g, v) for g in groups(config) if g != BASELINE for v in variants(config, g)]
+
+
+def init_flow_specs(config: dict) -> list[tuple[str, str, specs.TrainSpec]]:
+    """(group, variant, spec) for every configuration and depth of ``init_flow`` (the seeds are its own)."""
+    out = []
+    for group, variant in init_flow_variants(config):
+        settings = variant_settings(config, group, variant)
+        for depth in config["init_flow"]["depths"]:
+            out.append((group, variant, specs.from_settings(tiled(settings, depth), depth, seed=0)))
+    return out
+
+
+def init_flow_param(config: dict) -> str:
+    """Everything the init-flow rule computes from, as sorted JSON (its rerun trigger)."""
+    return json.dumps({"specs": [[g, v, specs.to_param(s)] for g, v, s in init_flow_specs(config)],
+                       "seeds": config["init_flow"]["seeds"], "batches": config["init_flow"]["batches"]},
+                      sort_keys=True)

@@ -1,10 +1,10 @@
-# Config validation and input functions shared by every rule file.
+# Config validation, the study's paths and the input functions shared by every rule file.
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # the library, even when not pip-installed
 
-from vanishing_gradients import study
+from vanishing_gradients import specs, study
 from vanishing_gradients.data import FILES as DATA_FILES
 
 try:
@@ -14,37 +14,45 @@ except study.ConfigError as err:
 
 
 wildcard_constraints:
-    group=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     variant=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     depth=r"\d+",
     seed=r"\d+",
 
 
-DATASET = "results/data/fashion_mnist.pt"
-RAW_FILES = [f"results/data/raw/{name}" for name in DATA_FILES]
-RUN_DIR = "results/runs/{group}/{variant}/depth{depth}/seed{seed}"
+# Every path comes from vanishing_gradients.layout: results/<study>/..., logs/<study>/..., benchmarks/<study>/...
+# Paths of the project's own files are absolute, so that `snakemake -d <elsewhere>` finds them.
+LAYOUT = study.layout(config)
+REPO = Path(workflow.basedir)
+RAW_FILES = [f"{LAYOUT.raw_dir()}/{name}" for name in DATA_FILES]
+DATASET = LAYOUT.dataset_file()
 # The library modules that compute a run: editing them retrains; editing the report code does not.
-LIBRARY = Path(workflow.basedir) / "src/vanishing_gradients"
-TRAINING_CODE = [str(LIBRARY / f"{name}.py") for name in ("data", "specs", "models", "gradstats", "training", "results")]
+LIBRARY = REPO / "src/vanishing_gradients"
+TRAINING_CODE = [str(LIBRARY / f"{name}.py") for name in ("data", "specs", "models", "gradstats", "training")]
+
+
+def run_pattern(group):
+    """The run identity of a rule that trains ``group``, with the variant, depth and seed left as wildcards."""
+    return LAYOUT.run(group, "{variant}", "{depth}", "{seed}")
 
 
 def run_outputs(group):
-    """The five files every run writes, for a rule that trains runs of ``group``."""
-    run_dir = RUN_DIR.replace("{group}", group)
-    return {
-        "metrics": f"{run_dir}/metrics.csv",
-        "grad_steps": f"{run_dir}/grad_steps.parquet",
-        "grad_epochs": f"{run_dir}/grad_epochs.parquet",
-        "summary": f"{run_dir}/summary.json",
-        "model": f"{run_dir}/model.pt",
-    }
+    """The files every run writes (layout.RUN_OUTPUTS), plus its TensorBoard folder when asked for."""
+    outputs = run_pattern(group).outputs()
+    if config["tensorboard"]:
+        outputs["tensorboard"] = directory(run_pattern(group).tensorboard_dir)
+    return outputs
 
 
-def run_files(kind, prefix="results/runs"):
-    """One file per run the config asks for (``kind``: summary, benchmark), in the study's run order."""
+def run_files(kind):
+    """One file per run the config asks for (``kind``: an output name, or benchmark), in the study's run order."""
     if kind == "benchmark":
-        return [f"benchmarks/train/{run.path}.tsv" for run in study.runs(config)]
-    return [f"{prefix}/{run.path}/{kind}" for run in study.runs(config)]
+        return [run.benchmark for run in study.runs(config)]
+    return [run.outputs()[kind] for run in study.runs(config)]
+
+
+def run_id(group):
+    """Params function: the run's identity as JSON (summary.json carries it; aggregate reads it from there)."""
+    return lambda wildcards: LAYOUT.run(group, wildcards.variant, int(wildcards.depth), int(wildcards.seed)).to_json()
 
 
 def run_spec(group):
@@ -61,7 +69,7 @@ def train_runtime(group):
 
     def minutes(wildcards):
         spec = _train_spec(group, wildcards)
-        return 10 + int(study.total_epochs(spec) * 2.5 / 60 * max(1.0, spec.model.depth / 7))
+        return 10 + int(specs.total_epochs(spec) * 2.5 / 60 * max(1.0, spec.model.depth / 7))
 
     return minutes
 
@@ -72,7 +80,7 @@ def train_priority(group):
 
     def priority(wildcards):
         spec = _train_spec(group, wildcards)
-        return study.total_epochs(spec) * spec.model.depth
+        return specs.total_epochs(spec) * spec.model.depth
 
     return priority
 

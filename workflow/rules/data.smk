@@ -1,20 +1,21 @@
-# Fetch the four original Fashion-MNIST files, verify them, and cache the train/validation/test split.
+# Fetch the four original Fashion-MNIST files (shared by every study), verify them, and cache the study's
+# train/validation/test split.
+
 
 # On a cluster the download runs where Snakemake runs: compute nodes often have no internet.
 localrules:
     download_fashion_mnist,
 
 
-
+# No params: the mirror list decides where the files come from, not what they are (each is checked by
+# content), so editing it must not rerun anything. The script reads it from the config.
 rule download_fashion_mnist:
     output:
         RAW_FILES,
-    params:
-        mirrors=config["data"]["mirrors"],
     log:
-        "logs/data/download_fashion_mnist.log",
+        LAYOUT.download_log(),
     benchmark:
-        "benchmarks/data/download_fashion_mnist.tsv"
+        LAYOUT.download_benchmark()
     resources:
         mem_mb=500,
         runtime=30,
@@ -35,9 +36,9 @@ rule prepare_dataset:
         split_seed=config["data"]["split_seed"],
         subset=config["data"]["subset"],
     log:
-        "logs/data/prepare_dataset.log",
+        LAYOUT.log("data/prepare_dataset.log"),
     benchmark:
-        "benchmarks/data/prepare_dataset.tsv"
+        LAYOUT.benchmark("data/prepare_dataset")
     resources:
         mem_mb=1500,
         runtime=10,

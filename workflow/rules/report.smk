@@ -3,48 +3,43 @@
 
 rule aggregate:
     input:
-        summaries=run_files("summary.json"),  # each run writes its other tables beside it
+        summaries=run_files("summary"),  # each run writes its other tables beside it
         benchmarks=run_files("benchmark"),
     output:
-        runs="results/aggregate/runs.csv",
-        metrics="results/aggregate/metrics.csv",
-        grad_steps="results/aggregate/grad_steps.parquet",
-        grad_epochs="results/aggregate/grad_epochs.parquet",
+        **LAYOUT.aggregate(),
     log:
-        "logs/aggregate.log",
+        LAYOUT.log("aggregate.log"),
     benchmark:
-        "benchmarks/aggregate.tsv"
+        LAYOUT.benchmark("aggregate")
     resources:
         mem_mb=4000,
         runtime=10,
     conda:
-        "../../envs/train.yaml"
+        "../../envs/report.yaml"
     script:
         "../../scripts/aggregate.py"
 
 
 rule report:
     input:
-        notebook="reports/report.ipynb",
-        template="reports/offline.html.j2",
+        notebook=str(REPO / "reports/report.ipynb"),
+        template=str(REPO / "reports/offline.html.j2"),
         code=str(LIBRARY / "report.py"),
-        runs=rules.aggregate.output.runs,
-        metrics=rules.aggregate.output.metrics,
-        grad_steps=rules.aggregate.output.grad_steps,
-        grad_epochs=rules.aggregate.output.grad_epochs,
+        init_flow=LAYOUT.init_flow(),
+        **LAYOUT.aggregate(),
     output:
         html=report(
-            "results/report/report.html",
+            f"{LAYOUT.report_dir()}/report.html",
             caption="../../reports/captions/report.rst",
             category="Report",
         ),
         gradient_profile=report(
-            "results/report/gradient_profile.png",
+            f"{LAYOUT.report_dir()}/gradient_profile.png",
             caption="../../reports/captions/gradient_profile.rst",
             category="Key figures",
         ),
         comparison=report(
-            "results/report/comparison.png",
+            f"{LAYOUT.report_dir()}/comparison.png",
             caption="../../reports/captions/comparison.rst",
             category="Key figures",
         ),
@@ -52,10 +47,10 @@ rule report:
         config=config,
         show_code=config["report"]["show_code"],
     log:
-        notebook="logs/report/report.ipynb",
-        log="logs/report/report.log",
+        notebook=LAYOUT.log("report/report.ipynb"),
+        log=LAYOUT.log("report/report.log"),
     benchmark:
-        "benchmarks/report.tsv"
+        LAYOUT.benchmark("report")
     resources:
         mem_mb=4000,
         runtime=20,

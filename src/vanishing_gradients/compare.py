@@ -1,0 +1,71 @@
+"""Compare the runs of two result trees value by value, timings aside (torch-free).
+
+    python -m vanishing_gradients.compare results/default/runs other/results/default/runs
+
+Prints each run that differs and the first differing values; exits 1 if any run differs or is missing.
+Used to check that a refactoring, another machine or a cluster gives bit-for-bit the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from .aggregate import RUN_TABLES, read_table
+from .layout import RUN_OUTPUTS
+
+# Fields that measure the machine or the job, not the model, and the run's identity (its study may differ).
+NOT_COMPARED = {"seconds", "train_seconds", "device", "threads", "torch", "python", "run"}
+
+
+def run_dirs(root: str | Path) -> dict[str, Path]:
+    """Run key (the folder below ``root``) -> run folder, for every folder holding a summary.json."""
+    root = Path(root)
+    return {str(p.parent.relative_to(root)): p.parent for p in sorted(root.rglob(RUN_OUTPUTS["summary"]))}
+
+
+def compare_run(a: Path, b: Path) -> list[str]:
+    """Differences between two run folders: every table value and every summary value but timings, exactly."""
+    problems = []
+    for name in RUN_TABLES:
+        left, right = (read_table(d / RUN_OUTPUTS[name]) for d in (a, b))
+        left, right = (t.drop(columns=[c for c in t if c in NOT_COMPARED]) for t in (left, right))
+        try:
+            pd.testing.assert_frame_equal(left, right, check_exact=True)
+        except AssertionError as err:
+            problems.append(f"{name}: {str(err).splitlines()[0:4]}")
+    summaries = [json.loads((d / RUN_OUTPUTS["summary"]).read_text()) for d in (a, b)]
+    left, right = ({k: v for k, v in s.items() if k not in NOT_COMPARED} for s in summaries)
+    for key in sorted(set(left) | set(right)):
+        if json.dumps(left.get(key), sort_keys=True) != json.dumps(right.get(key), sort_keys=True):
+            problems.append(f"summary {key}: {left.get(key)!r} != {right.get(key)!r}")
+    return problems
+
+
+def compare_trees(a: str | Path, b: str | Path) -> dict[str, list[str]]:
+    """Run key -> differences, for every run in either tree (a run missing on one side is a difference)."""
+    left, right = run_dirs(a), run_dirs(b)
+    out = {}
+    for key in sorted(set(left) | set(right)):
+        if key not in left or key not in right:
+            out[key] = [f"only in {a if key in left else b}"]
+        elif problems := compare_run(left[key], right[key]):
+            out[key] = problems
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    a, b = argv or sys.argv[1:]
+    differences = compare_trees(a, b)
+    for key, problems in differences.items():
+        print(f"{key}:\n  " + "\n  ".join(problems))
+    count = len(run_dirs(a))
+    print(f"{count - len(differences)} of {len(set(run_dirs(a)) | set(run_dirs(b)))} runs identical (timings aside)")
+    return 1 if differences else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

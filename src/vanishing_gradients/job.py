@@ -1,0 +1,188 @@
+"""A training job as Snakemake runs it: one run, locked against a second trainer, stopped when the Snakemake
+that started it dies, resumable from its checkpoint, with its progress on disk for ``vanishing_gradients.status``.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import threading
+import time
+import _thread
+from contextlib import contextmanager
+from pathlib import Path
+
+from .gradstats import Callback
+from .layout import RunId
+from .specs import TrainSpec, total_epochs
+from .storage import atomic_path
+
+CHECKPOINT, LOCK, PROGRESS = "checkpoint.pt", "lock", "progress.json"
+
+
+class RunLockedError(RuntimeError):
+    """Another process is training this run."""
+
+
+# ------------------------------------------------------------------------------------------- lock
+@contextmanager
+def run_lock(path: Path, wait_s: float = 30.0):
+    """Hold an exclusive lock on ``path`` (flock: released by the kernel however the holder dies).
+
+    Waits up to ``wait_s`` for a holder that is ending (an orphaned trainer stops within seconds of its
+    Snakemake's death), then raises RunLockedError naming the holder. The lock file is removed on release.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_s
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
+            os.close(fd)
+            if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise
+            if time.monotonic() > deadline:
+                raise RunLockedError(
+                    f"{path.parent} is being trained by another process ({holder or 'pid unknown'}). Wait for it "
+                    "to finish, or stop it (kill <pid>) and run snakemake again.") from None
+            time.sleep(0.5)
+            continue
+        if _same_file(fd, path):  # not a lock file that its last holder removed while we waited
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {os.uname().nodename}\n".encode(), 0)
+        yield
+    finally:
+        Path(path).unlink(missing_ok=True)
+        os.close(fd)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.fstat(fd).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
+
+
+# ------------------------------------------------------------------------------- parent watchdog
+def _proc_stat(pid: int) -> tuple[int, str] | None:
+    """(parent pid, start time) of a process from /proc, or None if it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()
+    return int(fields[1]), fields[19]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def snakemake_ancestors(pid: int | None = None) -> list[tuple[int, str]]:
+    """This process's ancestors up to the outermost ``snakemake`` process, as (pid, start time); [] when no
+    Snakemake started it (or there is no /proc)."""
+    chain, outermost = [], None
+    pid = os.getppid() if pid is None else pid
+    while pid > 1:
+        stat = _proc_stat(pid)
+        if stat is None:
+            break
+        chain.append((pid, stat[1]))
+        if "snakemake" in _cmdline(pid):
+            outermost = len(chain)
+        pid = stat[0]
+    return chain[:outermost] if outermost else []
+
+
+def stop_with_snakemake(log, interval_s: float = 1.0) -> threading.Thread | None:
+    """Interrupt this process when the Snakemake that started it (or a process between them) dies.
+
+    A local Snakemake killed with SIGKILL leaves its jobs running: without this, the trainer would go on as
+    an orphan and a rerun would train the same run beside it. The main thread gets a KeyboardInterrupt, so
+    files being written are cleaned up; the last checkpoint stays for the rerun to resume from.
+    """
+    watched = snakemake_ancestors()
+    if not watched:
+        return None
+
+    def watch():
+        while True:
+            time.sleep(interval_s)
+            for pid, started in watched:
+                stat = _proc_stat(pid)
+                if stat is None or stat[1] != started:
+                    log(f"process {pid} that started this job is gone (Snakemake killed?): stopping")
+                    _thread.interrupt_main()
+                    time.sleep(30)
+                    os._exit(1)  # the main thread did not stop (blocked in native code)
+
+    thread = threading.Thread(target=watch, name="stop-with-snakemake", daemon=True)
+    thread.start()
+    return thread
+
+
+# ------------------------------------------------------------------------------------- progress
+class ProgressFile(Callback):
+    """Writes the run's progress (epochs done, latest validation accuracy, time left) after every epoch."""
+
+    def __init__(self, path: Path, run: RunId, spec: TrainSpec):
+        self.path, self.run, self.total = Path(path), run, total_epochs(spec)
+        self.epoch_seconds: list[float] = []
+        self.write({"epochs_done": 0, "val_acc": None})
+
+    def start_epoch(self, model) -> None:
+        self._started = time.monotonic()
+
+    def end_epoch(self, model, row: dict, records: dict) -> None:
+        self.epoch_seconds = (self.epoch_seconds + [time.monotonic() - self._started])[-10:]
+        per_epoch = sum(self.epoch_seconds) / len(self.epoch_seconds)
+        self.write({"epochs_done": row["epoch"], "val_acc": row["val_acc"], "seconds_per_epoch": per_epoch,
+                    "seconds_left": per_epoch * (self.total - row["epoch"])})
+
+    def write(self, fields: dict) -> None:
+        progress = {"run": self.run.key, "study": self.run.study, "pid": os.getpid(), "epochs_total": self.total,
+                    "updated": time.time(), **fields}
+        with atomic_path(self.path) as tmp:
+            tmp.write_text(json.dumps(progress))
+
+
+# ------------------------------------------------------------------------------------------ job
+def run(run_id: RunId, spec: TrainSpec, dataset: str, outputs: dict, device: str, threads: int, log,
+        tensorboard: bool = False) -> dict:
+    """Train one run and write its outputs; return its summary. The state folder is removed at the end."""
+    import torch
+
+    from . import data, outputs as run_outputs, training
+
+    torch.set_num_threads(threads)  # Snakemake sets OMP_NUM_THREADS to the rule's threads; torch gets the same
+    state = Path(run_id.checkpoint_dir)
+    with run_lock(state / LOCK):
+        stop_with_snakemake(log)
+        device = training.resolve_device(device)
+        log(f"{run_id.key} of study {run_id.study} on {device}, {threads} thread(s): {spec}")
+        callbacks = [ProgressFile(state / PROGRESS, run_id, spec)]
+        if tensorboard:
+            from .tboard import TensorBoardLogger
+
+            callbacks.append(TensorBoardLogger(outputs["tensorboard"]))
+        model, run_log = training.train(spec, data.load_dataset(dataset), device, state / CHECKPOINT, log, callbacks)
+        for callback in callbacks:
+            getattr(callback, "close", lambda: None)()
+        summary = run_outputs.save_run(run_log, model, spec, run_id, outputs, str(device), threads)
+        training.remove_checkpoint(state / CHECKPOINT)
+        (state / PROGRESS).unlink(missing_ok=True)
+    try:
+        state.rmdir()  # only the run's own folder: another job may be creating its siblings right now
+    except OSError:
+        pass  # not empty (a file someone put there): left as it is
+    return summary

@@ -1,0 +1,120 @@
+"""One run identity, and where every file of a study lives (torch-free: the Snakefile builds its paths here).
+
+A run is (study, dataset, group, variant, depth, seed). Every path of a run is built from all six, so two
+runs never share a file, and every study writes only under ``results/<study>/``, ``logs/<study>/`` and
+``benchmarks/<study>/``: a smoke or course study never touches the default study's results. The only files
+studies share are the downloaded raw data, which is verified by content and never changes.
+
+Paths are relative to Snakemake's working directory. Pass wildcard strings (``"{variant}"``) for the parts a
+rule leaves open to get the rule's path patterns from the same code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+
+RESULTS, LOGS, BENCHMARKS = "results", "logs", "benchmarks"
+DOWNLOADS = "downloads"  # results/downloads/<dataset>/: the raw files every study shares
+RESERVED_STUDY_NAMES = (DOWNLOADS,)
+RUN_OUTPUTS = {  # output name -> file in the run directory
+    "metrics": "metrics.csv",
+    "grad_steps": "grad_steps.parquet",
+    "grad_epochs": "grad_epochs.parquet",
+    "summary": "summary.json",
+    "model": "model.pt",
+}
+AGGREGATE_TABLES = {"runs": "runs.csv", "metrics": "metrics.csv", "grad_steps": "grad_steps.parquet",
+                    "grad_epochs": "grad_epochs.parquet"}
+
+
+@dataclass(frozen=True)
+class RunId:
+    study: str
+    dataset: str
+    group: str  # "baseline" or a fix name
+    variant: str  # a baseline learning rate ("lr0.01") or a fix variant's name
+    depth: int | str  # hidden layers (a wildcard string in a rule's pattern)
+    seed: int | str
+
+    @property
+    def key(self) -> str:
+        """The run's path below its study, unique among all runs: dataset/group/variant/depth<D>/seed<S>."""
+        return f"{self.dataset}/{self.group}/{self.variant}/depth{self.depth}/seed{self.seed}"
+
+    @property
+    def run_dir(self) -> str:
+        return f"{RESULTS}/{self.study}/runs/{self.key}"
+
+    def outputs(self) -> dict[str, str]:
+        return {name: f"{self.run_dir}/{file}" for name, file in RUN_OUTPUTS.items()}
+
+    @property
+    def log(self) -> str:
+        return f"{LOGS}/{self.study}/train/{self.key}.log"
+
+    @property
+    def benchmark(self) -> str:
+        return f"{BENCHMARKS}/{self.study}/train/{self.key}.tsv"
+
+    @property
+    def checkpoint_dir(self) -> str:
+        """State while training: the checkpoint, the run lock and the progress file. Removed when the run ends."""
+        return f"{RESULTS}/{self.study}/checkpoints/{self.key}"
+
+    @property
+    def tensorboard_dir(self) -> str:
+        return f"{RESULTS}/{self.study}/tensorboard/{self.key}"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, keys: dict) -> RunId:
+        run = cls(**{f.name: keys[f.name] for f in fields(cls)})
+        return cls(**{**asdict(run), "depth": int(run.depth), "seed": int(run.seed)})
+
+    @classmethod
+    def from_json(cls, text: str) -> RunId:
+        return cls.from_dict(json.loads(text))
+
+
+RUN_KEYS = [f.name for f in fields(RunId)]
+
+
+@dataclass(frozen=True)
+class StudyLayout:
+    """The files of one study that are not a run's."""
+
+    study: str
+    dataset: str = "fashion_mnist"
+
+    def raw_dir(self) -> str:
+        return f"{RESULTS}/{DOWNLOADS}/{self.dataset}"
+
+    def download_log(self) -> str:
+        return f"{LOGS}/{DOWNLOADS}/{self.dataset}.log"
+
+    def download_benchmark(self) -> str:
+        return f"{BENCHMARKS}/{DOWNLOADS}/{self.dataset}.tsv"
+
+    def dataset_file(self) -> str:
+        return f"{RESULTS}/{self.study}/data/{self.dataset}.pt"
+
+    def aggregate(self) -> dict[str, str]:
+        return {name: f"{RESULTS}/{self.study}/aggregate/{file}" for name, file in AGGREGATE_TABLES.items()}
+
+    def init_flow(self) -> str:
+        return f"{RESULTS}/{self.study}/init_flow/grad_norms.parquet"
+
+    def report_dir(self) -> str:
+        return f"{RESULTS}/{self.study}/report"
+
+    def log(self, name: str) -> str:
+        return f"{LOGS}/{self.study}/{name}"
+
+    def benchmark(self, name: str) -> str:
+        return f"{BENCHMARKS}/{self.study}/{name}.tsv"
+
+    def run(self, group: str, variant, depth, seed) -> RunId:
+        return RunId(self.study, self.dataset, group, variant, depth, seed)

@@ -1,0 +1,28 @@
+"""What the study measures, in words and as table columns (torch-free: the aggregate and report read it)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+# Per epoch and Linear layer (grad_epochs tables); see gradstats.py for how each is recorded.
+EPOCH_STATISTICS = ("grad_norm", "grad_abs_mean", "weight_norm", "update_ratio", "saturation")
+
+SATURATION_DEFINITIONS = {
+    "sigmoid": "fraction of activations with |sigmoid(x) - 0.5| > 0.49, i.e. sigmoid'(x) < 0.0099",
+    "tanh": "fraction of activations with |tanh(x)| > 0.99",
+    "relu": "fraction of units that are zero for every validation sample (dead units)",
+}
+
+
+def grad_ratio(grad_steps: pd.DataFrame) -> float:
+    """Headline vanishing figure: median over steps of ||grad W_hidden1|| / ||grad W_output||.
+
+    Taken over the last stage only (for train-some-layers that is the full, unfrozen network).
+    """
+    if grad_steps.empty:
+        return float("nan")
+    last = grad_steps[grad_steps["stage"] == grad_steps["stage"].max()]
+    wide = last.pivot_table(index="step", columns="layer", values="grad_norm")
+    if "hidden1" not in wide or "output" not in wide:
+        return float("nan")
+    return float((wide["hidden1"] / wide["output"]).median())

@@ -1,0 +1,45 @@
+"""A finished run's five output files: tidy tables, the summary and the weights (written atomically)."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import asdict
+
+import pandas as pd
+import torch
+
+from .layout import RunId
+from .measures import grad_ratio
+from .specs import TrainSpec
+from .storage import atomic_path, write_json, write_table
+from .training import RunLog
+
+
+def save_run(run_log: RunLog, model, spec: TrainSpec, run: RunId, outputs: dict, device: str, threads: int) -> dict:
+    """Write the run's outputs (paths by name, ``layout.RUN_OUTPUTS``) atomically; return the summary."""
+    metrics = pd.DataFrame(run_log.metrics)
+    grad_steps = run_log.frame("grad_steps")
+    write_table(outputs["metrics"], metrics)
+    write_table(outputs["grad_steps"], grad_steps)
+    write_table(outputs["grad_epochs"], run_log.frame("grad_epochs"))
+    with atomic_path(outputs["model"]) as tmp:
+        torch.save(model.state_dict(), tmp)
+    summary = {
+        "run": asdict(run),
+        "test_loss": run_log.test_loss,
+        "test_acc": run_log.test_acc,
+        "best_val_acc": float(metrics["val_acc"].max()) if len(metrics) else float("nan"),
+        "final_val_acc": float(metrics["val_acc"].iloc[-1]) if len(metrics) else float("nan"),
+        "epochs_run": len(metrics),
+        "grad_ratio_first_last": grad_ratio(grad_steps),
+        "diverged": run_log.diverged_epoch is not None,
+        "diverged_epoch": run_log.diverged_epoch,
+        "train_seconds": run_log.seconds,
+        "device": str(device),
+        "threads": threads,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "spec": asdict(spec),
+    }
+    write_json(outputs["summary"], summary)
+    return summary

@@ -1,0 +1,45 @@
+"""Optional TensorBoard output (config ``tensorboard: true``): per-layer gradient norms and gradient histograms.
+
+    pip install -e '.[tensorboard]'; tensorboard --logdir results/<study>/tensorboard
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .gradstats import Callback
+
+
+class TensorBoardLogger(Callback):
+    """Per epoch: every layer's mean gradient norm, update ratio and weight norm, the losses and accuracies,
+    and a histogram of each layer's weight gradient at the epoch's last step."""
+
+    def __init__(self, log_dir: str):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as err:
+            raise RuntimeError("config `tensorboard: true` needs the tensorboard package: "
+                               "pip install -e '.[tensorboard]' (or set tensorboard: false)") from err
+        self.writer = SummaryWriter(log_dir)
+
+    def start_epoch(self, model) -> None:
+        self.layers = [(name, linear.weight) for name, linear in model.linears() if linear.weight.requires_grad]
+        self.last_grads = [torch.empty_like(w) for _, w in self.layers]
+
+    def before_step(self) -> None:
+        torch._foreach_copy_(self.last_grads, [w.grad for _, w in self.layers])  # reused buffers, no allocation
+
+    def end_epoch(self, model, row: dict, records: dict) -> None:
+        epoch = row["epoch"]
+        for key in ("train_loss", "val_loss", "train_acc", "val_acc"):
+            self.writer.add_scalar(f"metrics/{key}", row[key], epoch)
+        stats = records["grad_epochs"]
+        for col, layer in enumerate(stats["layers"]):
+            for stat in ("grad_norm", "update_ratio", "weight_norm"):
+                self.writer.add_scalar(f"{stat}/{layer}", float(stats[stat][col]), epoch)
+        for (layer, _), grad in zip(self.layers, self.last_grads, strict=True):
+            self.writer.add_histogram(f"gradient/{layer}", grad.detach().cpu(), epoch)
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()

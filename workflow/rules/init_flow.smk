@@ -1,0 +1,24 @@
+# Gradient flow at initialisation: no training. Per-layer gradient norms of fresh networks of every
+# configuration (the baseline and each fix variant) at the depths of `init_flow:`, over several seeds.
+
+
+rule gradient_flow_at_init:
+    input:
+        data=DATASET,
+        code=[str(LIBRARY / f"{name}.py") for name in ("initflow", "models", "specs", "training")],
+    output:
+        LAYOUT.init_flow(),
+    params:
+        flow=study.init_flow_param(config),
+    log:
+        LAYOUT.log("init_flow.log"),
+    benchmark:
+        LAYOUT.benchmark("init_flow")
+    threads: config["threads"]
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/train.yaml"
+    script:
+        "../../scripts/init_flow.py"

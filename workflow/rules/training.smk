@@ -1,0 +1,32 @@
+# One rule per training group, all from this one template: `train_baseline` (the sigmoid/SGD baselines at
+# every depth and learning rate) and `fix_<name>` for every entry of `fixes:` in the config (see README,
+# "Adding a fix"). Each job trains one run: one variant at one depth and seed.
+
+for group in study.groups(config):
+
+    rule:
+        name:
+            study.rule_name(group)
+        input:
+            data=DATASET,
+            code=TRAINING_CODE,
+        output:
+            **run_outputs(group),
+        params:
+            run=run_id(group),
+            spec=run_spec(group),
+            device=config["device"],
+        log:
+            run_pattern(group).log,
+        benchmark:
+            run_pattern(group).benchmark
+        threads: config["threads"]
+        priority: train_priority(group)
+        resources:
+            mem_mb=1500,
+            runtime=train_runtime(group),
+            gpu=GPU,
+        conda:
+            "../../envs/train.yaml"
+        script:
+            "../../scripts/train.py"
