@@ -6,13 +6,17 @@ PY := $(VENV)/bin/python
 CORES ?= $(shell nproc)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: study test setup data-package test-packages benchmark clean-results
+.PHONY: study test status setup data-package test-packages benchmark
 
 study: setup data-package
 	$(VENV)/bin/snakemake --workflow-profile workflow/profiles/default --cores $(CORES)
 
 test: setup data-package test-packages
 	$(PY) -m pytest -ra
+
+# While `make study` (or any snakemake) runs: each training job's epoch, validation accuracy and time left.
+status:
+	$(PY) -m vanishing_gradients.status
 
 benchmark: setup data-package
 	$(PY) benchmarks/epoch.py

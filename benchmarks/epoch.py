@@ -104,10 +104,18 @@ def snakemake_overheads(smoke_dir: Path | None):
             src = ROOT / item
             (shutil.copytree if src.is_dir() else shutil.copy)(src, smoke_dir / item)
         print(f"running the smoke DAG in {smoke_dir} (a few minutes)...", flush=True)
-        subprocess.run([snakemake, "--cores", "2", "--configfile", "tests/smoke.yaml"], cwd=smoke_dir, check=True,
-                       capture_output=True)
-    noop, _ = median_time(lambda: subprocess.run([snakemake, "-n", "--configfile", "tests/smoke.yaml"],
-                                                 cwd=smoke_dir, check=True, capture_output=True), 3)
+        subprocess.run(
+            [snakemake, "--cores", "2", "--configfile", "tests/smoke.yaml"],
+            cwd=smoke_dir,
+            check=True,
+            capture_output=True,
+        )
+    noop, _ = median_time(
+        lambda: subprocess.run(
+            [snakemake, "-n", "--configfile", "tests/smoke.yaml"], cwd=smoke_dir, check=True, capture_output=True
+        ),
+        3,
+    )
     rss = [results.read_benchmark(p)["max_rss_mb"] for p in (smoke_dir / "benchmarks/train").rglob("*.tsv")]
     return noop, max(rss) if rss else float("nan")
 
@@ -152,8 +160,10 @@ def main():
         noop, rss = snakemake_overheads(args.smoke_dir)
         print(f"no-op `snakemake -n` on a finished smoke run: median {noop:.2f} s")
         print(f"peak RSS of a smoke training job (Snakemake benchmark): {rss:.0f} MB")
-    print(f"RESULT trainer_vs_floor={trainer / floor:.2f} notebook_vs_trainer={notebook / trainer:.2f} "
-          f"trainer_vs_flop_bound={trainer / bound:.2f}")
+    print(
+        f"RESULT trainer_vs_floor={trainer / floor:.2f} notebook_vs_trainer={notebook / trainer:.2f} "
+        f"trainer_vs_flop_bound={trainer / bound:.2f}"
+    )
 
 
 if __name__ == "__main__":

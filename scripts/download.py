@@ -3,12 +3,13 @@
 The mirror list is read from the config, not from params: which mirror served a file does not change it
 (every file is checked by content), so editing the list must not rerun the study.
 """
+
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
-from vanishing_gradients import data  # noqa: E402
-from vanishing_gradients.logs import rule_log  # noqa: E402
+from vanishing_gradients import data
+from vanishing_gradients.logs import rule_log
 
 with rule_log(snakemake.log[0]) as log:
     out_dir = Path(snakemake.output[0]).parent

@@ -1,13 +1,14 @@
 """Snakemake script: per-layer gradient norms of untrained networks, for every configuration and depth."""
+
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
-import torch  # noqa: E402
+import torch
 
-from vanishing_gradients import data, initflow  # noqa: E402
-from vanishing_gradients.logs import rule_log  # noqa: E402
-from vanishing_gradients.storage import write_table  # noqa: E402
+from vanishing_gradients import data, initflow
+from vanishing_gradients.logs import rule_log
+from vanishing_gradients.storage import write_table
 
 with rule_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)

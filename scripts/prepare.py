@@ -1,10 +1,11 @@
 """Snakemake script: parse and validate the IDX files into one cached train/validation/test split."""
+
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
-from vanishing_gradients import data  # noqa: E402
-from vanishing_gradients.logs import rule_log  # noqa: E402
+from vanishing_gradients import data
+from vanishing_gradients.logs import rule_log
 
 with rule_log(snakemake.log[0]) as log:
     sizes = data.prepare_dataset(

@@ -1,14 +1,24 @@
 """Snakemake script: execute the report notebook with papermill, keep it as a log, render it to HTML."""
+
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
-from vanishing_gradients import report  # noqa: E402
-from vanishing_gradients.logs import rule_log  # noqa: E402
+from vanishing_gradients import report
+from vanishing_gradients.logs import rule_log
 
 with rule_log(snakemake.log.log) as log:
-    tables = {k: str(Path(snakemake.input[k]).resolve()) for k in ("runs", "metrics", "grad_steps", "grad_epochs", "init_flow")}
-    report.render(snakemake.input.notebook, snakemake.log.notebook, snakemake.output.html, tables,
-                  config=snakemake.params.config, show_code=snakemake.params.show_code,
-                  figures={k: str(Path(snakemake.output[k]).resolve()) for k in ("gradient_profile", "comparison")})
+    tables = {
+        k: str(Path(snakemake.input[k]).resolve())
+        for k in ("runs", "metrics", "grad_steps", "grad_epochs", "init_flow")
+    }
+    report.render(
+        snakemake.input.notebook,
+        snakemake.log.notebook,
+        snakemake.output.html,
+        tables,
+        config=snakemake.params.config,
+        show_code=snakemake.params.show_code,
+        figures={k: str(Path(snakemake.output[k]).resolve()) for k in ("gradient_profile", "comparison")},
+    )
     log(f"wrote {snakemake.output.html}")

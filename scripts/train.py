@@ -1,15 +1,23 @@
 """Snakemake script: train one run (a baseline or a fix variant) and write its outputs."""
+
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
-from vanishing_gradients import job, specs  # noqa: E402
-from vanishing_gradients.layout import RunId  # noqa: E402
-from vanishing_gradients.logs import rule_log  # noqa: E402
+from vanishing_gradients import job, specs
+from vanishing_gradients.layout import RunId
+from vanishing_gradients.logs import rule_log
 
 with rule_log(snakemake.log[0]) as log:
     outputs = dict(snakemake.output)
-    summary = job.run(RunId.from_json(snakemake.params.run), specs.from_param(snakemake.params.spec),
-                      snakemake.input.data, outputs, snakemake.params.device, snakemake.threads, log,
-                      tensorboard="tensorboard" in outputs)
+    summary = job.run(
+        RunId.from_json(snakemake.params.run),
+        specs.from_param(snakemake.params.spec),
+        snakemake.input.data,
+        outputs,
+        snakemake.params.device,
+        snakemake.threads,
+        log,
+        tensorboard="tensorboard" in outputs,
+    )
     log(f"test acc {summary['test_acc']:.4f}, grad ratio hidden1/output {summary['grad_ratio_first_last']:.3g}")

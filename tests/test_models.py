@@ -49,8 +49,11 @@ def test_default_init_is_pytorchs():
 def test_normalisation_sits_between_linear_and_activation(norm, cls):
     model = MLP(ModelSpec(depth=3, norm=norm))
     order = []
-    hooks = [m.register_forward_hook(lambda m, i, o: order.append(type(m))) for m in model.modules()
-             if isinstance(m, (nn.Linear, cls, nn.Sigmoid))]
+    hooks = [
+        m.register_forward_hook(lambda m, i, o: order.append(type(m)))
+        for m in model.modules()
+        if isinstance(m, (nn.Linear, cls, nn.Sigmoid))
+    ]
     model(torch.rand(8, 784))
     for h in hooks:
         h.remove()

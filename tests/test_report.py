@@ -27,32 +27,91 @@ def synthetic_aggregate(out):
                 for seed in SEEDS:
                     keys = {"group": group, "variant": variant, "depth": depth, "seed": seed}
                     acc = float(rng.uniform(0.1, 0.9))
-                    runs.append({**keys, "test_loss": float(rng.uniform(0.3, 2.3)), "test_acc": acc,
-                                 "best_val_acc": acc + 0.01, "final_val_acc": acc, "epochs_run": 3,
-                                 "grad_ratio_first_last": float(10 ** rng.uniform(-6, 0)), "diverged": False,
-                                 "diverged_epoch": None, "train_seconds": 3.0, "device": "cpu", "threads": 1,
-                                 "torch": "2.14.1", "python": "3.11.7", "activation": "sigmoid",
-                                 "optimizer": "sgd", "lr": 0.5 if variant == "lr0.5" else 0.01, "epochs": 3,
-                                 "wall_s": float(rng.uniform(5, 9)), "max_rss_mb": float(rng.uniform(700, 900))})
+                    runs.append(
+                        {
+                            **keys,
+                            "test_loss": float(rng.uniform(0.3, 2.3)),
+                            "test_acc": acc,
+                            "best_val_acc": acc + 0.01,
+                            "final_val_acc": acc,
+                            "epochs_run": 3,
+                            "grad_ratio_first_last": float(10 ** rng.uniform(-6, 0)),
+                            "diverged": False,
+                            "diverged_epoch": None,
+                            "train_seconds": 3.0,
+                            "device": "cpu",
+                            "threads": 1,
+                            "torch": "2.14.1",
+                            "python": "3.11.7",
+                            "activation": "sigmoid",
+                            "optimizer": "sgd",
+                            "lr": 0.5 if variant == "lr0.5" else 0.01,
+                            "epochs": 3,
+                            "wall_s": float(rng.uniform(5, 9)),
+                            "max_rss_mb": float(rng.uniform(700, 900)),
+                        }
+                    )
                     layers = [f"hidden{i}" for i in range(1, depth + 1)] + ["output"]
                     for epoch in (1, 2, 3):
-                        metrics.append({**keys, "stage": 1, "epoch": epoch, "train_loss": 2.0 / epoch,
-                                        "train_acc": acc, "val_loss": 2.1 / epoch, "val_acc": acc, "seconds": 1.0})
+                        metrics.append(
+                            {
+                                **keys,
+                                "stage": 1,
+                                "epoch": epoch,
+                                "train_loss": 2.0 / epoch,
+                                "train_acc": acc,
+                                "val_loss": 2.1 / epoch,
+                                "val_acc": acc,
+                                "seconds": 1.0,
+                            }
+                        )
                         for i, layer in enumerate(layers):
                             norm = 10.0 ** (i - depth) * epoch
                             for step in range(3):
-                                steps.append({**keys, "stage": 1, "epoch": epoch, "step": (epoch - 1) * 3 + step,
-                                              "layer": layer, "grad_norm": norm * (1 + 0.1 * step)})
-                            for stat, value in (("grad_norm", norm), ("grad_abs_mean", norm / 100),
-                                                ("weight_norm", 5.0), ("update_ratio", 1e-3)):
-                                epochs.append({**keys, "stage": 1, "epoch": epoch, "layer": layer,
-                                               "statistic": stat, "value": value})
+                                steps.append(
+                                    {
+                                        **keys,
+                                        "stage": 1,
+                                        "epoch": epoch,
+                                        "step": (epoch - 1) * 3 + step,
+                                        "layer": layer,
+                                        "grad_norm": norm * (1 + 0.1 * step),
+                                    }
+                                )
+                            for stat, value in (
+                                ("grad_norm", norm),
+                                ("grad_abs_mean", norm / 100),
+                                ("weight_norm", 5.0),
+                                ("update_ratio", 1e-3),
+                            ):
+                                epochs.append(
+                                    {
+                                        **keys,
+                                        "stage": 1,
+                                        "epoch": epoch,
+                                        "layer": layer,
+                                        "statistic": stat,
+                                        "value": value,
+                                    }
+                                )
                             if layer != "output":
-                                epochs.append({**keys, "stage": 1, "epoch": epoch, "layer": layer,
-                                               "statistic": "saturation", "value": 0.1 * i})
+                                epochs.append(
+                                    {
+                                        **keys,
+                                        "stage": 1,
+                                        "epoch": epoch,
+                                        "layer": layer,
+                                        "statistic": "saturation",
+                                        "value": 0.1 * i,
+                                    }
+                                )
     out.mkdir(parents=True, exist_ok=True)
-    tables = {"runs": out / "runs.csv", "metrics": out / "metrics.csv", "grad_steps": out / "grad_steps.parquet",
-              "grad_epochs": out / "grad_epochs.parquet"}
+    tables = {
+        "runs": out / "runs.csv",
+        "metrics": out / "metrics.csv",
+        "grad_steps": out / "grad_steps.parquet",
+        "grad_epochs": out / "grad_epochs.parquet",
+    }
     pd.DataFrame(runs).to_csv(tables["runs"], index=False)
     pd.DataFrame(metrics).to_csv(tables["metrics"], index=False)
     pd.DataFrame(steps).to_parquet(tables["grad_steps"], index=False)
@@ -65,8 +124,13 @@ def rendered(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report")
     tables = synthetic_aggregate(tmp / "aggregate")
     out = tmp / "report.html"
-    report.render(str(ROOT / "reports/report.ipynb"), str(tmp / "executed.ipynb"), str(out), tables,
-                  config={"seeds": SEEDS, "training": {"lr": 0.01}})
+    report.render(
+        str(ROOT / "reports/report.ipynb"),
+        str(tmp / "executed.ipynb"),
+        str(out),
+        tables,
+        config={"seeds": SEEDS, "training": {"lr": 0.01}},
+    )
     return out, pd.read_csv(tables["runs"])
 
 
@@ -79,18 +143,35 @@ def test_mean_ci_is_the_t_interval():
 def test_report_has_every_section_and_figure(rendered):
     page, _ = rendered
     text = html.unescape(page.read_text())
-    for heading in ("Contents", "1. Setup", "2. The problem", "3. The fixes", "4. Comparison", "5. Cost",
-                    "6. Conclusions", "Fix 4: normalisation inside the network", "Fix 5: skip connections"):
+    for heading in (
+        "Contents",
+        "1. Setup",
+        "2. The problem",
+        "3. The fixes",
+        "4. Comparison",
+        "5. Cost",
+        "6. Conclusions",
+        "Fix 4: normalisation inside the network",
+        "Fix 5: skip connections",
+    ):
         assert heading in text
-    for anchor in ("setup", "problem", "fixes", "fix-normalization", "fix-skip_connection", "comparison", "cost",
-                   "conclusions"):
+    for anchor in (
+        "setup",
+        "problem",
+        "fixes",
+        "fix-normalization",
+        "fix-skip_connection",
+        "comparison",
+        "cost",
+        "conclusions",
+    ):
         assert f'id="{anchor}"' in text and f'href="#{anchor}"' in text
     assert "2 seeds (1, 2)" in text and "95% confidence intervals" in text
     assert "Is it the learning rate?" in text  # two baseline learning rates: the lr x depth figure is shown
     # 5 problem figures + lr figure + per fix and depth: curves, profile, heatmap (2 x 3 x 3) + ranked + cost
     figures = re.findall(r'<img [^>]*src="data:image/png;base64,', text)
     assert len(figures) == 5 + 1 + 18 + 2
-    assert "src=\"http" not in text
+    assert 'src="http' not in text
 
 
 def test_tables_hold_the_numbers_of_the_aggregate(rendered):
@@ -112,10 +193,23 @@ def test_tables_hold_the_numbers_of_the_aggregate(rendered):
 def test_report_opens_in_headless_chromium(rendered, tmp_path):
     page, _ = rendered
     shot = tmp_path / "shot.png"
-    cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,4000", "--enable-logging=stderr",
-           "--v=0", f"--screenshot={shot}", page.as_uri()]
+    cmd = [
+        "chromium",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1280,4000",
+        "--enable-logging=stderr",
+        "--v=0",
+        f"--screenshot={shot}",
+        page.as_uri(),
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert shot.stat().st_size > 50_000, "the screenshot is nearly empty"

@@ -211,14 +211,23 @@ def smoke(slurm, failing_started, tmp_path_factory):
     local_dir = copy_project(tmp_path_factory.mktemp("local") / "project")
     slurm_dir = copy_project(tmp_path_factory.mktemp("cluster") / "project")
     local = Snakemake(
-        local_dir, *SMOKE, "--workflow-profile", "workflow/profiles/default", "--cores", "2",
+        local_dir,
+        *SMOKE,
+        "--workflow-profile",
+        "workflow/profiles/default",
+        "--cores",
+        "2",
         "results/smoke/aggregate/runs.csv",
     )
     cluster = Snakemake(slurm_dir, *SMOKE, *SLURM_PROFILES).wait(SMOKE_TIMEOUT_S)
     reference = local.wait(SMOKE_TIMEOUT_S - (time.time() - local.started))
     return {
-        "slurm_dir": slurm_dir, "local_dir": local_dir, "cluster": cluster, "local": reference,
-        "runs": smoke_runs(slurm_dir), "state": slurm,
+        "slurm_dir": slurm_dir,
+        "local_dir": local_dir,
+        "cluster": cluster,
+        "local": reference,
+        "runs": smoke_runs(slurm_dir),
+        "state": slurm,
     }
 
 

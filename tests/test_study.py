@@ -40,12 +40,22 @@ def test_default_config_is_valid_and_plans_the_study():
     config["baseline"]["learning_rates"], config["seeds"] = [0.01], [42]
     runs = study.runs(config)
     assert [r.key for r in runs if r.group == "baseline"] == [
-        "fashion_mnist/baseline/lr0.01/depth3/seed42", "fashion_mnist/baseline/lr0.01/depth5/seed42",
-        "fashion_mnist/baseline/lr0.01/depth7/seed42"]
+        "fashion_mnist/baseline/lr0.01/depth3/seed42",
+        "fashion_mnist/baseline/lr0.01/depth5/seed42",
+        "fashion_mnist/baseline/lr0.01/depth7/seed42",
+    ]
     assert {r.study for r in runs} == {"default"}
-    assert {r.group for r in runs} == {"baseline", "weight_increasing", "better_activation", "better_optimizer",
-                                       "normalization", "skip_connection", "train_some_layers",
-                                       "gradient_normalization", "combined"}
+    assert {r.group for r in runs} == {
+        "baseline",
+        "weight_increasing",
+        "better_activation",
+        "better_optimizer",
+        "normalization",
+        "skip_connection",
+        "train_some_layers",
+        "gradient_normalization",
+        "combined",
+    }
     assert len(runs) == 3 + 4 + 2 + 1 + 2 + 1 + 1 + 1 + 1
 
 
@@ -60,7 +70,13 @@ def test_course_settings_reach_the_specs():
     config = study.validate_config(default_config(), SCHEMA)
     base = study.train_spec(config, "baseline", "lr0.01", 7, 42)
     assert (base.model.activation, base.model.init, base.optimizer, base.lr, base.batch_size, base.epochs) == (
-        "sigmoid", "default", "sgd", 0.01, 512, 100)
+        "sigmoid",
+        "default",
+        "sgd",
+        0.01,
+        512,
+        100,
+    )
     adam = study.train_spec(config, "better_optimizer", "adam", 7, 42)
     assert (adam.optimizer, adam.lr, adam.model.init_std, adam.model.activation) == ("adam", 0.001, 0.05, "sigmoid")
     skip = study.train_spec(config, "skip_connection", "course", 7, 42)
@@ -77,7 +93,8 @@ def test_spec_param_changes_only_for_the_changed_variant():
     changed["fixes"]["weight_increasing"]["variants"]["std10"]["init_std"] = 5.0
     after = {r: study.spec_param(changed, r.group, r.variant, r.depth, r.seed) for r in study.runs(changed)}
     assert [r.key for r in before if before[r] != after[r]] == [
-        f"fashion_mnist/weight_increasing/std10/depth7/seed{s}" for s in config["seeds"]]
+        f"fashion_mnist/weight_increasing/std10/depth7/seed{s}" for s in config["seeds"]
+    ]
     run = RunId("default", "fashion_mnist", "weight_increasing", "std10", 7, config["seeds"][0])
     assert json.loads(after[run])["model"]["init_std"] == 5.0
 
@@ -132,7 +149,9 @@ BAD_CONFIGS = [
 ]
 
 
-@pytest.mark.parametrize("path, value, message", BAD_CONFIGS, ids=[".".join(p) + "=" + repr(v)[:20] for p, v, _ in BAD_CONFIGS])
+@pytest.mark.parametrize(
+    "path, value, message", BAD_CONFIGS, ids=[".".join(p) + "=" + repr(v)[:20] for p, v, _ in BAD_CONFIGS]
+)
 def test_bad_config_is_refused_with_a_message_naming_key_and_value(path, value, message):
     with pytest.raises(ConfigError) as err:
         study.validate_config(with_change(path, value), SCHEMA)
@@ -164,20 +183,33 @@ def test_course_preset_is_the_exercise():
     runs = study.runs(config)
     assert {r.study for r in runs} == {"course"} and {r.seed for r in runs} == {42}
     assert sorted({(r.group, r.variant) for r in runs}) == [
-        ("baseline", "lr0.01"), ("better_activation", "relu"), ("better_activation", "tanh"),
-        ("better_optimizer", "adam"), ("normalization", "batchnorm"), ("normalization", "standardize"),
-        ("skip_connection", "course"), ("train_some_layers", "course"), ("weight_increasing", "std1"),
-        ("weight_increasing", "std10")]
+        ("baseline", "lr0.01"),
+        ("better_activation", "relu"),
+        ("better_activation", "tanh"),
+        ("better_optimizer", "adam"),
+        ("normalization", "batchnorm"),
+        ("normalization", "standardize"),
+        ("skip_connection", "course"),
+        ("train_some_layers", "course"),
+        ("weight_increasing", "std1"),
+        ("weight_increasing", "std10"),
+    ]
     assert len(runs) == 3 + 2 + 2 + 1 + 2 + 1 + 1  # baselines and the six fixes
 
 
-@pytest.mark.parametrize("depth, skips, schedule", [
-    (7, [[1, 3], [4, 7]], [2, 2, 2, 1]),
-    (2, [], [2]),
-    (5, [[1, 3]], [2, 2, 1]),
-    (16, [[1, 3], [4, 7], [8, 10], [11, 14], [15, 16]] and [[1, 3], [4, 7], [8, 10], [11, 14]],
-     [2, 2, 2, 1, 2, 2, 2, 1, 2]),
-])
+@pytest.mark.parametrize(
+    "depth, skips, schedule",
+    [
+        (7, [[1, 3], [4, 7]], [2, 2, 2, 1]),
+        (2, [], [2]),
+        (5, [[1, 3]], [2, 2, 1]),
+        (
+            16,
+            [[1, 3], [4, 7], [8, 10], [11, 14], [15, 16]] and [[1, 3], [4, 7], [8, 10], [11, 14]],
+            [2, 2, 2, 1, 2, 2, 2, 1, 2],
+        ),
+    ],
+)
 def test_skips_and_blocks_repeat_every_seven_layers_at_other_depths(depth, skips, schedule):
     settings = {"skips": [[1, 3], [4, 7]], "schedule": [2, 2, 2, 1]}
     tiled = study.tiled(settings, depth)

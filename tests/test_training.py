@@ -126,8 +126,9 @@ def test_same_seed_gives_identical_results_and_other_seed_differs():
     pd.testing.assert_frame_equal(a.frame("grad_steps"), b.frame("grad_steps"))
     pd.testing.assert_frame_equal(a.frame("grad_epochs"), b.frame("grad_epochs"))
     assert (a.test_loss, a.test_acc) == (b.test_loss, b.test_acc)
-    _, c = training.train(TrainSpec(model=ModelSpec(depth=3, width=16), batch_size=64, epochs=2, seed=8),
-                          data, log=lambda m: None)
+    _, c = training.train(
+        TrainSpec(model=ModelSpec(depth=3, width=16), batch_size=64, epochs=2, seed=8), data, log=lambda m: None
+    )
     assert drop(c.metrics) != drop(a.metrics)
 
 
@@ -137,16 +138,23 @@ def test_metrics_are_averaged_over_the_whole_validation_set():
     x = data["validation"].images.float() / 255
     with torch.no_grad():
         logits = model.eval()(x)
-    assert run.metrics[-1]["val_loss"] == pytest.approx(nn.functional.cross_entropy(logits, data["validation"].labels).item(), rel=1e-5)
-    assert run.metrics[-1]["val_acc"] == pytest.approx((logits.argmax(1) == data["validation"].labels).float().mean().item())
+    assert run.metrics[-1]["val_loss"] == pytest.approx(
+        nn.functional.cross_entropy(logits, data["validation"].labels).item(), rel=1e-5
+    )
+    assert run.metrics[-1]["val_acc"] == pytest.approx(
+        (logits.argmax(1) == data["validation"].labels).float().mean().item()
+    )
 
 
 def test_adam_is_the_optimizer_when_asked(monkeypatch):
     made = []
     real = dict(training.OPTIMIZER_CLASSES)
     for name, cls in real.items():
-        monkeypatch.setitem(training.OPTIMIZER_CLASSES, name,
-                            lambda params, lr, cls=cls, **kw: made.append(cls(params, lr=lr, **kw)) or made[-1])
+        monkeypatch.setitem(
+            training.OPTIMIZER_CLASSES,
+            name,
+            lambda params, lr, cls=cls, **kw: made.append(cls(params, lr=lr, **kw)) or made[-1],
+        )
     training.train(small_spec(optimizer="adam", lr=0.001), tiny_data(), log=lambda m: None)
     assert [type(o) for o in made] == [torch.optim.Adam] and made[0].defaults["lr"] == 0.001
     made.clear()
@@ -174,18 +182,26 @@ def test_foreach_optimizer_gives_the_same_weights_as_the_default_loop(optimizer,
     """The trainer asks for foreach updates (faster on the CPU); they must not change a single bit."""
     _, fast = training.train(small_spec(optimizer=optimizer, lr=0.01), tiny_data(), log=lambda m: None)
     real = training.OPTIMIZER_CLASSES[optimizer]
-    monkeypatch.setitem(training.OPTIMIZER_CLASSES, optimizer,
-                        lambda params, lr, foreach: real(params, lr=lr, foreach=False))
+    monkeypatch.setitem(
+        training.OPTIMIZER_CLASSES, optimizer, lambda params, lr, foreach: real(params, lr=lr, foreach=False)
+    )
     _, loop = training.train(small_spec(optimizer=optimizer, lr=0.01), tiny_data(), log=lambda m: None)
-    assert [(m["train_loss"], m["val_loss"]) for m in fast.metrics] == [(m["train_loss"], m["val_loss"]) for m in loop.metrics]
+    assert [(m["train_loss"], m["val_loss"]) for m in fast.metrics] == [
+        (m["train_loss"], m["val_loss"]) for m in loop.metrics
+    ]
     assert (fast.test_loss, fast.test_acc) == (loop.test_loss, loop.test_acc)
 
 
 def test_course_schedule_has_seven_stages():
     spec = TrainSpec(model=ModelSpec(depth=7), schedule=(2, 2, 2, 1))
     assert stages(spec) == [
-        Stage(2, 0, True), Stage(4, 2, True), Stage(4, 0, False), Stage(6, 4, True), Stage(6, 0, False),
-        Stage(7, 6, True), Stage(7, 0, False),
+        Stage(2, 0, True),
+        Stage(4, 2, True),
+        Stage(4, 0, False),
+        Stage(6, 4, True),
+        Stage(6, 0, False),
+        Stage(7, 6, True),
+        Stage(7, 0, False),
     ]
     with pytest.raises(ValueError, match="summing to depth 7"):
         TrainSpec(model=ModelSpec(depth=7), schedule=(2, 2, 2))
@@ -263,8 +279,9 @@ def test_stale_checkpoint_from_other_settings_is_ignored(tmp_path):
 
 
 def test_divergence_stops_the_run_and_is_recorded():
-    spec = small_spec(model=ModelSpec(depth=3, width=16, activation="relu", init="normal", init_std=10.0),
-                      lr=50.0, epochs=5)
+    spec = small_spec(
+        model=ModelSpec(depth=3, width=16, activation="relu", init="normal", init_std=10.0), lr=50.0, epochs=5
+    )
     messages = []
     _, run = training.train(spec, tiny_data(), log=messages.append)
     assert run.diverged_epoch is not None and run.diverged_epoch <= 5
@@ -273,8 +290,13 @@ def test_divergence_stops_the_run_and_is_recorded():
 
 
 def test_grad_ratio_uses_the_last_stage():
-    steps = pd.DataFrame({
-        "stage": [1, 1, 2, 2, 2, 2], "epoch": 1, "step": [0, 0, 1, 1, 2, 2],
-        "layer": ["hidden1", "output"] * 3, "grad_norm": [1.0, 1.0, 1.0, 4.0, 3.0, 4.0],
-    })
+    steps = pd.DataFrame(
+        {
+            "stage": [1, 1, 2, 2, 2, 2],
+            "epoch": 1,
+            "step": [0, 0, 1, 1, 2, 2],
+            "layer": ["hidden1", "output"] * 3,
+            "grad_norm": [1.0, 1.0, 1.0, 4.0, 3.0, 4.0],
+        }
+    )
     assert grad_ratio(steps) == pytest.approx((0.25 + 0.75) / 2)

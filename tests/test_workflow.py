@@ -6,7 +6,6 @@ The smoke run is started the way a user runs the workflow from another folder: `
 
 import html
 import re
-
 from collections import Counter
 
 import pandas as pd
@@ -34,8 +33,14 @@ class SmokeRun:
 
     def __init__(self, project, workdir):
         self.project, self.workdir = project, workdir
-        self.args = ("-s", str(project / "Snakefile"), "-d", str(workdir),
-                     "--configfile", str(project / "tests/smoke.yaml"))
+        self.args = (
+            "-s",
+            str(project / "Snakefile"),
+            "-d",
+            str(workdir),
+            "--configfile",
+            str(project / "tests/smoke.yaml"),
+        )
 
     def __truediv__(self, path):
         return self.workdir / path
@@ -56,12 +61,27 @@ def smoke_run(tmp_path_factory):
 
 def test_default_config_plans_the_whole_study(tmp_path):
     jobs = planned_jobs(copy_project(tmp_path))
-    fixes = ["weight_increasing", "better_activation", "better_optimizer", "normalization", "skip_connection",
-             "train_some_layers", "gradient_normalization", "combined"]
+    fixes = [
+        "weight_increasing",
+        "better_activation",
+        "better_optimizer",
+        "normalization",
+        "skip_connection",
+        "train_some_layers",
+        "gradient_normalization",
+        "combined",
+    ]
     seeds = 3
-    assert jobs == {"download_fashion_mnist": 1, "prepare_dataset": 1, "train_baseline": 3 * 3 * seeds,
-                    "gradient_flow_at_init": 1, "aggregate": 1, "report": 1, "all": 1,
-                    **{f"fix_{f}": n * seeds for f, n in zip(fixes, [4, 2, 1, 2, 1, 1, 1, 1])}}
+    assert jobs == {
+        "download_fashion_mnist": 1,
+        "prepare_dataset": 1,
+        "train_baseline": 3 * 3 * seeds,
+        "gradient_flow_at_init": 1,
+        "aggregate": 1,
+        "report": 1,
+        "all": 1,
+        **{f"fix_{f}": n * seeds for f, n in zip(fixes, [4, 2, 1, 2, 1, 1, 1, 1])},
+    }
 
 
 def test_longest_training_run_is_scheduled_first(tmp_path):
@@ -90,14 +110,15 @@ def test_smoke_run_trains_every_run_and_reports_it(smoke_run):
     runs = pd.read_csv(smoke_run / "results/smoke/aggregate/runs.csv")
     expected = study.runs(smoke_config())
     assert sorted(zip(runs.study, runs.dataset, runs.group, runs.variant, runs.depth, runs.seed)) == sorted(
-        (r.study, r.dataset, r.group, r.variant, r.depth, r.seed) for r in expected)
+        (r.study, r.dataset, r.group, r.variant, r.depth, r.seed) for r in expected
+    )
     assert (runs["epochs_run"] == runs["group"].map(lambda g: 14 if g == "train_some_layers" else 2)).all()
     assert runs["wall_s"].gt(0).all() and runs["max_rss_mb"].gt(0).all()
 
     page = (smoke_run / "results/smoke/report/report.html").read_text()
     figures = re.findall(r'<img [^>]*src="data:image/png;base64,', page)
     assert len(figures) >= 20, "figures are missing or not embedded"
-    assert "src=\"http" not in page, "the report must not load anything from the internet"
+    assert 'src="http' not in page, "the report must not load anything from the internet"
     text = html.unescape(page)
     for heading in ("1. Setup", "2. The problem", "3. The fixes", "4. Comparison", "5. Cost", "6. Conclusions"):
         assert heading in text
@@ -125,10 +146,19 @@ def extra_config(smoke_run, name, text):
 
 
 def test_changing_one_fix_variant_plans_only_its_runs(smoke_run):
-    args = extra_config(smoke_run, "change.yaml", "fixes:\n  weight_increasing:\n    variants:\n"
-                        "      std1: {init: normal, init_std: 1.0}\n      std10: {init: normal, init_std: 5.0}\n")
-    assert smoke_run.planned(*args) == {"fix_weight_increasing": len(smoke_config()["seeds"]),
-                                              "gradient_flow_at_init": 1, "aggregate": 1, "report": 1, "all": 1}
+    args = extra_config(
+        smoke_run,
+        "change.yaml",
+        "fixes:\n  weight_increasing:\n    variants:\n"
+        "      std1: {init: normal, init_std: 1.0}\n      std10: {init: normal, init_std: 5.0}\n",
+    )
+    assert smoke_run.planned(*args) == {
+        "fix_weight_increasing": len(smoke_config()["seeds"]),
+        "gradient_flow_at_init": 1,
+        "aggregate": 1,
+        "report": 1,
+        "all": 1,
+    }
 
 
 def test_adding_a_seed_plans_only_the_new_runs(smoke_run):
@@ -145,8 +175,11 @@ def test_editing_the_report_plans_only_the_report(smoke_run, path):
     source = smoke_run.project / path
     original = source.read_text()
     try:
-        source.write_text(original.replace("Vanishing gradients in deep MLPs", "Vanishing gradients in deep nets", 1)
-                          if path.endswith(".ipynb") else original + "\n# an edit\n")
+        source.write_text(
+            original.replace("Vanishing gradients in deep MLPs", "Vanishing gradients in deep nets", 1)
+            if path.endswith(".ipynb")
+            else original + "\n# an edit\n"
+        )
         assert smoke_run.planned() == {"report": 1, "all": 1}
     finally:
         source.write_text(original)
@@ -159,7 +192,8 @@ def test_editing_the_training_code_plans_every_training_run(smoke_run):
         code.write_text(original + "\n# an edit\n")
         jobs = smoke_run.planned()
         assert {rule: n for rule, n in jobs.items() if rule in training_jobs(smoke_config())} == training_jobs(
-            smoke_config())
+            smoke_config()
+        )
         assert "download_fashion_mnist" not in jobs and "prepare_dataset" not in jobs
     finally:
         code.write_text(original)
@@ -192,9 +226,14 @@ def planned_files(workdir, *args) -> set[str]:
 def test_studies_never_share_an_output_but_the_downloaded_data(tmp_path):
     """A smoke or course run must never retrain over or replace the full study's results."""
     project = copy_project(tmp_path)
-    plans = {name: planned_files(project, *args) for name, args in (
-        ("default", ()), ("smoke", ("--configfile", "tests/smoke.yaml")),
-        ("course", ("--configfile", "studies/course.yaml")))}
+    plans = {
+        name: planned_files(project, *args)
+        for name, args in (
+            ("default", ()),
+            ("smoke", ("--configfile", "tests/smoke.yaml")),
+            ("course", ("--configfile", "studies/course.yaml")),
+        )
+    }
     download = {f for f in plans["default"] if "/downloads/" in f}
     assert len([f for f in download if f.endswith(".gz")]) == 4
     for a, b in (("default", "smoke"), ("default", "course"), ("smoke", "course")):

@@ -22,8 +22,15 @@ def run_row(summary: dict) -> dict:
     """One row of the runs table: the run's keys (from its summary, not its path), results and main settings."""
     summary = dict(summary)
     keys, spec = summary.pop("run"), summary.pop("spec")
-    return {**keys, **summary, "activation": spec["model"]["activation"], "init": spec["model"]["init"],
-            "optimizer": spec["optimizer"], "lr": spec["lr"], "epochs": spec["epochs"]}
+    return {
+        **keys,
+        **summary,
+        "activation": spec["model"]["activation"],
+        "init": spec["model"]["init"],
+        "optimizer": spec["optimizer"],
+        "lr": spec["lr"],
+        "epochs": spec["epochs"],
+    }
 
 
 def aggregate(summary_paths: list[str], outputs: dict, benchmark_paths: list[str] | None = None) -> None:

@@ -62,8 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     differences = compare_trees(a, b)
     for key, problems in differences.items():
         print(f"{key}:\n  " + "\n  ".join(problems))
-    count = len(run_dirs(a))
-    print(f"{count - len(differences)} of {len(set(run_dirs(a)) | set(run_dirs(b)))} runs identical (timings aside)")
+    common = set(run_dirs(a)) & set(run_dirs(b))
+    differing = sum(key in common for key in differences)
+    print(f"{len(common) - differing} of {len(common)} runs in both trees identical (timings aside); "
+          f"{len(differences) - differing} in one tree only")
     return 1 if differences else 0
 
 

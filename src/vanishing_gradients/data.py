@@ -113,7 +113,7 @@ def fetch_fashion_mnist(mirrors: list[str], out_dir: str | Path, files: dict = F
                 try:
                     _fetch_one(mirror, name, candidate)
                     verify_file(candidate, name, files)
-                except Exception as err:  # noqa: BLE001 - every failure is reported, then the next mirror
+                except Exception as err:
                     if mirror != str(kept):
                         tried.append(f"  {mirror}: {err}")
                     continue
@@ -257,7 +257,7 @@ def load_dataset(path: str | Path) -> dict[str, Split]:
         splits, expected = cache["splits"], cache["sha256"]
     except FileNotFoundError:
         raise DataError(f"{path} does not exist. {remedy}") from None
-    except Exception as err:  # noqa: BLE001 - any unreadable cache gets the same remedy
+    except Exception as err:
         raise DataError(f"{path} is not a readable dataset cache ({type(err).__name__}: {err}). {remedy}") from None
     if splits_sha256(splits) != expected:
         raise DataError(f"{path}: its content does not match the checksum it was written with. {remedy}")

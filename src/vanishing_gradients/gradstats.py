@@ -26,7 +26,8 @@ class Callback:
     Per epoch: ``start_epoch``; per step ``before_step`` (after ``backward()``, before the optimiser step)
     and ``after_step``; the validation pass with the forward hooks of ``evaluation_hooks``; then
     ``end_epoch``, which may add columns to the epoch's metrics row and records to its ``records``.
-    ``state_dict``/``load_state_dict`` carry what the callback must keep across a checkpoint.
+    ``state_dict``/``load_state_dict`` carry what the callback must keep across a checkpoint; ``close`` runs
+    when the run ends (also when it fails).
     """
 
     def start_epoch(self, model) -> None:
@@ -48,6 +49,9 @@ class Callback:
         return {}
 
     def load_state_dict(self, state: dict) -> None:
+        pass
+
+    def close(self) -> None:
         pass
 
 
@@ -110,8 +114,11 @@ class GradientRecorder(Callback):
         n = max(self._recorded, 1)
         numel = torch.tensor([float(w.numel()) for w in self.weights], device=self._abs_sum.device)
         norms = torch.stack(self._norms).cpu() if self._norms else torch.empty(0, len(self.names))
-        records["grad_steps"] = {"layers": list(self.names), "steps": torch.tensor(self._steps, dtype=torch.long),
-                                 "grad_norm": norms}
+        records["grad_steps"] = {
+            "layers": list(self.names),
+            "steps": torch.tensor(self._steps, dtype=torch.long),
+            "grad_norm": norms,
+        }
         records["grad_epochs"] = {
             "layers": list(self.names),
             "grad_norm": norms.mean(0) if len(norms) else torch.full((len(self.names),), float("nan")),
@@ -166,12 +173,17 @@ def steps_frame(records: list[dict]) -> pd.DataFrame:
     frames = []
     for r in records:
         n_steps, n_layers = len(r["steps"]), len(r["layers"])
-        frames.append(pd.DataFrame({
-            "stage": r["stage"], "epoch": r["epoch"],
-            "step": np.repeat(r["steps"].numpy(), n_layers),
-            "layer": np.tile(np.array(r["layers"], dtype=object), n_steps),
-            "grad_norm": r["grad_norm"].numpy().astype(np.float64).reshape(-1),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "stage": r["stage"],
+                    "epoch": r["epoch"],
+                    "step": np.repeat(r["steps"].numpy(), n_layers),
+                    "layer": np.tile(np.array(r["layers"], dtype=object), n_steps),
+                    "grad_norm": r["grad_norm"].numpy().astype(np.float64).reshape(-1),
+                }
+            )
+        )
     columns = ["stage", "epoch", "step", "layer", "grad_norm"]
     return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
 
@@ -184,8 +196,9 @@ def epochs_frame(records: list[dict]) -> pd.DataFrame:
             for stat in EPOCH_STATISTICS:
                 value = float(r[stat][col])
                 if not (stat == "saturation" and np.isnan(value)):
-                    rows.append({"stage": r["stage"], "epoch": r["epoch"], "layer": layer, "statistic": stat,
-                                 "value": value})
+                    rows.append(
+                        {"stage": r["stage"], "epoch": r["epoch"], "layer": layer, "statistic": stat, "value": value}
+                    )
     return pd.DataFrame(rows, columns=["stage", "epoch", "layer", "statistic", "value"])
 
 

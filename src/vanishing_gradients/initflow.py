@@ -56,7 +56,15 @@ def measure(param: str, split: Split, log=print) -> pd.DataFrame:
             if spec.batch_size not in data:
                 data[spec.batch_size] = batches(split, seed, settings["batches"], spec.batch_size)
             for layer, norm in layer_norms(spec, seed, data[spec.batch_size]).items():
-                rows.append({"group": group, "variant": variant, "depth": spec.model.depth, "seed": seed,
-                             "layer": layer, "grad_norm": norm})
+                rows.append(
+                    {
+                        "group": group,
+                        "variant": variant,
+                        "depth": spec.model.depth,
+                        "seed": seed,
+                        "layer": layer,
+                        "grad_norm": norm,
+                    }
+                )
         log(f"seed {seed}: {len(settings['specs'])} networks, {time.perf_counter() - started:.1f} s so far")
     return pd.DataFrame(rows)

@@ -4,14 +4,15 @@ that started it dies, resumable from its checkpoint, with its progress on disk f
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
 import os
+import signal
+import socket
 import threading
 import time
-import _thread
-from contextlib import contextmanager
 from pathlib import Path
 
 from .gradstats import Callback
@@ -26,8 +27,13 @@ class RunLockedError(RuntimeError):
     """Another process is training this run."""
 
 
+class SnakemakeGone(BaseException):
+    """Raised in the main thread when the Snakemake that started this job is gone (not an Exception: nothing
+    may catch it on the way out)."""
+
+
 # ------------------------------------------------------------------------------------------- lock
-@contextmanager
+@contextlib.contextmanager
 def run_lock(path: Path, wait_s: float = 30.0):
     """Hold an exclusive lock on ``path`` (flock: released by the kernel however the holder dies).
 
@@ -48,7 +54,8 @@ def run_lock(path: Path, wait_s: float = 30.0):
             if time.monotonic() > deadline:
                 raise RunLockedError(
                     f"{path.parent} is being trained by another process ({holder or 'pid unknown'}). Wait for it "
-                    "to finish, or stop it (kill <pid>) and run snakemake again.") from None
+                    "to finish, or stop it (kill <pid>) and run snakemake again."
+                ) from None
             time.sleep(0.5)
             continue
         if _same_file(fd, path):  # not a lock file that its last holder removed while we waited
@@ -72,13 +79,14 @@ def _same_file(fd: int, path: Path) -> bool:
 
 # ------------------------------------------------------------------------------- parent watchdog
 def _proc_stat(pid: int) -> tuple[int, str] | None:
-    """(parent pid, start time) of a process from /proc, or None if it is gone."""
+    """(parent pid, start time) of a live process from /proc; None if it is gone or a zombie (killed, not yet
+    reaped by its parent)."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = text[text.rindex(")") + 2 :].split()
-    return int(fields[1]), fields[19]
+    return None if fields[0] in ("Z", "X") else (int(fields[1]), fields[19])
 
 
 def _cmdline(pid: int) -> str:
@@ -108,12 +116,19 @@ def stop_with_snakemake(log, interval_s: float = 1.0) -> threading.Thread | None
     """Interrupt this process when the Snakemake that started it (or a process between them) dies.
 
     A local Snakemake killed with SIGKILL leaves its jobs running: without this, the trainer would go on as
-    an orphan and a rerun would train the same run beside it. The main thread gets a KeyboardInterrupt, so
-    files being written are cleaned up; the last checkpoint stays for the rerun to resume from.
+    an orphan and a rerun would train the same run beside it. The main thread gets SnakemakeGone (through
+    SIGUSR1: SIGINT may be ignored in a job started in the background), so files being written are cleaned
+    up; the last checkpoint stays for the rerun. On SLURM the watched Snakemake is the one inside the job,
+    which the scheduler ends with the job. Call from the main thread.
     """
     watched = snakemake_ancestors()
     if not watched:
         return None
+
+    def stop(_signum, _frame):
+        raise SnakemakeGone("the Snakemake that started this job is gone")
+
+    signal.signal(signal.SIGUSR1, stop)
 
     def watch():
         while True:
@@ -122,7 +137,7 @@ def stop_with_snakemake(log, interval_s: float = 1.0) -> threading.Thread | None
                 stat = _proc_stat(pid)
                 if stat is None or stat[1] != started:
                     log(f"process {pid} that started this job is gone (Snakemake killed?): stopping")
-                    _thread.interrupt_main()
+                    signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR1)
                     time.sleep(30)
                     os._exit(1)  # the main thread did not stop (blocked in native code)
 
@@ -144,25 +159,47 @@ class ProgressFile(Callback):
         self._started = time.monotonic()
 
     def end_epoch(self, model, row: dict, records: dict) -> None:
-        self.epoch_seconds = (self.epoch_seconds + [time.monotonic() - self._started])[-10:]
+        self.epoch_seconds = [*self.epoch_seconds, time.monotonic() - self._started][-10:]
         per_epoch = sum(self.epoch_seconds) / len(self.epoch_seconds)
-        self.write({"epochs_done": row["epoch"], "val_acc": row["val_acc"], "seconds_per_epoch": per_epoch,
-                    "seconds_left": per_epoch * (self.total - row["epoch"])})
+        self.write(
+            {
+                "epochs_done": row["epoch"],
+                "val_acc": row["val_acc"],
+                "seconds_per_epoch": per_epoch,
+                "seconds_left": per_epoch * (self.total - row["epoch"]),
+            }
+        )
 
     def write(self, fields: dict) -> None:
-        progress = {"run": self.run.key, "study": self.run.study, "pid": os.getpid(), "epochs_total": self.total,
-                    "updated": time.time(), **fields}
+        progress = {
+            "run": self.run.key,
+            "study": self.run.study,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "epochs_total": self.total,
+            "updated": time.time(),
+            **fields,
+        }
         with atomic_path(self.path) as tmp:
             tmp.write_text(json.dumps(progress))
 
 
 # ------------------------------------------------------------------------------------------ job
-def run(run_id: RunId, spec: TrainSpec, dataset: str, outputs: dict, device: str, threads: int, log,
-        tensorboard: bool = False) -> dict:
+def run(
+    run_id: RunId,
+    spec: TrainSpec,
+    dataset: str,
+    outputs: dict,
+    device: str,
+    threads: int,
+    log,
+    tensorboard: bool = False,
+) -> dict:
     """Train one run and write its outputs; return its summary. The state folder is removed at the end."""
     import torch
 
-    from . import data, outputs as run_outputs, training
+    from . import data, training
+    from . import outputs as run_outputs
 
     torch.set_num_threads(threads)  # Snakemake sets OMP_NUM_THREADS to the rule's threads; torch gets the same
     state = Path(run_id.checkpoint_dir)
@@ -176,13 +213,9 @@ def run(run_id: RunId, spec: TrainSpec, dataset: str, outputs: dict, device: str
 
             callbacks.append(TensorBoardLogger(outputs["tensorboard"]))
         model, run_log = training.train(spec, data.load_dataset(dataset), device, state / CHECKPOINT, log, callbacks)
-        for callback in callbacks:
-            getattr(callback, "close", lambda: None)()
         summary = run_outputs.save_run(run_log, model, spec, run_id, outputs, str(device), threads)
         training.remove_checkpoint(state / CHECKPOINT)
         (state / PROGRESS).unlink(missing_ok=True)
-    try:
+    with contextlib.suppress(OSError):  # left as it is if not empty (a file someone put there)
         state.rmdir()  # only the run's own folder: another job may be creating its siblings right now
-    except OSError:
-        pass  # not empty (a file someone put there): left as it is
     return summary

@@ -24,8 +24,12 @@ RUN_OUTPUTS = {  # output name -> file in the run directory
     "summary": "summary.json",
     "model": "model.pt",
 }
-AGGREGATE_TABLES = {"runs": "runs.csv", "metrics": "metrics.csv", "grad_steps": "grad_steps.parquet",
-                    "grad_epochs": "grad_epochs.parquet"}
+AGGREGATE_TABLES = {
+    "runs": "runs.csv",
+    "metrics": "metrics.csv",
+    "grad_steps": "grad_steps.parquet",
+    "grad_epochs": "grad_epochs.parquet",
+}
 
 
 @dataclass(frozen=True)

@@ -102,5 +102,4 @@ class MLP(nn.Module):
     def linears(self) -> list[tuple[str, nn.Linear]]:
         """The Linear layers in use, input to output, with the names used in every gradient table."""
         named = [(f"hidden{i}", layer.linear) for i, layer in enumerate(self.hidden[: self.active], start=1)]
-        return named + [("output", self.head)]
-
+        return [*named, ("output", self.head)]

@@ -75,14 +75,46 @@ def seeds_note(runs: pd.DataFrame) -> str:
     seeds = sorted(runs["seed"].unique())
     if len(seeds) == 1:
         return f"One seed ({seeds[0]}): figures show single runs and tables have no confidence interval."
-    return (f"{len(seeds)} seeds ({', '.join(map(str, seeds))}): lines and bars are means over seeds; bands and "
-            "error bars are 95% confidence intervals (seaborn bootstrap); tables give mean ± 95% t-interval.")
+    return (
+        f"{len(seeds)} seeds ({', '.join(map(str, seeds))}): lines and bars are means over seeds; bands and "
+        "error bars are 95% confidence intervals (seaborn bootstrap); tables give mean ± 95% t-interval."
+    )
 
 
 # ------------------------------------------------------------------------------------------- tables
 # Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom (beyond: the normal 1.96).
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+_T975 = (
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
+)
 
 
 def t_975(dof: int) -> float:
@@ -129,7 +161,9 @@ def format_summary(table: pd.DataFrame) -> pd.DataFrame:
             "depth": table["depth"],
             "seeds": table["seeds"],
             "test accuracy (%)": [fmt(v, c, "acc") for v, c in zip(table["test_acc"], table["test_acc_ci"])],
-            "best val accuracy (%)": [fmt(v, c, "acc") for v, c in zip(table["best_val_acc"], table["best_val_acc_ci"])],
+            "best val accuracy (%)": [
+                fmt(v, c, "acc") for v, c in zip(table["best_val_acc"], table["best_val_acc_ci"])
+            ],
             "grad ratio hidden1/output": [
                 fmt(v, c, "ratio") for v, c in zip(table["grad_ratio_first_last"], table["grad_ratio_first_last_ci"])
             ],
@@ -174,7 +208,9 @@ def _finish(fig, title):
 def curves(metrics: pd.DataFrame, hue: str, title: str, palette=None):
     """Validation loss and accuracy per epoch, one line per ``hue`` value (mean and 95% CI over seeds)."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    for ax, col, label in zip(axes, ("val_loss", "val_acc"), ("validation loss (cross-entropy, nats)", "validation accuracy (fraction)")):
+    for ax, col, label in zip(
+        axes, ("val_loss", "val_acc"), ("validation loss (cross-entropy, nats)", "validation accuracy (fraction)")
+    ):
         sns.lineplot(data=metrics, x="epoch", y=col, hue=hue, errorbar=ci(metrics), ax=ax, palette=palette)
         ax.set(xlabel="epoch", ylabel=label, title=label.split(" (")[0])
     return _finish(fig, title)
@@ -189,8 +225,9 @@ def grad_norm_over_training(grad_steps: pd.DataFrame, title: str, max_points: in
         steps = np.sort(frame["step"].unique())
         keep = steps[:: max(1, len(steps) // max_points)]
         frame = frame[frame["step"].isin(keep)]
-        sns.lineplot(data=frame, x="step", y="grad_norm", hue="layer", errorbar=ci(frame), ax=ax, palette="viridis",
-                     linewidth=1)
+        sns.lineplot(
+            data=frame, x="step", y="grad_norm", hue="layer", errorbar=ci(frame), ax=ax, palette="viridis", linewidth=1
+        )
         ax.set_yscale("log")
         ax.set(xlabel="training step (batch of 512)", ylabel="‖∇W‖₂ (L2 norm of weight gradient)", title=label)
         ax.legend(fontsize=7, title="layer")
@@ -222,25 +259,48 @@ def grad_heatmap(grad_epochs: pd.DataFrame, label: str, title: str | None = None
     fig, ax = plt.subplots(figsize=(12, 0.45 * len(wide) + 1.5))
     ax.set_facecolor("lightgrey")
     if logged.notna().any().any():
-        sns.heatmap(logged, ax=ax, cmap="magma", vmin=vmin, vmax=vmax,
-                    cbar_kws={"label": "log10 ‖∇W‖₂ (mean over the epoch's steps)"})
+        sns.heatmap(
+            logged,
+            ax=ax,
+            cmap="magma",
+            vmin=vmin,
+            vmax=vmax,
+            cbar_kws={"label": "log10 ‖∇W‖₂ (mean over the epoch's steps)"},
+        )
     else:
-        ax.text(0.5, 0.5, "no finite gradient norm (the run diverged)", ha="center", va="center",
-                transform=ax.transAxes)
+        ax.text(
+            0.5, 0.5, "no finite gradient norm (the run diverged)", ha="center", va="center", transform=ax.transAxes
+        )
     ax.set(xlabel="epoch", ylabel="layer (input at top)")
     return _finish(fig, title or f"Gradient norm by layer and epoch: {label}")
 
 
-def layer_profile(grad_epochs: pd.DataFrame, labels: list[str], title: str, statistic: str = "grad_norm",
-                  ylabel: str = "‖∇W‖₂, mean over all epochs", palette=None, hue_col: str = "label"):
+def layer_profile(
+    grad_epochs: pd.DataFrame,
+    labels: list[str],
+    title: str,
+    statistic: str = "grad_norm",
+    ylabel: str = "‖∇W‖₂, mean over all epochs",
+    palette=None,
+    hue_col: str = "label",
+):
     """A statistic per layer (input to output), one line per run: how gradient flow changes with depth."""
     frame = grad_epochs[grad_epochs["label"].isin(labels) & (grad_epochs["statistic"] == statistic)]
     per_run = frame.groupby([hue_col, "label", "seed", "layer"], as_index=False)["value"].mean()
     order = layer_order(per_run["layer"])
     per_run["layer"] = pd.Categorical(per_run["layer"], order, ordered=True)
     fig, ax = plt.subplots(figsize=(8, 4))
-    sns.lineplot(data=per_run.sort_values("layer"), x="layer", y="value", hue=hue_col, errorbar=ci(per_run), marker="o",
-                 ax=ax, palette=palette, sort=False)
+    sns.lineplot(
+        data=per_run.sort_values("layer"),
+        x="layer",
+        y="value",
+        hue=hue_col,
+        errorbar=ci(per_run),
+        marker="o",
+        ax=ax,
+        palette=palette,
+        sort=False,
+    )
     ax.set_yscale("log")
     ax.set(xlabel="layer (input → output)", ylabel=ylabel)
     ax.legend(fontsize=8)
@@ -251,8 +311,15 @@ def saturation(grad_epochs: pd.DataFrame, labels: list[str], title: str):
     frame = grad_epochs[grad_epochs["label"].isin(labels) & (grad_epochs["statistic"] == "saturation")]
     fig, axes = plt.subplots(1, len(labels), figsize=(5 * len(labels), 3.6), sharey=True, squeeze=False)
     for ax, label in zip(axes[0], labels):
-        sns.lineplot(data=frame[frame["label"] == label], x="epoch", y="value", hue="layer", errorbar=ci(frame), ax=ax,
-                     palette="viridis")
+        sns.lineplot(
+            data=frame[frame["label"] == label],
+            x="epoch",
+            y="value",
+            hue="layer",
+            errorbar=ci(frame),
+            ax=ax,
+            palette="viridis",
+        )
         ax.set(xlabel="epoch", ylabel="saturated units (fraction)", title=label, ylim=(-0.02, 1.02))
         ax.legend(fontsize=7, title="layer")
     return _finish(fig, title)
@@ -266,8 +333,18 @@ def ranked_comparison(runs: pd.DataFrame, palette: dict):
         (axes[0], "test_acc", "test accuracy (fraction)", False),
         (axes[1], "grad_ratio_first_last", "‖∇W hidden1‖ / ‖∇W output‖ (median over steps)", True),
     ):
-        sns.barplot(data=runs, y="label", x=col, order=order, hue="group", palette=palette, errorbar=ci(runs), ax=ax,
-                    dodge=False, legend=ax is axes[0])
+        sns.barplot(
+            data=runs,
+            y="label",
+            x=col,
+            order=order,
+            hue="group",
+            palette=palette,
+            errorbar=ci(runs),
+            ax=ax,
+            dodge=False,
+            legend=ax is axes[0],
+        )
         if log:
             ax.set_xscale("log")
             ax.axvline(1.0, color="grey", lw=0.8, ls="--")
@@ -280,8 +357,17 @@ def lr_depth(runs: pd.DataFrame):
     """Final test accuracy against depth for each baseline learning rate."""
     frame = runs[runs["group"] == BASELINE]
     fig, ax = plt.subplots(figsize=(7, 4))
-    sns.lineplot(data=frame, x="depth", y="test_acc", hue="lr", marker="o", errorbar=ci(frame), ax=ax,
-                 palette="rocket", legend="full")
+    sns.lineplot(
+        data=frame,
+        x="depth",
+        y="test_acc",
+        hue="lr",
+        marker="o",
+        errorbar=ci(frame),
+        ax=ax,
+        palette="rocket",
+        legend="full",
+    )
     ax.set(xlabel="hidden layers", ylabel="test accuracy (fraction)", xticks=sorted(frame["depth"].unique()))
     ax.axhline(0.1, color="grey", ls="--", lw=0.8, label="chance (10 classes)")
     ax.legend(title="SGD learning rate", fontsize=8)
@@ -290,10 +376,21 @@ def lr_depth(runs: pd.DataFrame):
 
 def cost(runs: pd.DataFrame, palette: dict):
     fig, axes = plt.subplots(1, 2, figsize=(13, 0.38 * runs["label"].nunique() + 1.8), sharey=True)
-    for ax, col, xlabel in ((axes[0], "wall_s", "wall time of the job (s)"),
-                            (axes[1], "max_rss_mb", "peak resident memory (MB)")):
-        sns.barplot(data=runs, y="label", x=col, hue="group", palette=palette, errorbar=ci(runs), ax=ax, dodge=False,
-                    legend=False)
+    for ax, col, xlabel in (
+        (axes[0], "wall_s", "wall time of the job (s)"),
+        (axes[1], "max_rss_mb", "peak resident memory (MB)"),
+    ):
+        sns.barplot(
+            data=runs,
+            y="label",
+            x=col,
+            hue="group",
+            palette=palette,
+            errorbar=ci(runs),
+            ax=ax,
+            dodge=False,
+            legend=False,
+        )
         ax.set(xlabel=xlabel, ylabel="run" if ax is axes[0] else "")
     return _finish(fig, "Cost of each training job (Snakemake benchmark)")
 
@@ -304,21 +401,31 @@ def _fmt_pct(x):
 
 
 def mean_grad_norm(grad_epochs: pd.DataFrame, label: str, layer: str) -> float:
-    frame = grad_epochs[(grad_epochs["label"] == label) & (grad_epochs["layer"] == layer)
-                        & (grad_epochs["statistic"] == "grad_norm")]
+    frame = grad_epochs[
+        (grad_epochs["label"] == label) & (grad_epochs["layer"] == layer) & (grad_epochs["statistic"] == "grad_norm")
+    ]
     return float(frame["value"].mean())
 
 
 def problem_sentences(runs: pd.DataFrame) -> list[str]:
     """What the baselines show, in words, from the numbers."""
-    base = runs[runs["group"] == BASELINE].groupby(["variant", "depth"], as_index=False)[
-        ["test_acc", "grad_ratio_first_last"]].mean()
+    base = (
+        runs[runs["group"] == BASELINE]
+        .groupby(["variant", "depth"], as_index=False)[["test_acc", "grad_ratio_first_last"]]
+        .mean()
+    )
     out = []
     for row in base.itertuples():
-        learned = "learned" if row.test_acc > 0.5 else ("barely learned" if row.test_acc > 0.2 else "did not learn (chance is 10%)")
-        out.append(f"With {row.depth} hidden layers ({row.variant}) the sigmoid MLP {learned}: test accuracy "
-                   f"{_fmt_pct(row.test_acc)}; layer 1's gradient norm was {row.grad_ratio_first_last:.2g} times "
-                   f"the output layer's.")
+        learned = (
+            "learned"
+            if row.test_acc > 0.5
+            else ("barely learned" if row.test_acc > 0.2 else "did not learn (chance is 10%)")
+        )
+        out.append(
+            f"With {row.depth} hidden layers ({row.variant}) the sigmoid MLP {learned}: test accuracy "
+            f"{_fmt_pct(row.test_acc)}; layer 1's gradient norm was {row.grad_ratio_first_last:.2g} times "
+            f"the output layer's."
+        )
     return out
 
 
@@ -327,7 +434,11 @@ def fix_sentences(runs: pd.DataFrame, grad_epochs: pd.DataFrame, group: str) -> 
     out = []
     fix_runs = runs[runs["group"] == group]
     for (variant, depth), frame in fix_runs.groupby(["variant", "depth"]):
-        base = runs[(runs["group"] == BASELINE) & (runs["depth"] == depth) & (runs["lr"] == runs.loc[runs["group"] == BASELINE, "lr"].min())]
+        base = runs[
+            (runs["group"] == BASELINE)
+            & (runs["depth"] == depth)
+            & (runs["lr"] == runs.loc[runs["group"] == BASELINE, "lr"].min())
+        ]
         label = frame["label"].iloc[0]
         acc = frame["test_acc"].mean()
         text = f"{group}/{variant} at depth {depth}: test accuracy {_fmt_pct(acc)}"
@@ -337,10 +448,12 @@ def fix_sentences(runs: pd.DataFrame, grad_epochs: pd.DataFrame, group: str) -> 
             base_label = base["label"].iloc[0]
             fix_g1 = mean_grad_norm(grad_epochs, label, "hidden1")
             base_g1 = mean_grad_norm(grad_epochs, base_label, "hidden1")
-            text += (f" against {_fmt_pct(base['test_acc'].mean())} for the baseline; layer 1's mean gradient norm "
-                     f"{'rose' if fix_g1 >= base_g1 else 'fell'} by a factor of {max(fix_g1, base_g1) / min(fix_g1, base_g1):.3g} "
-                     f"({base_g1:.2g} → {fix_g1:.2g}), and its hidden1/output ratio is "
-                     f"{frame['grad_ratio_first_last'].mean():.2g} against {base['grad_ratio_first_last'].mean():.2g}.")
+            text += (
+                f" against {_fmt_pct(base['test_acc'].mean())} for the baseline; layer 1's mean gradient norm "
+                f"{'rose' if fix_g1 >= base_g1 else 'fell'} by a factor of {max(fix_g1, base_g1) / min(fix_g1, base_g1):.3g} "
+                f"({base_g1:.2g} → {fix_g1:.2g}), and its hidden1/output ratio is "
+                f"{frame['grad_ratio_first_last'].mean():.2g} against {base['grad_ratio_first_last'].mean():.2g}."
+            )
         else:
             text += "; no baseline at this depth to compare with."
         out.append(text)
@@ -357,17 +470,28 @@ def saturation_sentence(grad_epochs: pd.DataFrame, labels: list[str]) -> str:
     if frame.empty:
         return "No saturation was recorded."
     worst = frame.loc[frame["value"].idxmax()]
-    text = (f"Saturation ({saturation_note('sigmoid')}) reached at most {_fmt_pct(worst['value'])} "
-            f"({worst['label']}, {worst['layer']}, epoch {worst['epoch']}).")
+    text = (
+        f"Saturation ({saturation_note('sigmoid')}) reached at most {_fmt_pct(worst['value'])} "
+        f"({worst['label']}, {worst['layer']}, epoch {worst['epoch']})."
+    )
     if worst["value"] < 0.05:
-        text += (" The units were not saturated: the gradient shrinks because every sigmoid layer multiplies it "
-                 "by σ′(x) ≤ 0.25 and by small weights, layer after layer.")
+        text += (
+            " The units were not saturated: the gradient shrinks because every sigmoid layer multiplies it "
+            "by σ′(x) ≤ 0.25 and by small weights, layer after layer."
+        )
     return text
 
 
 # ------------------------------------------------------------------------------------------ render
-def render(template: str, executed: str, html: str, tables: dict, config: dict | None = None,
-           show_code: bool = False, figures: dict | None = None) -> None:
+def render(
+    template: str,
+    executed: str,
+    html: str,
+    tables: dict,
+    config: dict | None = None,
+    show_code: bool = False,
+    figures: dict | None = None,
+) -> None:
     """Execute the notebook with papermill (kernel python3), keep it at ``executed``, write ``html``.
 
     ``figures`` maps figure names (``gradient_profile``, ``comparison``) to PNG paths the notebook also
@@ -383,10 +507,21 @@ def render(template: str, executed: str, html: str, tables: dict, config: dict |
     # The kernel imports this very copy of the library, installed or not.
     src = str(Path(__file__).resolve().parents[1])
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
-    papermill.execute_notebook(template, executed, parameters={"tables": tables, "config": config or {}, "figures": figures or {}}, kernel_name="python3",
-                               progress_bar=False, cwd=str(Path(template).resolve().parent))
-    exporter = HTMLExporter(template_name="lab", template_file=str(Path(template).parent / "offline.html.j2"),
-                            exclude_input=not show_code, exclude_input_prompt=True, exclude_output_prompt=True)
+    papermill.execute_notebook(
+        template,
+        executed,
+        parameters={"tables": tables, "config": config or {}, "figures": figures or {}},
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(Path(template).resolve().parent),
+    )
+    exporter = HTMLExporter(
+        template_name="lab",
+        template_file=str(Path(template).parent / "offline.html.j2"),
+        exclude_input=not show_code,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
     with atomic_path(html) as tmp:
         tmp.write_text(body)

@@ -106,8 +106,9 @@ def _plain(value):
 
 def default_settings() -> dict:
     """Every setting with its default (the course's baseline), as the config writes it."""
-    return {f.name: _plain(f.default) for cls in (ModelSpec, TrainSpec) for f in _settings(cls)
-            if f.default is not MISSING}
+    return {
+        f.name: _plain(f.default) for cls in (ModelSpec, TrainSpec) for f in _settings(cls) if f.default is not MISSING
+    }
 
 
 def _coerce(cls, name: str, value):
@@ -142,8 +143,9 @@ def from_param(text: str) -> TrainSpec:
     raw = json.loads(text)
     model = raw.pop("model")
     settings = {**{k: model[k] for k in MODEL_SETTINGS}, **{k: raw[k] for k in TRAIN_SETTINGS}}
-    return from_settings(settings, model["depth"], raw["seed"], in_features=model["in_features"],
-                         classes=model["classes"])
+    return from_settings(
+        settings, model["depth"], raw["seed"], in_features=model["in_features"], classes=model["classes"]
+    )
 
 
 # ------------------------------------------------------------------------------------------ stages

@@ -76,8 +76,13 @@ def depths(config: dict, group: str) -> list[int]:
 def runs(config: dict, group: str | None = None) -> list[RunId]:
     """Every run the config asks for (of one group if given), in a stable order."""
     where = layout(config)
-    return [where.run(g, v, int(d), int(s)) for g in (groups(config) if group is None else [group])
-            for v in variants(config, g) for d in depths(config, g) for s in config["seeds"]]
+    return [
+        where.run(g, v, int(d), int(s))
+        for g in (groups(config) if group is None else [group])
+        for v in variants(config, g)
+        for d in depths(config, g)
+        for s in config["seeds"]
+    ]
 
 
 # ------------------------------------------------------------------------------------------ checks
@@ -176,8 +181,9 @@ def validate_config(config: dict, schema_path: str) -> dict:
     validator = jsonschema.validators.extend(base, {"properties": set_defaults}, type_checker=_strict_types(base))
     _drop_removed(config)
     _check_numbers(config)
-    errors = sorted(validator(schema).iter_errors(config),
-                    key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    errors = sorted(
+        validator(schema).iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path)))
+    )
     if errors:
         raise ConfigError(_schema_message(errors[0], schema_path))
     for key, value in specs.default_settings().items():  # the spec's defaults are the config's defaults
@@ -214,7 +220,8 @@ def init_flow_variants(config: dict) -> list[tuple[str, str]]:
     """(group, variant) of every configuration measured at initialisation: the baseline (its first learning
     rate: the rate does not change a gradient) and every fix variant."""
     return [(BASELINE, variants(config, BASELINE)[0])] + [
-        (g, v) for g in groups(config) if g != BASELINE for v in variants(config, g)]
+        (g, v) for g in groups(config) if g != BASELINE for v in variants(config, g)
+    ]
 
 
 def init_flow_specs(config: dict) -> list[tuple[str, str, specs.TrainSpec]]:
@@ -229,6 +236,11 @@ def init_flow_specs(config: dict) -> list[tuple[str, str, specs.TrainSpec]]:
 
 def init_flow_param(config: dict) -> str:
     """Everything the init-flow rule computes from, as sorted JSON (its rerun trigger)."""
-    return json.dumps({"specs": [[g, v, specs.to_param(s)] for g, v, s in init_flow_specs(config)],
-                       "seeds": config["init_flow"]["seeds"], "batches": config["init_flow"]["batches"]},
-                      sort_keys=True)
+    return json.dumps(
+        {
+            "specs": [[g, v, specs.to_param(s)] for g, v, s in init_flow_specs(config)],
+            "seeds": config["init_flow"]["seeds"],
+            "batches": config["init_flow"]["batches"],
+        },
+        sort_keys=True,
+    )

@@ -1,6 +1,6 @@
 """Optional TensorBoard output (config ``tensorboard: true``): per-layer gradient norms and gradient histograms.
 
-    pip install -e '.[tensorboard]'; tensorboard --logdir results/<study>/tensorboard
+pip install -e '.[tensorboard]'; tensorboard --logdir results/<study>/tensorboard
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ class TensorBoardLogger(Callback):
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as err:
-            raise RuntimeError("config `tensorboard: true` needs the tensorboard package: "
-                               "pip install -e '.[tensorboard]' (or set tensorboard: false)") from err
+            raise RuntimeError(
+                "config `tensorboard: true` needs the tensorboard package: "
+                "pip install -e '.[tensorboard]' (or set tensorboard: false)"
+            ) from err
         self.writer = SummaryWriter(log_dir)
 
     def start_epoch(self, model) -> None:

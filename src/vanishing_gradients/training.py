@@ -14,9 +14,9 @@ import math
 import os
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -193,7 +193,7 @@ def _load_checkpoint(path: Path | None, spec: TrainSpec, log) -> dict | None:
                 if state["records"] is None:
                     log(f"ignoring checkpoint {path}: its records are incomplete")
                     state = None
-        except Exception as err:  # noqa: BLE001 - an unreadable checkpoint is ignored, not fatal
+        except Exception as err:
             log(f"ignoring unreadable checkpoint {path}: {err}")
             state = None
     if state is None:
@@ -206,8 +206,15 @@ class Trainer:
     """One run in small phases: ``restore`` a checkpoint, ``run_stage`` per stage of the schedule, ``run_epoch``
     per epoch, ``save`` after every epoch. Statistics and evaluation are callbacks (``gradstats.Callback``)."""
 
-    def __init__(self, spec: TrainSpec, data: dict[str, Split], device="cpu", checkpoint=None, log=print,
-                 callbacks: list[Callback] = ()):
+    def __init__(
+        self,
+        spec: TrainSpec,
+        data: dict[str, Split],
+        device="cpu",
+        checkpoint=None,
+        log=print,
+        callbacks: list[Callback] = (),
+    ):
         self.spec, self.device, self.log = spec, torch.device(device), log
         self.checkpoint = Path(checkpoint) if checkpoint else None
         torch.manual_seed(spec.seed)
@@ -219,8 +226,12 @@ class Trainer:
         saturation = SaturationMonitor()
         # Order matters: validation first (its pass feeds the saturation counts), saturation after the recorder
         # (it fills in the recorder's epoch record), user callbacks last (they see the finished epoch).
-        self.callbacks = [Validation(data["validation"], self.device, [saturation]), self.recorder, saturation,
-                          *callbacks]
+        self.callbacks = [
+            Validation(data["validation"], self.device, [saturation]),
+            self.recorder,
+            saturation,
+            *callbacks,
+        ]
         self.plan = stages(spec)
         self.run_log = RunLog()
 
@@ -242,11 +253,15 @@ class Trainer:
         return resume
 
     def run(self) -> tuple[MLP, RunLog]:
-        resume = self.restore()
-        first = resume["stage"] if resume else 0
-        for index in range(first, len(self.plan)):
-            if not self.run_stage(index, resume if index == first else None):
-                break
+        try:
+            resume = self.restore()
+            first = resume["stage"] if resume else 0
+            for index in range(first, len(self.plan)):
+                if not self.run_stage(index, resume if index == first else None):
+                    break
+        finally:
+            for callback in self.callbacks:
+                callback.close()
         test_x, test_y = _to_device(self.test, self.device)
         self.run_log.test_loss, self.run_log.test_acc = evaluate(self.model, test_x, test_y)
         return self.model, self.run_log
@@ -320,16 +335,27 @@ class Trainer:
         """Checkpoint the state after a finished epoch (atomically), so that a killed run resumes from it."""
         if self.checkpoint is None:
             return
-        state = {"stage": stage_index, "epoch": epoch, "model": self.model.state_dict(),
-                 "optimizer": optimizer.state_dict(), "shuffle": self.shuffle.get_state(),
-                 "torch_rng": torch.get_rng_state(), "callbacks": {type(c).__name__: c.state_dict() for c in self.callbacks},
-                 "run": {"metrics": self.run_log.metrics, "seconds": self.run_log.seconds}}
+        state = {
+            "stage": stage_index,
+            "epoch": epoch,
+            "model": self.model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "shuffle": self.shuffle.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "callbacks": {type(c).__name__: c.state_dict() for c in self.callbacks},
+            "run": {"metrics": self.run_log.metrics, "seconds": self.run_log.seconds},
+        }
         _save_checkpoint(self.checkpoint, self.spec, state, records)
 
 
-def train(spec: TrainSpec, data: dict[str, Split], device: str | torch.device = "cpu",
-          checkpoint: str | Path | None = None, log: Callable[[str], None] = print,
-          callbacks: list[Callback] = ()) -> tuple[MLP, RunLog]:
+def train(
+    spec: TrainSpec,
+    data: dict[str, Split],
+    device: str | torch.device = "cpu",
+    checkpoint: str | Path | None = None,
+    log: Callable[[str], None] = print,
+    callbacks: list[Callback] = (),
+) -> tuple[MLP, RunLog]:
     """Train ``spec`` on ``data``; return the model and its log.
 
     With ``checkpoint``, the whole state is saved (atomically) after every epoch; a killed run resumes from

@@ -27,7 +27,10 @@ RAW_FILES = [f"{LAYOUT.raw_dir()}/{name}" for name in DATA_FILES]
 DATASET = LAYOUT.dataset_file()
 # The library modules that compute a run: editing them retrains; editing the report code does not.
 LIBRARY = REPO / "src/vanishing_gradients"
-TRAINING_CODE = [str(LIBRARY / f"{name}.py") for name in ("data", "specs", "models", "gradstats", "training")]
+TRAINING_CODE = [
+    str(LIBRARY / f"{name}.py")
+    for name in ("data", "specs", "models", "gradstats", "training", "measures", "outputs")
+]
 
 
 def run_pattern(group):
