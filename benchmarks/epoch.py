@@ -30,11 +30,11 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from vanishing_gradients import data, results, training  # noqa: E402
+from vanishing_gradients import aggregate, data, training  # noqa: E402
 from vanishing_gradients.models import MLP  # noqa: E402
 from vanishing_gradients.specs import ModelSpec, TrainSpec  # noqa: E402
 
-MIRRORS = ["/usr/share/datasets/fashion-mnist", str(ROOT / "results/data/raw")]
+MIRRORS = ["/usr/share/datasets/fashion-mnist", str(ROOT / "results/downloads/fashion_mnist")]
 
 
 def median_time(fn, repeats):
@@ -100,7 +100,7 @@ def snakemake_overheads(smoke_dir: Path | None):
     snakemake = str(Path(sys.executable).parent / "snakemake")
     if smoke_dir is None:
         smoke_dir = Path(tempfile.mkdtemp(prefix="vg-smoke-"))
-        for item in ("Snakefile", "config.yaml", "workflow", "scripts", "src", "reports", "envs", "tests"):
+        for item in ("Snakefile", "config.yaml", "studies", "workflow", "scripts", "src", "reports", "envs", "tests"):
             src = ROOT / item
             (shutil.copytree if src.is_dir() else shutil.copy)(src, smoke_dir / item)
         print(f"running the smoke DAG in {smoke_dir} (a few minutes)...", flush=True)
@@ -116,7 +116,7 @@ def snakemake_overheads(smoke_dir: Path | None):
         ),
         3,
     )
-    rss = [results.read_benchmark(p)["max_rss_mb"] for p in (smoke_dir / "benchmarks/train").rglob("*.tsv")]
+    rss = [aggregate.read_benchmark(p)["max_rss_mb"] for p in (smoke_dir / "benchmarks/smoke/train").rglob("*.tsv")]
     return noop, max(rss) if rss else float("nan")
 
 

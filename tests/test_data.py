@@ -48,11 +48,11 @@ def test_read_idx_gz_checks_shape_and_gzip(tmp_path):
 
 
 def test_labels_out_of_range_are_refused(synthetic_mirror, tmp_path):
-    mirror, files, arrays = synthetic_mirror
+    mirror, _, arrays = synthetic_mirror
     bad = arrays["train-labels-idx1-ubyte.gz"].copy()
     bad[3] = 12
     write_gz(mirror / "train-labels-idx1-ubyte.gz", idx_bytes(bad))
-    with pytest.raises(DataError, match="label 12 outside 0..9"):
+    with pytest.raises(DataError, match=r"label 12 outside 0\.\.9"):
         prepare_dataset(mirror, tmp_path / "d.pt", validation_size=10, split_seed=1, check_shapes=False)
 
 
@@ -86,7 +86,7 @@ def test_checksum_failure_tries_next_mirror_and_lists_everything(synthetic_mirro
 
 
 def test_empty_mirror_list_is_refused(tmp_path):
-    with pytest.raises(DataError, match="data.mirrors in the config is empty"):
+    with pytest.raises(DataError, match=r"data\.mirrors in the config is empty"):
         fetch_fashion_mnist([], tmp_path)
 
 

@@ -1,4 +1,5 @@
-"""The report, rendered from a small synthetic aggregate: sections, figures, and numbers equal to the data's."""
+"""The report, rendered from a synthetic aggregate whose outcomes are known: sections, figures with alt text, and
+numbers and conclusions equal to what the aggregate says."""
 
 import html
 import math
@@ -13,151 +14,193 @@ from conftest import ROOT
 
 from vanishing_gradients import report
 
-GROUPS = {"baseline": ["lr0.01", "lr0.5"], "normalization": ["batchnorm"], "skip_connection": ["course"]}
-DEPTHS = [3, 5, 7]
-SEEDS = [1, 2]
+SEEDS = [1, 2, 3]
+# (group, variant, depth, lr): (test accuracy, gradient ratio, saturation, overfits)
+CONFIGS = {
+    **{("baseline", "lr0.01", d, 0.01): (0.10, 10.0 ** -(d - 1), 0.0, False) for d in (3, 5, 7)},
+    ("baseline", "lr1", 3, 1.0): (0.87, 0.02, 0.0, False),
+    ("baseline", "lr1", 5, 1.0): (0.10, 1e-3, 0.0, False),
+    ("baseline", "lr1", 7, 1.0): (0.10, 1e-5, 0.0, False),
+    ("normalization", "batchnorm", 7, 0.01): (0.880, 4.7, 0.01, False),
+    ("combined", "relu_bn_skip_adam", 7, 0.001): (0.882, 4.2, 0.0, True),
+    ("weight_increasing", "std10", 7, 0.01): (0.10, 15.0, 0.98, False),
+    ("skip_connection", "course", 7, 0.01): (0.40, 0.05, 0.0, False),
+}
+ACTIVATION = {"combined": "relu"}
+EPOCHS = 6
 
 
 def synthetic_aggregate(out):
     rng = np.random.default_rng(0)
-    runs, metrics, steps, epochs = [], [], [], []
-    for group, variants in GROUPS.items():
-        for variant in variants:
-            for depth in DEPTHS:
-                for seed in SEEDS:
-                    keys = {"group": group, "variant": variant, "depth": depth, "seed": seed}
-                    acc = float(rng.uniform(0.1, 0.9))
-                    runs.append(
-                        {
-                            **keys,
-                            "test_loss": float(rng.uniform(0.3, 2.3)),
-                            "test_acc": acc,
-                            "best_val_acc": acc + 0.01,
-                            "final_val_acc": acc,
-                            "epochs_run": 3,
-                            "grad_ratio_first_last": float(10 ** rng.uniform(-6, 0)),
-                            "diverged": False,
-                            "diverged_epoch": None,
-                            "train_seconds": 3.0,
-                            "device": "cpu",
-                            "threads": 1,
-                            "torch": "2.14.1",
-                            "python": "3.11.7",
-                            "activation": "sigmoid",
-                            "optimizer": "sgd",
-                            "lr": 0.5 if variant == "lr0.5" else 0.01,
-                            "epochs": 3,
-                            "wall_s": float(rng.uniform(5, 9)),
-                            "max_rss_mb": float(rng.uniform(700, 900)),
-                        }
-                    )
-                    layers = [f"hidden{i}" for i in range(1, depth + 1)] + ["output"]
-                    for epoch in (1, 2, 3):
-                        metrics.append(
+    runs, metrics, steps, epochs, flow = [], [], [], [], []
+    for (group, variant, depth, lr), (acc, ratio, sat, overfits) in CONFIGS.items():
+        for seed in SEEDS:
+            keys = {
+                "study": "synthetic",
+                "dataset": "fashion_mnist",
+                "group": group,
+                "variant": variant,
+                "depth": depth,
+                "seed": seed,
+            }
+            run_acc = acc + float(rng.normal(0, 0.004))
+            run_ratio = ratio * float(np.exp(rng.normal(0, 0.1)))
+            runs.append(
+                {
+                    **keys,
+                    "test_loss": 1.0,
+                    "test_acc": run_acc,
+                    "best_val_acc": run_acc + 0.01,
+                    "final_val_acc": run_acc,
+                    "epochs_run": EPOCHS,
+                    "grad_ratio_first_last": run_ratio,
+                    "diverged": False,
+                    "diverged_epoch": None,
+                    "train_seconds": 3.0,
+                    "device": "cpu",
+                    "threads": 1,
+                    "torch": "2.14.1",
+                    "python": "3.11.7",
+                    "activation": ACTIVATION.get(group, "sigmoid"),
+                    "init": "normal",
+                    "optimizer": "sgd",
+                    "lr": lr,
+                    "epochs": EPOCHS,
+                    "wall_s": float(rng.uniform(5, 9)),
+                    "max_rss_mb": float(rng.uniform(700, 900)),
+                }
+            )
+            layers = [f"hidden{i}" for i in range(1, depth + 1)] + ["output"]
+            for epoch in range(1, EPOCHS + 1):
+                val_loss = (
+                    0.5 + 0.1 * (epoch - 2) ** 2
+                    if overfits
+                    else (30.0 if group == "weight_increasing" else 2.0) / epoch
+                )
+                metrics.append(
+                    {
+                        **keys,
+                        "stage": 1,
+                        "epoch": epoch,
+                        "train_loss": 2.0 / epoch,
+                        "train_acc": acc,
+                        "val_loss": val_loss,
+                        "val_acc": acc,
+                        "seconds": 1.0,
+                    }
+                )
+                for i, layer in enumerate(layers):  # layer 1's norm is `ratio` times the output layer's
+                    norm = 0.1 * run_ratio ** ((depth - i) / depth)
+                    for step in range(3):
+                        steps.append(
                             {
                                 **keys,
                                 "stage": 1,
                                 "epoch": epoch,
-                                "train_loss": 2.0 / epoch,
-                                "train_acc": acc,
-                                "val_loss": 2.1 / epoch,
-                                "val_acc": acc,
-                                "seconds": 1.0,
+                                "step": (epoch - 1) * 3 + step,
+                                "layer": layer,
+                                "grad_norm": norm * (1 + 0.1 * step),
                             }
                         )
-                        for i, layer in enumerate(layers):
-                            norm = 10.0 ** (i - depth) * epoch
-                            for step in range(3):
-                                steps.append(
-                                    {
-                                        **keys,
-                                        "stage": 1,
-                                        "epoch": epoch,
-                                        "step": (epoch - 1) * 3 + step,
-                                        "layer": layer,
-                                        "grad_norm": norm * (1 + 0.1 * step),
-                                    }
-                                )
-                            for stat, value in (
-                                ("grad_norm", norm),
-                                ("grad_abs_mean", norm / 100),
-                                ("weight_norm", 5.0),
-                                ("update_ratio", 1e-3),
-                            ):
-                                epochs.append(
-                                    {
-                                        **keys,
-                                        "stage": 1,
-                                        "epoch": epoch,
-                                        "layer": layer,
-                                        "statistic": stat,
-                                        "value": value,
-                                    }
-                                )
-                            if layer != "output":
-                                epochs.append(
-                                    {
-                                        **keys,
-                                        "stage": 1,
-                                        "epoch": epoch,
-                                        "layer": layer,
-                                        "statistic": "saturation",
-                                        "value": 0.1 * i,
-                                    }
-                                )
+                    for stat, value in (
+                        ("grad_norm", norm),
+                        ("grad_abs_mean", norm / 100),
+                        ("weight_norm", 5.0),
+                        ("update_ratio", 1e-3),
+                    ):
+                        epochs.append(
+                            {**keys, "stage": 1, "epoch": epoch, "layer": layer, "statistic": stat, "value": value}
+                        )
+                    if layer != "output":
+                        epochs.append(
+                            {
+                                **keys,
+                                "stage": 1,
+                                "epoch": epoch,
+                                "layer": layer,
+                                "statistic": "saturation",
+                                "value": sat,
+                            }
+                        )
+    for group, variant, _, _ in {(g, v, 0, 0) for g, v, _, lr in CONFIGS if g != "baseline" or lr == 0.01}:
+        for depth in (2, 8, 30):
+            for seed in (0, 1):
+                per_layer = {
+                    "baseline": 10.0**-depth,
+                    "normalization": 0.8,
+                    "combined": 1.2,
+                    "weight_increasing": 3.0**depth,
+                    "skip_connection": 10.0 ** (-depth / 4),
+                }[group]
+                underflow = group == "baseline" and depth == 30 and seed == 1
+                for layer, norm in (("hidden1", 0.0 if underflow else per_layer * (1 + seed / 10)), ("output", 1.0)):
+                    flow.append(
+                        {
+                            "group": group,
+                            "variant": variant,
+                            "depth": depth,
+                            "seed": seed,
+                            "layer": layer,
+                            "grad_norm": norm,
+                        }
+                    )
     out.mkdir(parents=True, exist_ok=True)
-    tables = {
-        "runs": out / "runs.csv",
-        "metrics": out / "metrics.csv",
-        "grad_steps": out / "grad_steps.parquet",
-        "grad_epochs": out / "grad_epochs.parquet",
-    }
-    pd.DataFrame(runs).to_csv(tables["runs"], index=False)
-    pd.DataFrame(metrics).to_csv(tables["metrics"], index=False)
-    pd.DataFrame(steps).to_parquet(tables["grad_steps"], index=False)
-    pd.DataFrame(epochs).to_parquet(tables["grad_epochs"], index=False)
+    frames = {"runs": runs, "metrics": metrics, "grad_steps": steps, "grad_epochs": epochs, "init_flow": flow}
+    tables = {name: out / (f"{name}.csv" if name in ("runs", "metrics") else f"{name}.parquet") for name in frames}
+    for name, rows in frames.items():
+        frame = pd.DataFrame(rows)
+        frame.to_csv(tables[name], index=False) if name in ("runs", "metrics") else frame.to_parquet(tables[name])
     return {k: str(v) for k, v in tables.items()}
 
 
+CONFIG = {"study": "synthetic", "seeds": SEEDS, "training": {"lr": 0.01}}
+
+
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("report")
-    tables = synthetic_aggregate(tmp / "aggregate")
-    out = tmp / "report.html"
-    report.render(
-        str(ROOT / "reports/report.ipynb"),
-        str(tmp / "executed.ipynb"),
-        str(out),
-        tables,
-        config={"seeds": SEEDS, "training": {"lr": 0.01}},
-    )
-    return out, pd.read_csv(tables["runs"])
+def tables(tmp_path_factory):
+    return synthetic_aggregate(tmp_path_factory.mktemp("aggregate"))
+
+
+@pytest.fixture(scope="module")
+def study(tables):
+    return report.load(tables, CONFIG)
+
+
+@pytest.fixture(scope="module")
+def rendered(tables, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    report.render(str(ROOT / "reports/report.ipynb"), str(out.with_suffix(".ipynb")), str(out), tables, config=CONFIG)
+    return html.unescape(out.read_text())
 
 
 def test_mean_ci_is_the_t_interval():
     mean, half = report.mean_ci(pd.Series([1.0, 2.0, 3.0, 4.0]))
     assert mean == 2.5 and half == pytest.approx(3.182 * np.std([1, 2, 3, 4], ddof=1) / 2)
     assert math.isnan(report.mean_ci(pd.Series([5.0]))[1])
+    geo, low, high = report.log_mean_ci([1e-2, 1e-4])
+    assert geo == pytest.approx(1e-3) and low < 1e-3 < high
+    assert math.isnan(report.log_mean_ci([0.0, 1.0])[0])
 
 
-def test_report_has_every_section_and_figure(rendered):
-    page, _ = rendered
-    text = html.unescape(page.read_text())
+def test_report_has_every_section_and_every_figure_has_alt_text(rendered):
     for heading in (
         "Contents",
         "1. Setup",
         "2. The problem",
-        "3. The fixes",
-        "4. Comparison",
-        "5. Cost",
-        "6. Conclusions",
+        "Is it depth",
+        "3. Gradient flow at initialisation",
+        "4. The fixes",
+        "5. Comparison",
+        "6. Cost",
+        "7. Conclusions",
         "Fix 4: normalisation inside the network",
         "Fix 5: skip connections",
     ):
-        assert heading in text
+        assert heading in rendered, heading
     for anchor in (
         "setup",
         "problem",
+        "init-flow",
         "fixes",
         "fix-normalization",
         "fix-skip_connection",
@@ -165,33 +208,151 @@ def test_report_has_every_section_and_figure(rendered):
         "cost",
         "conclusions",
     ):
-        assert f'id="{anchor}"' in text and f'href="#{anchor}"' in text
-    assert "2 seeds (1, 2)" in text and "95% confidence intervals" in text
-    assert "Is it the learning rate?" in text  # two baseline learning rates: the lr x depth figure is shown
-    # 5 problem figures + lr figure + per fix and depth: curves, profile, heatmap (2 x 3 x 3) + ranked + cost
-    figures = re.findall(r'<img [^>]*src="data:image/png;base64,', text)
-    assert len(figures) == 5 + 1 + 18 + 2
-    assert 'src="http' not in text
+        assert f'id="{anchor}"' in rendered and f'href="#{anchor}"' in rendered
+    assert "3 seeds (1, 2, 3)" in rendered and "95% t-intervals" in rendered
+    images = re.findall(r"<img [^>]*>", rendered)
+    # lr figure, 4 baseline figures (saturation is all zero: a sentence), init flow, per fix and depth: curves,
+    # profile, heatmap (4), ranked, cost
+    assert len(images) == 1 + 4 + 1 + 4 * 3 + 2
+    for image in images:
+        alt = re.search(r'alt="([^"]*)"', image)
+        assert alt and len(alt.group(1)) > 40 and "No description" not in alt.group(1), image[:200]
+    assert 'src="http' not in rendered
 
 
-def test_tables_hold_the_numbers_of_the_aggregate(rendered):
-    page, runs = rendered
-    text = html.unescape(page.read_text())
+def test_tables_hold_the_numbers_of_the_aggregate(rendered, tables):
+    runs = pd.read_csv(tables["runs"])
     for (group, variant, depth), frame in runs.groupby(["group", "variant", "depth"]):
         acc = frame["test_acc"]
-        half = 3.182 * 0 + 12.706 * acc.std(ddof=1) / np.sqrt(2)  # two seeds: t(0.975, 1 dof) = 12.706
-        assert f"{100 * acc.mean():.2f} ± {100 * half:.2f}" in text, (group, variant, depth)
-        ratio = frame["grad_ratio_first_last"].mean()
-        assert f"{ratio:.3g}" in text
-    best = runs.groupby(["group", "variant", "depth"])["test_acc"].mean().idxmax()
-    best_acc = runs.groupby(["group", "variant", "depth"])["test_acc"].mean().max()
-    assert f"Best run: {best[0]}/{best[1]} at depth {best[2]} with test accuracy {100 * best_acc:.2f}%" in text
-    assert f"{runs['wall_s'].sum() / 60:.1f} min" in text
+        half = 4.303 * acc.std(ddof=1) / np.sqrt(3)  # three seeds: t(0.975, 2 dof) = 4.303
+        assert f"{100 * acc.mean():.2f} ± {100 * half:.2f}%" in rendered, (group, variant, depth)
+        geo = 10 ** np.log10(frame["grad_ratio_first_last"]).mean()
+        assert f"{geo:.2g} [" in rendered
+    assert f"{runs['wall_s'].sum() / 60:.1f} min" in rendered
+
+
+def test_the_learning_rate_question_is_answered_from_the_runs(study):
+    text = " ".join(report.learning_rate_sentences(study))
+    assert "The best for the sigmoid/SGD baseline is 1 " in text
+    assert "At learning rate 1 it learns with 3 hidden layers" in text
+    assert "It does not learn with 5 and 7 hidden layers" in text
+    assert "At no learning rate of the grid does it learn with 5 and 7 hidden layers" in text
+
+
+def test_fixes_are_grouped_from_the_numbers(study):
+    groups = report.groups_of_fixes(study)
+    assert set(groups["learned"]["label"]) == {"normalization/batchnorm d7", "combined/relu_bn_skip_adam d7"}
+    assert set(groups["saturated"]["label"]) == {"weight_increasing/std10 d7"}
+    assert set(groups["partial"]["label"]) == {"skip_connection/course d7"}
+    text = " ".join(report.group_sentences(study))
+    assert "Flow restored, but the units saturate and the network fails" in text and "98.0% saturated" in text
+
+
+def test_a_ratio_near_one_is_shown_necessary_but_not_sufficient(study, tables):
+    runs = pd.read_csv(tables["runs"])
+    geo = runs.groupby(["group", "variant", "depth"])["grad_ratio_first_last"].apply(lambda r: 10 ** np.log10(r).mean())
+    text = " ".join(report.necessary_not_sufficient(study))
+    floor = geo[("combined", "relu_bn_skip_adam", 7)]
+    assert (
+        f"every configuration that learned had a ratio of at least {floor:.2g} (combined/relu_bn_skip_adam d7)" in text
+    )
+    assert f"skip_connection/course d7: {geo[('skip_connection', 'course', 7)]:.2g}, partial" in text
+    assert f"baseline lr0.01 d7: {geo[('baseline', 'lr0.01', 7)]:.2g}, failed" in text
+    assert (
+        f"not sufficient: weight_increasing/std10 d7 had ratios of {geo[('weight_increasing', 'std10', 7)]:.2g}" in text
+    )
+
+
+def test_overfitting_is_flagged_with_the_epoch_of_lowest_validation_loss(study):
+    flagged = report.overfitting(study)
+    assert list(flagged["label"]) == ["combined/relu_bn_skip_adam d7"]
+    assert flagged["best_epoch"].iloc[0] == 2 and flagged["best_val_loss"].iloc[0] == pytest.approx(0.5)
+
+
+def test_runs_are_compared_only_through_their_intervals(study):
+    table = study.summary.set_index("label", drop=False)
+    tie = report.compare(table.loc["normalization/batchnorm d7"], table.loc["combined/relu_bn_skip_adam d7"])
+    assert "cannot be told apart with 3 seeds" in tie
+    assert " beat " in report.compare(table.loc["normalization/batchnorm d7"], table.loc["skip_connection/course d7"])
+    means = study.summary.set_index("label")["test_acc"]
+    best, runner_up = means.sort_values(ascending=False).index[:2]
+    assert {best, runner_up} == {"normalization/batchnorm d7", "combined/relu_bn_skip_adam d7"}  # a 0.2-point gap
+    first, *pairs = report.ranking_sentences(study)
+    assert first.startswith(f"Best mean test accuracy: {best}")
+    ties = first.split("It cannot be told apart from ")[1]
+    assert runner_up in ties and "skip_connection" not in ties and ties.endswith("with 3 seeds.")
+    assert (
+        pairs[0]
+        == report.compare(
+            study.summary.set_index("label", drop=False).loc[best],
+            study.summary.set_index("label", drop=False).loc[runner_up],
+        )
+        + "."
+    )
+    assert any("beat skip_connection/course d7" in p or p.startswith("skip_connection/course d7") for p in pairs)
+
+
+def test_gradient_flow_at_initialisation_flags_underflow(study):
+    table = report.init_summary(study)
+    deep = table[(table["label"] == "baseline (sigmoid)") & (table["depth"] == 30)].iloc[0]
+    assert bool(deep["zero"]) and math.isnan(deep["ratio"])
+    text = " ".join(report.init_sentences(study))
+    assert "At 30 hidden layers, layer 1 still receives at least a tenth" in text
+    assert "exactly 0 in float32" in text and "weight_increasing/std10" in text
+    depth_table = report.init_depth_table(study).set_index("configuration")
+    assert depth_table.loc["normalization/batchnorm", "ratio ≥ 0.1 up to depth"] == "30 (all)"
+    assert depth_table.loc["baseline (sigmoid)", "ratio at depth 30"] == "0 (underflow)"
+    assert depth_table.loc["baseline (sigmoid)", "ratio ≥ 0.1 up to depth"] == "none"
+
+
+def line_colours(plot):
+    return {
+        line.get_label(): line.get_color()
+        for ax in plot.fig.axes
+        for line in ax.get_lines()
+        if not line.get_label().startswith("_")
+    }
+
+
+def test_one_colour_per_run_label_in_every_figure(study):
+    labels = ["baseline lr0.01 d7", "normalization/batchnorm d7", "weight_increasing/std10 d7"]
+    curves = line_colours(report.curves(study, labels, "t"))
+    profile = line_colours(report.layer_profile(study, labels, "t"))
+    for label in labels:
+        assert curves[label] == profile[label], label
+    other = line_colours(report.curves(study, labels[::-1], "t"))
+    assert all(other[label] == curves[label] for label in labels)
+
+
+def test_loss_axis_is_logarithmic_when_losses_span_more_than_a_decade(study):
+    wide = report.curves(study, ["weight_increasing/std10 d7", "normalization/batchnorm d7"], "t")
+    narrow = report.curves(study, ["normalization/batchnorm d7"], "t")
+    assert wide.fig.axes[0].get_yscale() == "log" and narrow.fig.axes[0].get_yscale() == "linear"
+
+
+def test_gradient_profile_aligns_layers_by_distance_from_the_output(study):
+    data = report.layer_profile_data(study, ["baseline lr0.01 d3", "baseline lr0.01 d7"]).query("seed == 1")
+    where = data.set_index(["label", "layer"])["below_output"]
+    assert where[("baseline lr0.01 d3", "output")] == where[("baseline lr0.01 d7", "output")] == 0
+    assert where[("baseline lr0.01 d3", "hidden3")] == where[("baseline lr0.01 d7", "hidden7")] == 1
+    assert where[("baseline lr0.01 d3", "hidden1")] == 3 and where[("baseline lr0.01 d7", "hidden1")] == 7
+    axis = report.layer_profile(study, ["baseline lr0.01 d7"], "t").fig.axes[0]
+    ticks = [t.get_text() for t in axis.get_xticklabels()]
+    assert ticks[0] == "output" and ticks[1] == "1 below"
+
+
+def test_an_all_zero_saturation_panel_becomes_a_sentence(study):
+    plot, sentences = report.saturation(study, ["baseline lr0.01 d3", "weight_increasing/std10 d7"], "t")
+    assert [ax.get_title() for ax in plot.fig.axes] == ["weight_increasing/std10 d7"]
+    assert sentences == [s for s in sentences if s.startswith("baseline lr0.01 d3: no saturated units")]
+    none, only_sentences = report.saturation(study, ["baseline lr0.01 d3"], "t")
+    assert none is None and len(only_sentences) == 1
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="apt-get install chromium")
 def test_report_opens_in_headless_chromium(rendered, tmp_path):
-    page, _ = rendered
+    page = tmp_path / "report.html"
+    page.write_text(rendered)
     shot = tmp_path / "shot.png"
     cmd = [
         "chromium",
@@ -213,14 +374,14 @@ def test_report_opens_in_headless_chromium(rendered, tmp_path):
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert shot.stat().st_size > 50_000, "the screenshot is nearly empty"
-    console_errors = [l for l in result.stderr.splitlines() if "CONSOLE" in l and "ERROR" in l.upper()]
+    console_errors = [line for line in result.stderr.splitlines() if "CONSOLE" in line and "ERROR" in line.upper()]
     assert not console_errors, console_errors
     assert "net::ERR" not in result.stderr, "the page tried to load something it could not"
-    # The DOM after loading holds every figure as an embedded image
-    dom = subprocess.run(cmd[:-2] + ["--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
-    assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', dom.stdout)) == 26
+    dom = subprocess.run([*cmd[:-2], "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', dom.stdout)) == len(
+        re.findall(r"<img [^>]*>", rendered)
+    )
     from PIL import Image
 
-    image = Image.open(shot).convert("L")
-    pixels = np.asarray(image)
+    pixels = np.asarray(Image.open(shot).convert("L"))
     assert pixels.std() > 20, "the screenshot is blank"

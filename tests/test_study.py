@@ -2,6 +2,7 @@
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -163,7 +164,7 @@ def test_bad_config_is_refused_with_a_message_naming_key_and_value(path, value, 
 
 def test_schema_settings_are_the_spec_fields():
     """One list of run settings: the schema's keys are exactly the spec dataclasses' fields."""
-    schema = yaml.safe_load(open(SCHEMA))
+    schema = yaml.safe_load(Path(SCHEMA).read_text())
     assert set(schema["definitions"]["settings"]["properties"]) == set(specs.SETTINGS)
     assert set(study.validate_config({}, SCHEMA)["training"]) == set(specs.SETTINGS)
 

@@ -26,7 +26,7 @@ def test_recorder_matches_autograd():
     recorder = GradientRecorder()
     recorder.start_epoch(model)
     expected_norms, expected_abs, expected_ratio = [], [], []
-    for step in range(3):
+    for _ in range(3):
         x, y = torch.rand(10, 784), torch.randint(0, 10, (10,))
         optimizer.zero_grad()
         nn.functional.cross_entropy(model(x), y).backward()
@@ -37,7 +37,7 @@ def test_recorder_matches_autograd():
         recorder.before_step()
         optimizer.step()
         recorder.after_step()
-        expected_ratio.append([((w - b).norm() / b.norm()).item() for w, b in zip(weights, before)])
+        expected_ratio.append([((w - b).norm() / b.norm()).item() for w, b in zip(weights, before, strict=True)])
     records = {}
     recorder.end_epoch(model, {}, records)
     records["grad_epochs"]["saturation"][0] = 0.25
@@ -214,15 +214,15 @@ def test_frozen_layers_do_not_change_and_unfrozen_ones_do(monkeypatch):
 
     def spy(model, stage):
         params = real_apply(model, stage)
-        snapshots.append((stage, model, [l.linear.weight.detach().clone() for l in model.hidden]))
+        snapshots.append((stage, model, [layer.linear.weight.detach().clone() for layer in model.hidden]))
         return params
 
     monkeypatch.setattr(training, "apply_stage", spy)
     spec = small_spec(model=ModelSpec(depth=4, width=16), schedule=(1, 2, 1))
     model, run = training.train(spec, tiny_data(), log=lambda m: None)
-    ends = [s[2] for s in snapshots[1:]] + [[l.linear.weight.detach().clone() for l in model.hidden]]
+    ends = [s[2] for s in snapshots[1:]] + [[layer.linear.weight.detach().clone() for layer in model.hidden]]
     assert [s[0] for s in snapshots] == stages(spec)
-    for (stage, _, start), end in zip(snapshots, ends):
+    for (stage, _, start), end in zip(snapshots, ends, strict=True):
         for i in range(4):
             changed = not torch.equal(start[i], end[i])
             if i < stage.frozen or i >= stage.active:

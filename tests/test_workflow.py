@@ -80,7 +80,7 @@ def test_default_config_plans_the_whole_study(tmp_path):
         "aggregate": 1,
         "report": 1,
         "all": 1,
-        **{f"fix_{f}": n * seeds for f, n in zip(fixes, [4, 2, 1, 2, 1, 1, 1, 1])},
+        **{f"fix_{f}": n * seeds for f, n in zip(fixes, [4, 2, 1, 2, 1, 1, 1, 1], strict=True)},
     }
 
 
@@ -109,9 +109,9 @@ def test_lint_is_clean():
 def test_smoke_run_trains_every_run_and_reports_it(smoke_run):
     runs = pd.read_csv(smoke_run / "results/smoke/aggregate/runs.csv")
     expected = study.runs(smoke_config())
-    assert sorted(zip(runs.study, runs.dataset, runs.group, runs.variant, runs.depth, runs.seed)) == sorted(
-        (r.study, r.dataset, r.group, r.variant, r.depth, r.seed) for r in expected
-    )
+    assert sorted(
+        zip(runs.study, runs.dataset, runs.group, runs.variant, runs.depth, runs.seed, strict=True)
+    ) == sorted((r.study, r.dataset, r.group, r.variant, r.depth, r.seed) for r in expected)
     assert (runs["epochs_run"] == runs["group"].map(lambda g: 14 if g == "train_some_layers" else 2)).all()
     assert runs["wall_s"].gt(0).all() and runs["max_rss_mb"].gt(0).all()
 

@@ -64,8 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key}:\n  " + "\n  ".join(problems))
     common = set(run_dirs(a)) & set(run_dirs(b))
     differing = sum(key in common for key in differences)
-    print(f"{len(common) - differing} of {len(common)} runs in both trees identical (timings aside); "
-          f"{len(differences) - differing} in one tree only")
+    print(
+        f"{len(common) - differing} of {len(common)} runs in both trees identical (timings aside); "
+        f"{len(differences) - differing} in one tree only"
+    )
     return 1 if differences else 0
 
 

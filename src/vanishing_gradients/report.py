@@ -1,14 +1,21 @@
-"""Tables, figures and sentences for the report notebook, all computed from the aggregate tables.
+"""Tables, figures and sentences for the report notebook, all computed from the aggregate tables (torch-free).
 
 The notebook (reports/report.ipynb) only calls these functions, so every number it shows comes from the run
-and the logic is unit-tested without Jupyter.
+and the logic is unit-tested without Jupyter. Runs are compared through 95% t-intervals over seeds; a
+sentence says "X beat Y" only when the intervals separate.
 """
 
 from __future__ import annotations
 
+import base64
+import html
+import io
+import json
 import logging
 import math
 import os
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import matplotlib
@@ -22,6 +29,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from .aggregate import read_table  # noqa: E402
+from .layout import RUN_KEYS  # noqa: E402
 from .measures import SATURATION_DEFINITIONS  # noqa: E402
 from .study import BASELINE  # noqa: E402
 
@@ -36,94 +45,35 @@ TITLES = {
     "gradient_normalization": "Fix 7: gradient normalisation",
     "combined": "Reference: the helpful fixes combined",
 }
-CI = ("ci", 95)
+CONFIG_KEYS = ["group", "variant", "depth"]  # a configuration: a run up to its seed
+CHANCE = 0.1  # ten balanced classes
+# Thresholds of the conclusions, on the 95% interval of the mean test accuracy over seeds:
+LEARNED = 0.5  # "learned": the whole interval above 50% (the failing baselines stay at 10%)
+FAILED = 0.2  # "failed": the whole interval below 20%
+HEALTHY_RATIO = 0.1  # "flow restored": layer 1 gets at least a tenth of the output layer's gradient norm
+SATURATED = 0.5  # "saturated": on average over training, half of the units or more saturated (or dead)
+RISE = 0.05  # a validation loss that ends 5% or more above its minimum while the training loss falls
 
 
-def ci(frame: pd.DataFrame):
-    """95% bootstrap CI over seeds, or none when there is one seed: seaborn would still bootstrap every
-    point for a band of zero width (measured: 1.9 s instead of 0.3 s for one curves panel)."""
-    return CI if "seed" not in frame or frame["seed"].nunique() > 1 else None
+def title(group: str) -> str:
+    return TITLES.get(group, group)
 
 
-def load(tables: dict) -> dict[str, pd.DataFrame]:
-    frames = {}
-    for name, path in tables.items():
-        frames[name] = pd.read_parquet(path) if str(path).endswith(".parquet") else pd.read_csv(path)
-    runs = frames["runs"]
-    runs["label"] = run_labels(runs)
-    for name in ("metrics", "grad_steps", "grad_epochs"):
-        frames[name] = frames[name].merge(runs[["group", "variant", "depth", "seed", "label"]], how="left")
-    return frames
-
-
-def run_labels(runs: pd.DataFrame) -> pd.Series:
-    """A short name per run configuration (seeds share it): 'baseline d7', 'normalization/batchnorm d7'."""
-    return runs.apply(
-        lambda r: f"baseline {r.variant} d{r.depth}" if r.group == BASELINE else f"{r.group}/{r.variant} d{r.depth}",
-        axis=1,
-    )
-
-
-def group_palette(groups) -> dict:
-    """One colour per group, the same in every figure."""
-    ordered = list(dict.fromkeys(groups))
-    colours = sns.color_palette("tab10", n_colors=max(10, len(ordered)))
-    return {g: colours[i % len(colours)] for i, g in enumerate(ordered)}
-
-
-def seeds_note(runs: pd.DataFrame) -> str:
-    seeds = sorted(runs["seed"].unique())
-    if len(seeds) == 1:
-        return f"One seed ({seeds[0]}): figures show single runs and tables have no confidence interval."
-    return (
-        f"{len(seeds)} seeds ({', '.join(map(str, seeds))}): lines and bars are means over seeds; bands and "
-        "error bars are 95% confidence intervals (seaborn bootstrap); tables give mean ± 95% t-interval."
-    )
-
-
-# ------------------------------------------------------------------------------------------- tables
+# ---------------------------------------------------------------------------------------- intervals
 # Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom (beyond: the normal 1.96).
-_T975 = (
-    12.706,
-    4.303,
-    3.182,
-    2.776,
-    2.571,
-    2.447,
-    2.365,
-    2.306,
-    2.262,
-    2.228,
-    2.201,
-    2.179,
-    2.160,
-    2.145,
-    2.131,
-    2.120,
-    2.110,
-    2.101,
-    2.093,
-    2.086,
-    2.080,
-    2.074,
-    2.069,
-    2.064,
-    2.060,
-    2.056,
-    2.052,
-    2.048,
-    2.045,
-    2.042,
-)
+# fmt: off
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+# fmt: on
 
 
 def t_975(dof: int) -> float:
     return _T975[dof - 1] if dof <= len(_T975) else 1.96
 
 
-def mean_ci(values: pd.Series) -> tuple[float, float]:
+def mean_ci(values) -> tuple[float, float]:
     """Mean and half-width of the 95% t-interval (NaN half-width for a single value)."""
-    values = values.dropna()
+    values = pd.Series(values, dtype=float).dropna()
     n = len(values)
     if n == 0:
         return math.nan, math.nan
@@ -132,43 +82,209 @@ def mean_ci(values: pd.Series) -> tuple[float, float]:
     return float(values.mean()), float(t_975(n - 1) * values.std(ddof=1) / math.sqrt(n))
 
 
+def t_interval(values) -> tuple[float, float]:
+    """(low, high) of the 95% t-interval of the mean: seaborn's ``errorbar`` for every figure."""
+    mean, half = mean_ci(values)
+    half = 0.0 if math.isnan(half) else half
+    return mean - half, mean + half
+
+
+def log_mean_ci(values) -> tuple[float, float, float]:
+    """Geometric mean and the 95% t-interval (low, high) of a positive quantity, computed on log10 values.
+
+    NaN where a value is not positive (a gradient that underflowed to 0 has no logarithm).
+    """
+    values = pd.Series(values, dtype=float).dropna()
+    if values.empty or (values <= 0).any():
+        return math.nan, math.nan, math.nan
+    mean, half = mean_ci(np.log10(values))
+    half = 0.0 if math.isnan(half) else half
+    return 10**mean, 10 ** (mean - half), 10 ** (mean + half)
+
+
+def geo_mean(values) -> float:
+    return log_mean_ci(values)[0]
+
+
+def log_interval(values) -> tuple[float, float]:
+    return log_mean_ci(values)[1:]
+
+
+# ------------------------------------------------------------------------------------------ loading
+def run_label(group: str, variant: str, depth: int) -> str:
+    """A short name per configuration (seeds share it): 'baseline lr0.01 d7', 'normalization/batchnorm d7'."""
+    return f"baseline {variant} d{depth}" if group == BASELINE else f"{group}/{variant} d{depth}"
+
+
+def flow_label(group: str, variant: str) -> str:
+    """A configuration in the initialisation figures (depth is their x-axis): 'baseline', 'normalization/batchnorm'."""
+    return "baseline (sigmoid)" if group == BASELINE else f"{group}/{variant}"
+
+
+def palette_for(labels) -> dict:
+    """One colour per label, in the order given, the same in every figure (tab20, then Dark2 and Set1)."""
+    colours = sns.color_palette("tab20") + sns.color_palette("Dark2") + sns.color_palette("Set1")
+    return {label: colours[i % len(colours)] for i, label in enumerate(dict.fromkeys(labels))}
+
+
+@dataclass
+class Study:
+    """The aggregate tables of one study with the labels, colours and summaries every section uses."""
+
+    runs: pd.DataFrame
+    metrics: pd.DataFrame
+    grad_steps: pd.DataFrame
+    grad_epochs: pd.DataFrame
+    init_flow: pd.DataFrame
+    config: dict = field(default_factory=dict)
+
+    @property
+    def seeds(self) -> list:
+        return sorted(self.runs["seed"].unique())
+
+    @property
+    def baselines(self) -> pd.DataFrame:
+        return self.runs[self.runs["group"] == BASELINE]
+
+    @property
+    def fix_groups(self) -> list[str]:
+        return [g for g in dict.fromkeys(self.runs["group"]) if g != BASELINE]
+
+    @property
+    def course_lr(self) -> float:
+        """The learning rate of the course's baseline: training.lr if it is in the grid, else the smallest."""
+        lrs = sorted(self.baselines["lr"].unique())
+        lr = self.config.get("training", {}).get("lr")
+        return lr if lr in lrs else lrs[0]
+
+    @property
+    def course_baselines(self) -> pd.DataFrame:
+        return self.baselines[self.baselines["lr"] == self.course_lr]
+
+    def course_baseline_labels(self) -> list[str]:
+        return list(dict.fromkeys(self.course_baselines.sort_values("depth")["label"]))
+
+    @cached_property
+    def palette(self) -> dict:
+        return palette_for(self.runs["label"])
+
+    @cached_property
+    def saturation(self) -> pd.Series:
+        """Per run: mean over the last stage's epochs and hidden layers of the saturated (dead) fraction."""
+        frame = self.grad_epochs[self.grad_epochs["statistic"] == "saturation"]
+        last = frame.groupby(RUN_KEYS)["stage"].transform("max")
+        return frame[frame["stage"] == last].groupby(RUN_KEYS)["value"].mean().rename("saturation")
+
+    @cached_property
+    def summary(self) -> pd.DataFrame:
+        return summary_table(self.runs.join(self.saturation, on=RUN_KEYS))
+
+
+def load(tables: dict, config: dict | None = None) -> Study:
+    """The aggregate tables (paths by name: runs, metrics, grad_steps, grad_epochs, init_flow) as a Study."""
+    frames = {name: read_table(path) for name, path in tables.items()}
+    runs = frames["runs"]
+    runs["label"] = [run_label(*key) for key in zip(runs["group"], runs["variant"], runs["depth"], strict=True)]
+    for name in ("metrics", "grad_steps", "grad_epochs"):
+        frames[name] = frames[name].merge(runs[[*RUN_KEYS, "label"]], on=RUN_KEYS, how="left")
+    flow = frames["init_flow"]
+    flow["label"] = [flow_label(g, v) for g, v in zip(flow["group"], flow["variant"], strict=True)]
+    return Study(runs, frames["metrics"], frames["grad_steps"], frames["grad_epochs"], flow, config or {})
+
+
+# ------------------------------------------------------------------------------------------- tables
+def classify_accuracy(mean: float, half: float) -> str:
+    """learned / failed / partial, from the interval (a single seed: from the value alone)."""
+    half = 0.0 if math.isnan(half) else half
+    if mean - half >= LEARNED:
+        return "learned"
+    if mean + half < FAILED:
+        return "failed"
+    return "partial"
+
+
+def classify_flow(ratio: float) -> str:
+    if math.isnan(ratio):
+        return "unknown"
+    return "restored" if ratio >= HEALTHY_RATIO else "vanishing"
+
+
 def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per run configuration, seeds pooled: test and best validation accuracy, gradient ratio."""
+    """One row per configuration (seeds pooled), in the runs' order: accuracies with their 95% t-interval
+    half-widths, the gradient ratio's geometric mean and interval, saturation, and the classes the
+    conclusions use."""
     rows = []
-    for (group, variant, depth), frame in runs.groupby(["group", "variant", "depth"], sort=False):
-        row = {"group": group, "variant": variant, "depth": depth, "seeds": len(frame)}
-        for col in ("test_acc", "best_val_acc", "grad_ratio_first_last"):
+    for (group, variant, depth), frame in runs.groupby(CONFIG_KEYS, sort=False):
+        row = {
+            "group": group,
+            "variant": variant,
+            "depth": depth,
+            "label": run_label(group, variant, depth),
+            "lr": frame["lr"].iloc[0],
+            "activation": frame["activation"].iloc[0],
+            "seeds": len(frame),
+        }
+        for col in ("test_acc", "best_val_acc"):
             row[col], row[f"{col}_ci"] = mean_ci(frame[col])
+        row["ratio"], row["ratio_low"], row["ratio_high"] = log_mean_ci(frame["grad_ratio_first_last"])
+        row["saturation"] = float(frame["saturation"].mean()) if "saturation" in frame else math.nan
         row["diverged"] = int(frame["diverged"].sum())
+        row["accuracy_class"] = classify_accuracy(row["test_acc"], row["test_acc_ci"])
+        row["flow_class"] = classify_flow(row["ratio"])
         rows.append(row)
     return pd.DataFrame(rows)
 
 
+def pct(value: float, half: float = math.nan, digits: int = 1) -> str:
+    """'87.9%' or '87.9 ± 0.4%'."""
+    if not math.isfinite(value):
+        return "n/a"
+    if math.isfinite(half):
+        return f"{100 * value:.{digits}f} ± {100 * half:.{digits}f}%"
+    return f"{100 * value:.{digits}f}%"
+
+
+def ratio_text(ratio: float, low: float = math.nan, high: float = math.nan) -> str:
+    if not math.isfinite(ratio):
+        return "n/a"
+    if math.isfinite(low) and math.isfinite(high) and high > low:
+        return f"{ratio:.2g} [{low:.2g}, {high:.2g}]"
+    return f"{ratio:.2g}"
+
+
 def format_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Human-readable version: accuracy in %, ratio in scientific notation, '± CI' when there are seeds."""
-
-    def fmt(value, ci, kind):
-        if not math.isfinite(value):
-            return "n/a"
-        text = f"{100 * value:.2f}" if kind == "acc" else f"{value:.3g}"
-        if math.isfinite(ci):
-            text += f" ± {100 * ci:.2f}" if kind == "acc" else f" ± {ci:.2g}"
-        return text
-
+    """Readable version: accuracies as 'mean ± half-width %', the ratio as 'geometric mean [interval]'."""
     return pd.DataFrame(
         {
-            "run": table["group"] + "/" + table["variant"],
-            "depth": table["depth"],
+            "run": table["label"],
             "seeds": table["seeds"],
-            "test accuracy (%)": [fmt(v, c, "acc") for v, c in zip(table["test_acc"], table["test_acc_ci"])],
-            "best val accuracy (%)": [
-                fmt(v, c, "acc") for v, c in zip(table["best_val_acc"], table["best_val_acc_ci"])
+            "test accuracy": [pct(v, c, 2) for v, c in zip(table["test_acc"], table["test_acc_ci"], strict=True)],
+            "best val accuracy": [
+                pct(v, c, 2) for v, c in zip(table["best_val_acc"], table["best_val_acc_ci"], strict=True)
             ],
             "grad ratio hidden1/output": [
-                fmt(v, c, "ratio") for v, c in zip(table["grad_ratio_first_last"], table["grad_ratio_first_last_ci"])
+                ratio_text(*r) for r in zip(table["ratio"], table["ratio_low"], table["ratio_high"], strict=True)
             ],
+            "saturated units": [pct(s) for s in table["saturation"]],
             "diverged runs": table["diverged"],
         }
+    )
+
+
+def config_table(config: dict) -> pd.DataFrame:
+    """Every value of the effective config that defines the study (mirrors aside: they do not change the data)."""
+    rows = [(f"data.{k}", v) for k, v in config.get("data", {}).items() if k != "mirrors"]
+    rows += [(k, config[k]) for k in ("study", "seeds", "device", "threads") if k in config]
+    rows += [(f"training.{k}", v) for k, v in config.get("training", {}).items()]
+    rows += [(f"baseline.{k}", v) for k, v in config.get("baseline", {}).items()]
+    rows += [
+        (f"fixes.{g}.{v}", overrides)
+        for g, entry in config.get("fixes", {}).items()
+        for v, overrides in entry["variants"].items()
+    ]
+    rows += [(f"init_flow.{k}", v) for k, v in config.get("init_flow", {}).items()]
+    return pd.DataFrame(
+        [(key, json.dumps(value, sort_keys=True)) for key, value in rows], columns=["config key", "value"]
     )
 
 
@@ -176,86 +292,557 @@ def cost_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Wall time and peak memory of every training job, from Snakemake's benchmark files."""
     cols = ["group", "variant", "depth", "seed", "epochs_run", "wall_s", "max_rss_mb", "train_seconds", "device"]
     table = runs[[c for c in cols if c in runs]].copy()
-    if "wall_s" in table:
-        table["s per epoch"] = table["train_seconds"] / table["epochs_run"]
+    table["s per epoch"] = table["train_seconds"] / table["epochs_run"]
     return table.sort_values(["group", "variant", "depth", "seed"]).reset_index(drop=True)
 
 
-# ------------------------------------------------------------------------------------------ figures
-def show(fig, save_as: str | None = None, dpi: int = 90) -> None:
-    """Display a figure in the notebook as an embedded PNG (any backend), optionally save it too, free it."""
-    import io
+# ---------------------------------------------------------------------------------------- sentences
+def seeds_note(study: Study) -> str:
+    seeds = study.seeds
+    if len(seeds) == 1:
+        return (
+            f"One seed ({seeds[0]}): every number is a single run, there are no intervals, and no two runs "
+            "can be told apart (single runs of these networks move by a point or more between seeds)."
+        )
+    return (
+        f"{len(seeds)} seeds ({', '.join(map(str, seeds))}): lines, bars and table entries are means over "
+        "seeds; bands, error bars and ± are 95% t-intervals of the mean (geometric mean and interval on the "
+        "log scale for gradient norms and ratios). Two runs are called different only where their "
+        "intervals do not overlap."
+    )
 
-    from IPython.display import Image, display
+
+def compare(a: pd.Series, b: pd.Series, col: str = "test_acc") -> str:
+    """'A beat B', 'B beat A' or 'A and B cannot be told apart', from the two 95% intervals of ``col``."""
+    (ma, ha), (mb, hb) = (a[col], a[f"{col}_ci"]), (b[col], b[f"{col}_ci"])
+    if math.isnan(ha) or math.isnan(hb):
+        return f"{a['label']} ({pct(ma)}) and {b['label']} ({pct(mb)}) cannot be told apart from single runs"
+    if ma - ha > mb + hb:
+        return f"{a['label']} ({pct(ma, ha)}) beat {b['label']} ({pct(mb, hb)})"
+    if mb - hb > ma + ha:
+        return f"{b['label']} ({pct(mb, hb)}) beat {a['label']} ({pct(ma, ha)})"
+    n = min(a["seeds"], b["seeds"])
+    return (
+        f"{a['label']} ({pct(ma, ha)}) and {b['label']} ({pct(mb, hb)}) cannot be told apart with "
+        f"{n} seed{'s' if n > 1 else ''}"
+    )
+
+
+def learning_rate_sentences(study: Study) -> list[str]:
+    """At which depths the sigmoid/SGD baseline learns at its best learning rate, and at which it does not."""
+    table = summary_table(study.baselines)
+    if table.empty:
+        return []
+    best_lr = table.groupby("lr")["test_acc"].max().idxmax()
+    at_best = table[table["lr"] == best_lr].sort_values("depth")
+    out = []
+    learned = at_best[at_best["accuracy_class"] == "learned"]
+    failed = at_best[at_best["accuracy_class"] == "failed"]
+    lrs = ", ".join(f"{lr:g}" for lr in sorted(table["lr"].unique()))
+    out.append(
+        f"Learning rates tried: {lrs}. The best for the sigmoid/SGD baseline is {best_lr:g} (the highest "
+        "test accuracy at any depth)."
+    )
+    if len(learned):
+        out.append(
+            "At learning rate {:g} it learns with {} hidden layers ({}).".format(
+                best_lr,
+                _join([str(d) for d in learned["depth"]]),
+                _join(
+                    [
+                        f"{d} layers: {pct(a, c)}"
+                        for d, a, c in zip(learned["depth"], learned["test_acc"], learned["test_acc_ci"], strict=True)
+                    ]
+                ),
+            )
+        )
+    if len(failed):
+        out.append(
+            "It does not learn with {} hidden layers: test accuracy {} (chance: 10%).".format(
+                _join([str(d) for d in failed["depth"]]),
+                _join([pct(a, c) for a, c in zip(failed["test_acc"], failed["test_acc_ci"], strict=True)]),
+            )
+        )
+    partial = at_best[at_best["accuracy_class"] == "partial"]
+    if len(partial):
+        out.append(
+            "Between the two, with {} hidden layers: {}.".format(
+                _join([str(d) for d in partial["depth"]]),
+                _join([pct(a, c) for a, c in zip(partial["test_acc"], partial["test_acc_ci"], strict=True)]),
+            )
+        )
+    never = [int(d) for d, frame in table.groupby("depth") if (frame["accuracy_class"] == "failed").all()]
+    if never:
+        out.append(
+            f"At no learning rate of the grid does it learn with {_join([str(d) for d in never])} hidden "
+            "layers: there the failure is depth, not the learning rate."
+        )
+    return out
+
+
+def problem_sentences(study: Study) -> list[str]:
+    """What the course's baselines show, in words, from the numbers."""
+    out = []
+    for row in summary_table(study.course_baselines).sort_values("depth").itertuples():
+        verdict = {"learned": "learned", "failed": "did not learn (chance is 10%)", "partial": "learned partly"}[
+            row.accuracy_class
+        ]
+        out.append(
+            f"With {row.depth} hidden layers (SGD lr {row.lr:g}) the sigmoid MLP {verdict}: test accuracy "
+            f"{pct(row.test_acc, row.test_acc_ci)}; layer 1's gradient norm was "
+            f"{ratio_text(row.ratio, row.ratio_low, row.ratio_high)} times the output layer's."
+        )
+    return out
+
+
+def saturation_sentence(study: Study, labels: list[str]) -> str:
+    """Were the sigmoid units saturated? The answer decides what explains the vanishing gradient."""
+    frame = study.grad_epochs[
+        study.grad_epochs["label"].isin(labels) & (study.grad_epochs["statistic"] == "saturation")
+    ]
+    if frame.empty:
+        return "No saturation was recorded."
+    worst = frame.loc[frame["value"].idxmax()]
+    text = (
+        f"Saturation ({SATURATION_DEFINITIONS['sigmoid']}) reached at most {pct(worst['value'])} "
+        f"({worst['label']}, {worst['layer']}, epoch {worst['epoch']})."
+    )
+    if worst["value"] < 0.05:
+        text += (
+            " The units were not saturated: the gradient shrinks because every sigmoid layer multiplies it "
+            "by σ′(x) ≤ 0.25 and by small weights, layer after layer."
+        )
+    return text
+
+
+def fix_sentences(study: Study, group: str) -> list[str]:
+    """Each variant of ``group`` against the course baseline at the same depth, through their intervals."""
+    table = study.summary
+    base = table[(table["group"] == BASELINE) & (table["lr"] == study.course_lr)].set_index("depth")
+    out = []
+    for row in table[table["group"] == group].itertuples():
+        text = (
+            f"{row.label}: test accuracy {pct(row.test_acc, row.test_acc_ci)}, gradient ratio "
+            f"{ratio_text(row.ratio, row.ratio_low, row.ratio_high)}"
+        )
+        if row.diverged:
+            text += f" ({row.diverged} of {row.seeds} runs diverged)"
+        if row.depth in base.index:
+            b = base.loc[row.depth]
+            text += f" against the baseline's {ratio_text(b['ratio'], b['ratio_low'], b['ratio_high'])}: "
+            text += compare(pd.Series(row._asdict()), b) + "."
+        else:
+            text += "; no baseline at this depth to compare with."
+        out.append(text)
+    return out
+
+
+def _join(items: list[str]) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1] if items else ""
+
+
+# ----------------------------------------------------------------------------------------- conclusions
+def groups_of_fixes(study: Study) -> dict[str, pd.DataFrame]:
+    """The fix configurations by outcome: flow restored and learned; flow restored but saturated and failed;
+    partial (everything else)."""
+    fixes = study.summary[study.summary["group"] != BASELINE]
+    restored = fixes["flow_class"] == "restored"
+    learned = restored & (fixes["accuracy_class"] == "learned")
+    saturated = restored & (fixes["accuracy_class"] == "failed") & (fixes["saturation"] >= SATURATED)
+    return {"learned": fixes[learned], "saturated": fixes[saturated], "partial": fixes[~learned & ~saturated]}
+
+
+def group_sentences(study: Study) -> list[str]:
+    def describe(frame):
+        return _join(
+            [
+                f"{r.label} ({pct(r.test_acc, r.test_acc_ci)}, ratio {r.ratio:.2g}"
+                + (f", {pct(r.saturation)} saturated" if math.isfinite(r.saturation) else "")
+                + ")"
+                for r in frame.sort_values("test_acc", ascending=False).itertuples()
+            ]
+        )
+
+    grouped = groups_of_fixes(study)
+    out = []
+    if len(grouped["learned"]):
+        out.append(
+            f"**Flow restored and the network learns** (ratio ≥ {HEALTHY_RATIO:g}, test accuracy interval "
+            f"above {LEARNED:.0%}): {describe(grouped['learned'])}."
+        )
+    if len(grouped["saturated"]):
+        out.append(
+            f"**Flow restored, but the units saturate and the network fails** (ratio ≥ {HEALTHY_RATIO:g}, "
+            f"≥ {SATURATED:.0%} of the units saturated, accuracy interval below {FAILED:.0%}): "
+            f"{describe(grouped['saturated'])}."
+        )
+    if len(grouped["partial"]):
+        out.append(f"**Partial**: {describe(grouped['partial'])}.")
+    return out
+
+
+def necessary_not_sufficient(study: Study) -> list[str]:
+    """What the data says about a gradient ratio near 1 at each depth: whether the configurations that learned
+    all had one, and which had one and still failed."""
+    out = []
+    for depth, table in study.summary.groupby("depth"):
+        table = table[(table["group"] != BASELINE) | (table["lr"] == study.course_lr)].dropna(subset=["ratio"])
+        learned = table[table["accuracy_class"] == "learned"]
+        if learned.empty or len(table) < 2:
+            continue
+        floor = learned.loc[learned["ratio"].idxmin()]
+        below = table[table["ratio"] < floor["ratio"]]
+        if len(below):
+            out.append(
+                f"At depth {depth}, every configuration that learned had a ratio of at least "
+                f"{floor['ratio']:.2g} ({floor['label']}); none of the {len(below)} below it learned "
+                f"({_join([f'{r.label}: {r.ratio:.2g}, {r.accuracy_class}' for r in below.itertuples()])}). "
+                "Here a gradient that reaches the first layer was necessary."
+            )
+        failed = table[(table["accuracy_class"] == "failed") & (table["ratio"] >= HEALTHY_RATIO)]
+        if len(failed):
+            sat = [
+                f"{pct(r.saturation)} saturated" if math.isfinite(r.saturation) else "saturation not recorded"
+                for r in failed.itertuples()
+            ]
+            out.append(
+                f"It was not sufficient: {_join(list(failed['label']))} had ratios of "
+                f"{_join([f'{r:.2g}' for r in failed['ratio']])} and stayed near chance ({_join(sat)})."
+            )
+    return out
+
+
+def overfitting(study: Study) -> pd.DataFrame:
+    """Configurations whose validation loss rises while their training loss falls (seed-mean curves, last
+    stage): the epoch of lowest validation loss, that loss and the final one."""
+    rows = []
+    for label, frame in study.metrics.groupby("label", sort=False):
+        frame = frame[frame["stage"] == frame["stage"].max()]
+        curve = frame.groupby("epoch")[["train_loss", "val_loss"]].mean()
+        if len(curve) < 3 or not np.isfinite(curve.to_numpy()).all():
+            continue
+        best = curve["val_loss"].idxmin()
+        final = curve.iloc[-1]
+        low = curve.loc[best, "val_loss"]
+        if final["val_loss"] >= (1 + RISE) * low and final["train_loss"] < curve.loc[best, "train_loss"]:
+            rows.append(
+                {
+                    "label": label,
+                    "best_epoch": int(best),
+                    "best_val_loss": low,
+                    "final_val_loss": final["val_loss"],
+                    "final_epoch": int(curve.index[-1]),
+                }
+            )
+    return pd.DataFrame(rows, columns=["label", "best_epoch", "best_val_loss", "final_val_loss", "final_epoch"])
+
+
+def overfitting_sentences(study: Study) -> list[str]:
+    flagged = overfitting(study)
+    if flagged.empty:
+        return [f"No run's validation loss ended {RISE:.0%} or more above its minimum while its training loss fell."]
+    return [
+        f"{r.label}: validation loss lowest at epoch {r.best_epoch} ({r.best_val_loss:.3f}), then rose to "
+        f"{r.final_val_loss:.3f} by epoch {r.final_epoch} while the training loss kept falling: it overfits "
+        f"(the best validation epoch would be the one to keep)."
+        for r in flagged.itertuples()
+    ]
+
+
+def ranking_sentences(study: Study) -> list[str]:
+    """The configurations ranked by mean test accuracy, each compared with the next through the intervals,
+    and which cannot be told apart from the best."""
+    ranked = study.summary.sort_values("test_acc", ascending=False).reset_index(drop=True)
+    if ranked.empty:
+        return []
+    best = ranked.iloc[0]
+    out = []
+    if len(ranked) > 1:
+        ties = [r["label"] for _, r in ranked.iloc[1:].iterrows() if "cannot be told apart" in compare(best, r)]
+        text = f"Best mean test accuracy: {best['label']} ({pct(best['test_acc'], best['test_acc_ci'])})."
+        if ties:
+            text += f" It cannot be told apart from {_join(ties)} with {best['seeds']} seeds."
+        out.append(text)
+        for i in range(len(ranked) - 1):
+            out.append(compare(ranked.iloc[i], ranked.iloc[i + 1]) + ".")
+    return out
+
+
+# ---------------------------------------------------------------------------------- gradient at init
+def init_ratios(study: Study) -> pd.DataFrame:
+    """Per configuration, depth and seed: hidden1/output gradient-norm ratio at initialisation."""
+    wide = study.init_flow.pivot_table(
+        index=["label", "group", "variant", "depth", "seed"], columns="layer", values="grad_norm"
+    ).reset_index()
+    wide["ratio"] = wide["hidden1"] / wide["output"]
+    return wide[["label", "group", "variant", "depth", "seed", "ratio"]]
+
+
+def init_summary(study: Study) -> pd.DataFrame:
+    """Per configuration and depth: geometric mean ratio and interval over seeds; ``zero`` where a seed's layer-1
+    gradient was exactly 0 (float32 underflow)."""
+    rows = []
+    for (label, depth), frame in init_ratios(study).groupby(["label", "depth"], sort=False):
+        mean, low, high = log_mean_ci(frame["ratio"])
+        rows.append(
+            {
+                "label": label,
+                "depth": depth,
+                "ratio": mean,
+                "low": low,
+                "high": high,
+                "zero": bool((frame["ratio"] == 0).any()),
+                "seeds": len(frame),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def init_depth_table(study: Study) -> pd.DataFrame:
+    """Per configuration: the ratio at the shallowest, the course's (7) and the deepest depth, and the deepest
+    depth up to which layer 1 keeps at least a tenth of the output layer's gradient."""
+    table = init_summary(study)
+    depths = sorted(table["depth"].unique())
+    show = list(dict.fromkeys([depths[0], *(d for d in depths if d == 7), depths[-1]]))
+    rows = []
+    for label, frame in table.groupby("label", sort=False):
+        frame = frame.set_index("depth")
+        row = {"configuration": label}
+        for d in show:
+            r = frame.loc[d]
+            row[f"ratio at depth {d}"] = "0 (underflow)" if r["zero"] else ratio_text(r["ratio"], r["low"], r["high"])
+        healthy = [d for d in depths if not frame.loc[d, "zero"] and frame.loc[d, "ratio"] >= HEALTHY_RATIO]
+        cut = next((d for d in depths if d not in healthy), None)
+        row[f"ratio ≥ {HEALTHY_RATIO:g} up to depth"] = (
+            f"{depths[-1]} (all)"
+            if cut is None
+            else (str(max(d for d in healthy if d < cut)) if any(d < cut for d in healthy) else "none")
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def init_sentences(study: Study) -> list[str]:
+    table = init_summary(study)
+    depths = sorted(table["depth"].unique())
+    deepest = table[table["depth"] == depths[-1]].set_index("label")
+    out = []
+    keep = [lab for lab, r in deepest.iterrows() if not r["zero"] and r["ratio"] >= HEALTHY_RATIO]
+    lose = [lab for lab, r in deepest.iterrows() if r["zero"] or r["ratio"] < HEALTHY_RATIO]
+    if keep:
+        out.append(
+            f"At {depths[-1]} hidden layers, layer 1 still receives at least a tenth of the output layer's "
+            f"gradient with {_join(keep)}."
+        )
+    if lose:
+        zero = [lab for lab in lose if deepest.loc[lab, "zero"]]
+        text = f"It receives less with {_join(lose)}"
+        if zero:
+            text += f"; with {_join(zero)} its gradient is exactly 0 in float32 for at least one seed (underflow)"
+        out.append(text + ".")
+    exploding = [lab for lab, r in deepest.iterrows() if not r["zero"] and r["ratio"] > 10]
+    if exploding:
+        out.append(f"With {_join(exploding)} the ratio exceeds 10: the gradient grows towards the input instead.")
+    out.append(
+        "Adam does not change a gradient, so its network at initialisation is that of sigmoid/SGD with the "
+        "same init; Adam acts on the update, which it scales per parameter. Train-some-layers is measured "
+        "in its first stage: while the network grows, each new block is trained under a fresh head, "
+        "through at most one block."
+    )
+    return out
+
+
+# ------------------------------------------------------------------------------------------ figures
+@dataclass
+class Plot:
+    """A finished figure with its alt text (what it shows, for readers who cannot see it)."""
+
+    fig: plt.Figure
+    alt: str
+
+
+def show(plot: Plot, save_as: str | None = None, dpi: int = 90) -> None:
+    """Display a figure in the notebook as an embedded PNG with its alt text, optionally save it too, free it."""
+    from IPython.display import HTML, display
+
+    from .storage import atomic_path
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    display(Image(data=buffer.getvalue(), format="png"))
+    plot.fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(plot.fig)
+    data = base64.b64encode(buffer.getvalue()).decode()
+    display(HTML(f'<img alt="{html.escape(plot.alt)}" src="data:image/png;base64,{data}"/>'))
     if save_as:
-        from .storage import atomic_path
-
         with atomic_path(save_as) as tmp:
             tmp.write_bytes(buffer.getvalue())
 
 
-def _finish(fig, title):
-    fig.suptitle(title, fontsize=13)
+def _finish(fig, title_text):
+    fig.suptitle(title_text, fontsize=13)
     fig.tight_layout()
     return fig
 
 
-def curves(metrics: pd.DataFrame, hue: str, title: str, palette=None):
-    """Validation loss and accuracy per epoch, one line per ``hue`` value (mean and 95% CI over seeds)."""
+def _list(items) -> str:
+    return ", ".join(map(str, items))
+
+
+def curves(study: Study, labels: list[str], title_text: str) -> Plot:
+    """Validation loss and accuracy per epoch, one line per configuration (mean and 95% t-interval over seeds);
+    the loss axis is logarithmic when the plotted losses span more than a decade."""
+    frame = study.metrics[study.metrics["label"].isin(labels)]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    for ax, col, label in zip(
-        axes, ("val_loss", "val_acc"), ("validation loss (cross-entropy, nats)", "validation accuracy (fraction)")
+    log_loss = False
+    for ax, col, name in zip(
+        axes,
+        ("val_loss", "val_acc"),
+        ("validation loss (cross-entropy, nats)", "validation accuracy (fraction)"),
+        strict=True,
     ):
-        sns.lineplot(data=metrics, x="epoch", y=col, hue=hue, errorbar=ci(metrics), ax=ax, palette=palette)
-        ax.set(xlabel="epoch", ylabel=label, title=label.split(" (")[0])
-    return _finish(fig, title)
-
-
-def grad_norm_over_training(grad_steps: pd.DataFrame, title: str, max_points: int = 400):
-    """Per-layer weight-gradient L2 norm against step, log scale, one panel per run label."""
-    labels = list(dict.fromkeys(grad_steps["label"]))
-    fig, axes = plt.subplots(1, len(labels), figsize=(5 * len(labels), 4), sharey=True, squeeze=False)
-    for ax, label in zip(axes[0], labels):
-        frame = grad_steps[grad_steps["label"] == label]
-        steps = np.sort(frame["step"].unique())
-        keep = steps[:: max(1, len(steps) // max_points)]
-        frame = frame[frame["step"].isin(keep)]
         sns.lineplot(
-            data=frame, x="step", y="grad_norm", hue="layer", errorbar=ci(frame), ax=ax, palette="viridis", linewidth=1
+            data=frame,
+            x="epoch",
+            y=col,
+            hue="label",
+            hue_order=labels,
+            errorbar=t_interval,
+            ax=ax,
+            palette=study.palette,
+        )
+        if col == "val_loss":
+            values = frame[col][np.isfinite(frame[col]) & (frame[col] > 0)]
+            log_loss = len(values) > 0 and values.max() / values.min() > 10
+            if log_loss:
+                ax.set_yscale("log")
+        ax.set(
+            xlabel="epoch",
+            ylabel=name + (" (log scale)" if col == "val_loss" and log_loss else ""),
+            title=name.split(" (")[0],
+        )
+        ax.legend(fontsize=7, title=None)
+    final = frame[frame["epoch"] == frame.groupby("label")["epoch"].transform("max")]
+    ends = final.groupby("label")["val_acc"].mean()
+    alt = (
+        f"Two line charts against epoch for {_list(labels)}: validation loss"
+        f"{' on a log scale' if log_loss else ''} (left) and validation accuracy (right), means over seeds with "
+        f"95% bands. Final validation accuracy: "
+        + "; ".join(f"{lab} {pct(ends[lab])}" for lab in labels if lab in ends)
+        + "."
+    )
+    return Plot(_finish(fig, title_text), alt)
+
+
+def grad_norm_over_training(study: Study, labels: list[str], title_text: str, max_points: int = 400) -> Plot:
+    """Per-layer weight-gradient L2 norm against step, log scale, one panel per configuration (geometric mean
+    and interval over seeds)."""
+    fig, axes = plt.subplots(1, len(labels), figsize=(5 * len(labels), 4), sharey=True, squeeze=False)
+    for ax, label in zip(axes[0], labels, strict=True):
+        frame = study.grad_steps[study.grad_steps["label"] == label]
+        steps = np.sort(frame["step"].unique())
+        frame = frame[frame["step"].isin(steps[:: max(1, len(steps) // max_points)])]
+        order = layer_order(frame["layer"])
+        sns.lineplot(
+            data=frame,
+            x="step",
+            y="grad_norm",
+            hue="layer",
+            hue_order=order,
+            estimator=geo_mean,
+            errorbar=log_interval,
+            ax=ax,
+            palette="viridis",
+            linewidth=1,
         )
         ax.set_yscale("log")
         ax.set(xlabel="training step (batch of 512)", ylabel="‖∇W‖₂ (L2 norm of weight gradient)", title=label)
         ax.legend(fontsize=7, title="layer")
-    return _finish(fig, title)
+    alt = (
+        f"Line charts, one per configuration ({_list(labels)}): the L2 norm of each layer's weight gradient "
+        "against training step on a log scale, one line per layer from hidden1 (input side) to output."
+    )
+    return Plot(_finish(fig, title_text), alt)
 
 
 def layer_order(layers) -> list[str]:
-    hidden = sorted((l for l in set(layers) if l.startswith("hidden")), key=lambda l: int(l.removeprefix("hidden")))
+    hidden = sorted((x for x in set(layers) if x.startswith("hidden")), key=lambda x: int(x.removeprefix("hidden")))
     return hidden + (["output"] if "output" in set(layers) else [])
+
+
+def distance_from_output(layer: str, depth: int) -> int:
+    """0 for the output layer, 1 for the last hidden layer, ..., depth for hidden1."""
+    return 0 if layer == "output" else depth + 1 - int(layer.removeprefix("hidden"))
+
+
+def layer_profile_data(study: Study, labels: list[str]) -> pd.DataFrame:
+    """Per run and layer: the mean gradient norm over the last stage's epochs, and the layer's distance from the
+    output (``below_output``: 0 for the output layer)."""
+    frame = study.grad_epochs[study.grad_epochs["label"].isin(labels) & (study.grad_epochs["statistic"] == "grad_norm")]
+    frame = frame[frame["stage"] == frame.groupby(RUN_KEYS)["stage"].transform("max")]
+    per_run = frame.groupby([*RUN_KEYS, "label", "layer"], as_index=False)["value"].mean()
+    per_run["below_output"] = [
+        distance_from_output(lay, d) for lay, d in zip(per_run["layer"], per_run["depth"], strict=True)
+    ]
+    return per_run
+
+
+def layer_profile(study: Study, labels: list[str], title_text: str) -> Plot:
+    """Mean gradient norm of each layer over training, indexed by distance from the output, so networks of
+    different depth compare layer for layer (geometric mean and interval over seeds, log scale)."""
+    per_run = layer_profile_data(study, labels)
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    sns.lineplot(
+        data=per_run,
+        x="below_output",
+        y="value",
+        hue="label",
+        hue_order=labels,
+        estimator=geo_mean,
+        errorbar=log_interval,
+        marker="o",
+        ax=ax,
+        palette=study.palette,
+    )
+    ax.set_yscale("log")
+    top = int(per_run["below_output"].max())
+    ax.set_xticks(range(top + 1), ["output"] + [f"{k} below" for k in range(1, top + 1)], rotation=30)
+    ax.invert_xaxis()  # input side on the left, output on the right, as the network is drawn
+    ax.set(
+        xlabel="layer, counted from the output (input side on the left)", ylabel="mean ‖∇W‖₂ over training (log scale)"
+    )
+    ax.legend(fontsize=8, title=None)
+    out = per_run.groupby(["label", "below_output"])["value"].apply(geo_mean)
+    alt = (
+        "Line chart, log scale: the mean weight-gradient norm of each layer over training, layers counted from "
+        "the output (right) towards the input (left), one line per configuration. "
+        + "; ".join(
+            f"{lab}: output {out[(lab, 0)]:.2g}, layer 1 {out[(lab, out[lab].index.max())]:.2g}"
+            for lab in labels
+            if lab in out.index.get_level_values(0)
+        )
+        + "."
+    )
+    return Plot(_finish(fig, title_text), alt)
 
 
 def log_norm_range(grad_epochs: pd.DataFrame) -> tuple[float, float]:
     """A shared colour range (log10 gradient norm, 1st to 99th percentile) so heatmaps compare at a glance."""
-    values = np.log10(grad_epochs.loc[grad_epochs["statistic"] == "grad_norm", "value"].astype(float))
+    values = grad_epochs.loc[grad_epochs["statistic"] == "grad_norm", "value"].astype(float)
+    values = np.log10(values[values > 0])
     values = values[np.isfinite(values)]
     if values.empty:
         return -8.0, 1.0
     return float(np.floor(values.quantile(0.01))), float(np.ceil(values.quantile(0.99)))
 
 
-def grad_heatmap(grad_epochs: pd.DataFrame, label: str, title: str | None = None, vrange=None):
+def grad_heatmap(study: Study, label: str, title_text: str | None = None, vrange=None) -> Plot:
     """Layer x epoch heatmap of log10 mean gradient norm (seeds averaged); grey where not finite."""
-    frame = grad_epochs[(grad_epochs["label"] == label) & (grad_epochs["statistic"] == "grad_norm")]
+    frame = study.grad_epochs[(study.grad_epochs["label"] == label) & (study.grad_epochs["statistic"] == "grad_norm")]
     wide = frame.pivot_table(index="layer", columns="epoch", values="value", aggfunc="mean", dropna=False)
     wide = wide.reindex(layer_order(wide.index))
     with np.errstate(divide="ignore", invalid="ignore"):
         logged = np.log10(wide.astype(float)).replace([np.inf, -np.inf], np.nan)
-    vmin, vmax = vrange or log_norm_range(grad_epochs)
+    vmin, vmax = vrange or log_norm_range(study.grad_epochs)
     fig, ax = plt.subplots(figsize=(12, 0.45 * len(wide) + 1.5))
     ax.set_facecolor("lightgrey")
     if logged.notna().any().any():
@@ -267,115 +854,184 @@ def grad_heatmap(grad_epochs: pd.DataFrame, label: str, title: str | None = None
             vmax=vmax,
             cbar_kws={"label": "log10 ‖∇W‖₂ (mean over the epoch's steps)"},
         )
-    else:
-        ax.text(
-            0.5, 0.5, "no finite gradient norm (the run diverged)", ha="center", va="center", transform=ax.transAxes
-        )
-    ax.set(xlabel="epoch", ylabel="layer (input at top)")
-    return _finish(fig, title or f"Gradient norm by layer and epoch: {label}")
-
-
-def layer_profile(
-    grad_epochs: pd.DataFrame,
-    labels: list[str],
-    title: str,
-    statistic: str = "grad_norm",
-    ylabel: str = "‖∇W‖₂, mean over all epochs",
-    palette=None,
-    hue_col: str = "label",
-):
-    """A statistic per layer (input to output), one line per run: how gradient flow changes with depth."""
-    frame = grad_epochs[grad_epochs["label"].isin(labels) & (grad_epochs["statistic"] == statistic)]
-    per_run = frame.groupby([hue_col, "label", "seed", "layer"], as_index=False)["value"].mean()
-    order = layer_order(per_run["layer"])
-    per_run["layer"] = pd.Categorical(per_run["layer"], order, ordered=True)
-    fig, ax = plt.subplots(figsize=(8, 4))
-    sns.lineplot(
-        data=per_run.sort_values("layer"),
-        x="layer",
-        y="value",
-        hue=hue_col,
-        errorbar=ci(per_run),
-        marker="o",
-        ax=ax,
-        palette=palette,
-        sort=False,
+    ax.set(xlabel="epoch", ylabel="layer (input at the top)", title=title_text or label)
+    first, last = logged.iloc[:, 0], logged.iloc[:, -1]
+    alt = (
+        f"Heatmap for {label}: log10 of each layer's mean weight-gradient norm (rows, input at the top) per "
+        f"epoch (columns), colours from {vmin:g} to {vmax:g}. First epoch: output {first.get('output', np.nan):.1f}, "
+        f"hidden1 {first.get('hidden1', np.nan):.1f}; last epoch: output {last.get('output', np.nan):.1f}, "
+        f"hidden1 {last.get('hidden1', np.nan):.1f} (log10). Grey cells: no finite value (a layer not trained in "
+        "that stage, or a diverged run)."
     )
-    ax.set_yscale("log")
-    ax.set(xlabel="layer (input → output)", ylabel=ylabel)
-    ax.legend(fontsize=8)
-    return _finish(fig, title)
+    fig.tight_layout()
+    return Plot(fig, alt)
 
 
-def saturation(grad_epochs: pd.DataFrame, labels: list[str], title: str):
-    frame = grad_epochs[grad_epochs["label"].isin(labels) & (grad_epochs["statistic"] == "saturation")]
-    fig, axes = plt.subplots(1, len(labels), figsize=(5 * len(labels), 3.6), sharey=True, squeeze=False)
-    for ax, label in zip(axes[0], labels):
+def saturation(study: Study, labels: list[str], title_text: str) -> tuple[Plot | None, list[str]]:
+    """Saturated (or dead) unit fraction per hidden layer and epoch, one panel per configuration. A panel that
+    would be all zeros is replaced by a sentence; returns (figure or None, sentences)."""
+    frame = study.grad_epochs[
+        study.grad_epochs["label"].isin(labels) & (study.grad_epochs["statistic"] == "saturation")
+    ]
+    sentences, drawn = [], []
+    for label in labels:
+        values = frame.loc[frame["label"] == label, "value"]
+        if values.empty:
+            sentences.append(f"{label}: no saturation recorded.")
+        elif values.max() < 0.0005:
+            activation = study.runs.loc[study.runs["label"] == label, "activation"].iloc[0]
+            sentences.append(
+                f"{label}: no saturated units in any layer or epoch (at most "
+                f"{pct(values.max(), digits=2)}; {SATURATION_DEFINITIONS[activation]})."
+            )
+        else:
+            drawn.append(label)
+    if not drawn:
+        return None, sentences
+    fig, axes = plt.subplots(1, len(drawn), figsize=(5 * len(drawn), 3.6), sharey=True, squeeze=False)
+    for ax, label in zip(axes[0], drawn, strict=True):
+        sub = frame[frame["label"] == label]
         sns.lineplot(
-            data=frame[frame["label"] == label],
+            data=sub,
             x="epoch",
             y="value",
             hue="layer",
-            errorbar=ci(frame),
+            hue_order=layer_order(sub["layer"]),
+            errorbar=t_interval,
             ax=ax,
             palette="viridis",
+            linewidth=1,
         )
         ax.set(xlabel="epoch", ylabel="saturated units (fraction)", title=label, ylim=(-0.02, 1.02))
         ax.legend(fontsize=7, title="layer")
-    return _finish(fig, title)
+    means = frame.groupby("label")["value"].mean()
+    alt = (
+        f"Line charts, one per configuration ({_list(drawn)}): the fraction of saturated (or dead) units per "
+        f"hidden layer against epoch, from 0 to 1. Mean over layers and epochs: "
+        + "; ".join(f"{lab} {pct(means[lab])}" for lab in drawn)
+        + "."
+    )
+    return Plot(_finish(fig, title_text), alt), sentences
 
 
-def ranked_comparison(runs: pd.DataFrame, palette: dict):
-    """Test accuracy and gradient ratio per run configuration, ranked by accuracy, coloured by group."""
-    order = runs.groupby("label")["test_acc"].mean().sort_values(ascending=False).index
-    fig, axes = plt.subplots(1, 2, figsize=(13, 0.38 * len(order) + 1.8), sharey=True)
-    for ax, col, xlabel, log in (
-        (axes[0], "test_acc", "test accuracy (fraction)", False),
-        (axes[1], "grad_ratio_first_last", "‖∇W hidden1‖ / ‖∇W output‖ (median over steps)", True),
-    ):
-        sns.barplot(
-            data=runs,
-            y="label",
-            x=col,
-            order=order,
-            hue="group",
-            palette=palette,
-            errorbar=ci(runs),
-            ax=ax,
-            dodge=False,
-            legend=ax is axes[0],
-        )
-        if log:
-            ax.set_xscale("log")
-            ax.axvline(1.0, color="grey", lw=0.8, ls="--")
-        ax.set(xlabel=xlabel, ylabel="run" if ax is axes[0] else "")
-    axes[0].legend(fontsize=7, loc="lower right")
-    return _finish(fig, "All runs ranked by test accuracy")
+def _error_bars(ax, table: pd.DataFrame, mean: str, low: np.ndarray, high: np.ndarray, palette: dict) -> None:
+    y = np.arange(len(table))
+    ax.barh(y, table[mean], color=[palette.get(lab, "grey") for lab in table["label"]])
+    err = np.vstack([table[mean] - low, high - table[mean]])
+    ax.errorbar(table[mean], y, xerr=np.where(np.isfinite(err), err, 0), fmt="none", ecolor="black", capsize=3, lw=1)
+    ax.set_yticks(y, table["label"])
+    ax.invert_yaxis()
 
 
-def lr_depth(runs: pd.DataFrame):
-    """Final test accuracy against depth for each baseline learning rate."""
-    frame = runs[runs["group"] == BASELINE]
-    fig, ax = plt.subplots(figsize=(7, 4))
+def ranked_comparison(study: Study) -> Plot:
+    """Test accuracy and gradient ratio per configuration, ranked by accuracy, with 95% t-interval error bars."""
+    table = study.summary.sort_values("test_acc", ascending=False).reset_index(drop=True)
+    half = table["test_acc_ci"].fillna(0).to_numpy()
+    fig, axes = plt.subplots(1, 2, figsize=(13, 0.38 * len(table) + 1.8), sharey=True)
+    _error_bars(axes[0], table, "test_acc", table["test_acc"] - half, table["test_acc"] + half, study.palette)
+    axes[0].axvline(CHANCE, color="grey", lw=0.8, ls=":")
+    axes[0].set(xlabel="test accuracy (fraction; dotted: chance)", ylabel="configuration")
+    ratios = table.assign(test_acc=table["ratio"])
+    _error_bars(
+        axes[1],
+        ratios,
+        "test_acc",
+        table["ratio_low"].fillna(table["ratio"]).to_numpy(),
+        table["ratio_high"].fillna(table["ratio"]).to_numpy(),
+        study.palette,
+    )
+    axes[1].set_xscale("log")
+    axes[1].axvline(1.0, color="grey", lw=0.8, ls="--")
+    axes[1].set(xlabel="‖∇W hidden1‖ / ‖∇W output‖ (median over steps; log scale)")
+    alt = (
+        "Two bar charts of every configuration, ranked by mean test accuracy with 95% error bars (left), and "
+        "the gradient ratio of layer 1 to the output layer on a log scale (right). From best to worst: "
+        + "; ".join(f"{r.label} {pct(r.test_acc, r.test_acc_ci)}" for r in table.itertuples())
+        + "."
+    )
+    return Plot(_finish(fig, "All configurations ranked by test accuracy"), alt)
+
+
+def lr_depth(study: Study) -> Plot:
+    """Test accuracy against depth for each baseline learning rate, with 95% t-intervals over seeds."""
+    frame = study.baselines.assign(learning_rate=study.baselines["lr"].map(lambda lr: f"{lr:g}"))
+    order = [f"{lr:g}" for lr in sorted(study.baselines["lr"].unique())]
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
     sns.lineplot(
         data=frame,
         x="depth",
         y="test_acc",
-        hue="lr",
+        hue="learning_rate",
+        hue_order=order,
         marker="o",
-        errorbar=ci(frame),
+        errorbar=t_interval,
+        err_style="bars",
         ax=ax,
-        palette="rocket",
-        legend="full",
+        palette="rocket_r",
     )
-    ax.set(xlabel="hidden layers", ylabel="test accuracy (fraction)", xticks=sorted(frame["depth"].unique()))
-    ax.axhline(0.1, color="grey", ls="--", lw=0.8, label="chance (10 classes)")
+    ax.axhline(CHANCE, color="grey", ls="--", lw=0.8, label="chance (10 classes)")
+    ax.set(
+        xlabel="hidden layers", ylabel="test accuracy (fraction)", xticks=sorted(frame["depth"].unique()), ylim=(0, 1)
+    )
     ax.legend(title="SGD learning rate", fontsize=8)
-    return _finish(fig, "Baselines: test accuracy against depth, per learning rate")
+    table = summary_table(study.baselines)
+    alt = (
+        "Line chart: test accuracy of the sigmoid/SGD baseline against the number of hidden layers, one line "
+        "per learning rate, with 95% error bars; dashed line at chance (0.1). "
+        + "; ".join(
+            f"lr {r.lr:g}, {r.depth} layers: {pct(r.test_acc, r.test_acc_ci)}"
+            for r in table.sort_values(["lr", "depth"]).itertuples()
+        )
+        + "."
+    )
+    return Plot(_finish(fig, "Is it the learning rate? Baselines' test accuracy against depth"), alt)
 
 
-def cost(runs: pd.DataFrame, palette: dict):
-    fig, axes = plt.subplots(1, 2, figsize=(13, 0.38 * runs["label"].nunique() + 1.8), sharey=True)
+def init_flow_figure(study: Study) -> Plot:
+    """Layer-1/output gradient ratio at initialisation against depth, one line per configuration (geometric mean
+    and 95% band over seeds, log scale). A depth where a seed's gradient underflowed to 0 gets a marker at the
+    bottom."""
+    table = init_summary(study)
+    labels = list(dict.fromkeys(table["label"]))
+    colours = palette_for(labels)
+    colours["baseline (sigmoid)"] = (0, 0, 0)
+    positive = table.loc[table["ratio"] > 0, "low"].replace(0, np.nan).dropna()
+    floor = 10 ** np.floor(np.log10(positive.min()) - 1) if len(positive) else 1e-30
+    fig, ax = plt.subplots(figsize=(10, 5.5))
+    for label in labels:
+        frame = table[table["label"] == label]
+        ok = frame[~frame["zero"]]
+        style = {"lw": 2.5} if label.startswith("baseline") else {"lw": 1.3}
+        ax.plot(ok["depth"], ok["ratio"], marker="o", ms=3, color=colours[label], label=label, **style)
+        ax.fill_between(ok["depth"], ok["low"], ok["high"], color=colours[label], alpha=0.15, lw=0)
+        zero = frame[frame["zero"]]
+        if len(zero):
+            ax.scatter(zero["depth"], [floor] * len(zero), marker="v", s=40, color=colours[label], zorder=5)
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=floor / 2)
+    ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+    ax.axhspan(HEALTHY_RATIO, 10, color="green", alpha=0.05, lw=0)
+    ax.set(xlabel="hidden layers", ylabel="‖∇W hidden1‖ / ‖∇W output‖ at initialisation (log scale)")
+    handles, names = ax.get_legend_handles_labels()
+    if table["zero"].any():
+        handles.append(plt.Line2D([], [], marker="v", color="grey", ls=""))
+        names.append("layer 1's gradient exactly 0 (float32 underflow)")
+    ax.legend(handles, names, fontsize=7, ncol=2, loc="lower left")
+    deepest = table[table["depth"] == table["depth"].max()].set_index("label")
+    alt = (
+        f"Line chart, log scale: the ratio of layer 1's to the output layer's gradient norm at initialisation "
+        f"against depth ({table['depth'].min()} to {table['depth'].max()} hidden layers), one line per "
+        "configuration, shaded 0.1 to 10 band marking healthy flow. At the deepest depth: "
+        + "; ".join(f"{lab} {'0 (underflow)' if r['zero'] else f'{r.ratio:.2g}'}" for lab, r in deepest.iterrows())
+        + "."
+    )
+    return Plot(_finish(fig, "Gradient flow at initialisation: how deep each fix keeps the gradient alive"), alt)
+
+
+def cost(study: Study) -> Plot:
+    runs = study.runs
+    labels = list(dict.fromkeys(runs["label"]))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 0.38 * len(labels) + 1.8), sharey=True)
     for ax, col, xlabel in (
         (axes[0], "wall_s", "wall time of the job (s)"),
         (axes[1], "max_rss_mb", "peak resident memory (MB)"),
@@ -384,115 +1040,99 @@ def cost(runs: pd.DataFrame, palette: dict):
             data=runs,
             y="label",
             x=col,
-            hue="group",
-            palette=palette,
-            errorbar=ci(runs),
+            order=labels,
+            hue="label",
+            palette=study.palette,
+            errorbar=t_interval,
             ax=ax,
-            dodge=False,
             legend=False,
         )
-        ax.set(xlabel=xlabel, ylabel="run" if ax is axes[0] else "")
-    return _finish(fig, "Cost of each training job (Snakemake benchmark)")
+        ax.set(xlabel=xlabel, ylabel="configuration" if ax is axes[0] else "")
+    alt = (
+        f"Two bar charts per configuration: the training job's wall time (left; total over all jobs "
+        f"{runs['wall_s'].sum() / 60:.1f} min) and its peak resident memory (right; at most "
+        f"{runs['max_rss_mb'].max():.0f} MB)."
+    )
+    return Plot(_finish(fig, "Cost of each training job (Snakemake benchmark)"), alt)
 
 
-# -------------------------------------------------------------------------------------- conclusions
-def _fmt_pct(x):
-    return f"{100 * x:.1f}%"
+# ------------------------------------------------------------------------------------ notebook glue
+def heading(text: str, anchor: str, level: int = 3) -> None:
+    from IPython.display import HTML, display
+
+    display(HTML(f'<h{level} id="{anchor}">{html.escape(text)}</h{level}>'))
 
 
-def mean_grad_norm(grad_epochs: pd.DataFrame, label: str, layer: str) -> float:
-    frame = grad_epochs[
-        (grad_epochs["label"] == label) & (grad_epochs["layer"] == layer) & (grad_epochs["statistic"] == "grad_norm")
+def markdown(text: str) -> None:
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))
+
+
+def bullets(lines: list[str]) -> None:
+    if lines:
+        markdown("\n".join("- " + line for line in lines))
+
+
+def contents(study: Study) -> None:
+    """The table of contents, with a line per fix."""
+    from IPython.display import HTML, display
+
+    toc = [
+        ("setup", "1. Setup"),
+        ("problem", "2. The problem: deep sigmoid networks stop learning"),
+        ("init-flow", "3. Gradient flow at initialisation"),
+        ("fixes", "4. The fixes"),
     ]
-    return float(frame["value"].mean())
-
-
-def problem_sentences(runs: pd.DataFrame) -> list[str]:
-    """What the baselines show, in words, from the numbers."""
-    base = (
-        runs[runs["group"] == BASELINE]
-        .groupby(["variant", "depth"], as_index=False)[["test_acc", "grad_ratio_first_last"]]
-        .mean()
+    toc += [(f"fix-{g}", "&nbsp;&nbsp;&nbsp;" + html.escape(title(g))) for g in study.fix_groups]
+    toc += [("comparison", "5. Comparison"), ("cost", "6. Cost"), ("conclusions", "7. Conclusions")]
+    display(
+        HTML(
+            "<h2>Contents</h2><ul style='list-style:none'>"
+            + "".join(f'<li><a href="#{a}">{t}</a></li>' for a, t in toc)
+            + "</ul>"
+        )
     )
-    out = []
-    for row in base.itertuples():
-        learned = (
-            "learned"
-            if row.test_acc > 0.5
-            else ("barely learned" if row.test_acc > 0.2 else "did not learn (chance is 10%)")
-        )
-        out.append(
-            f"With {row.depth} hidden layers ({row.variant}) the sigmoid MLP {learned}: test accuracy "
-            f"{_fmt_pct(row.test_acc)}; layer 1's gradient norm was {row.grad_ratio_first_last:.2g} times "
-            f"the output layer's."
-        )
-    return out
 
 
-def fix_sentences(runs: pd.DataFrame, grad_epochs: pd.DataFrame, group: str) -> list[str]:
-    """How each variant of ``group`` compares with the sigmoid baseline at the same depth."""
-    out = []
-    fix_runs = runs[runs["group"] == group]
-    for (variant, depth), frame in fix_runs.groupby(["variant", "depth"]):
-        base = runs[
-            (runs["group"] == BASELINE)
-            & (runs["depth"] == depth)
-            & (runs["lr"] == runs.loc[runs["group"] == BASELINE, "lr"].min())
-        ]
-        label = frame["label"].iloc[0]
-        acc = frame["test_acc"].mean()
-        text = f"{group}/{variant} at depth {depth}: test accuracy {_fmt_pct(acc)}"
-        if frame["diverged"].any():
-            text += f" ({int(frame['diverged'].sum())} of {len(frame)} runs diverged)"
-        if len(base):
-            base_label = base["label"].iloc[0]
-            fix_g1 = mean_grad_norm(grad_epochs, label, "hidden1")
-            base_g1 = mean_grad_norm(grad_epochs, base_label, "hidden1")
-            text += (
-                f" against {_fmt_pct(base['test_acc'].mean())} for the baseline; layer 1's mean gradient norm "
-                f"{'rose' if fix_g1 >= base_g1 else 'fell'} by a factor of {max(fix_g1, base_g1) / min(fix_g1, base_g1):.3g} "
-                f"({base_g1:.2g} → {fix_g1:.2g}), and its hidden1/output ratio is "
-                f"{frame['grad_ratio_first_last'].mean():.2g} against {base['grad_ratio_first_last'].mean():.2g}."
-            )
-        else:
-            text += "; no baseline at this depth to compare with."
-        out.append(text)
-    return out
-
-
-def saturation_note(activation: str) -> str:
-    return SATURATION_DEFINITIONS[activation]
-
-
-def saturation_sentence(grad_epochs: pd.DataFrame, labels: list[str]) -> str:
-    """Were the sigmoid units saturated? The answer decides what explains the vanishing gradient."""
-    frame = grad_epochs[grad_epochs["label"].isin(labels) & (grad_epochs["statistic"] == "saturation")]
-    if frame.empty:
-        return "No saturation was recorded."
-    worst = frame.loc[frame["value"].idxmax()]
-    text = (
-        f"Saturation ({saturation_note('sigmoid')}) reached at most {_fmt_pct(worst['value'])} "
-        f"({worst['label']}, {worst['layer']}, epoch {worst['epoch']})."
+def setup_text(study: Study) -> str:
+    runs = study.runs
+    env = runs.iloc[0]
+    return (
+        f"Study **{env['study']}**: {len(runs)} runs ({runs['label'].nunique()} configurations). Device: "
+        f"**{', '.join(runs['device'].unique())}**, torch threads per job: "
+        f"**{', '.join(map(str, runs['threads'].unique()))}**, torch **{env['torch']}**, Python "
+        f"**{env['python']}**. Data: Fashion-MNIST, pixels scaled to [0, 1]."
     )
-    if worst["value"] < 0.05:
-        text += (
-            " The units were not saturated: the gradient shrinks because every sigmoid layer multiplies it "
-            "by σ′(x) ≤ 0.25 and by small weights, layer after layer."
-        )
-    return text
+
+
+def fix_section(study: Study, group: str, vrange) -> None:
+    """One fix's subsection: sentences, validation curves and gradient profile against the course baseline,
+    and a heatmap per variant."""
+    heading(title(group), f"fix-{group}")
+    bullets(fix_sentences(study, group))
+    runs = study.runs[study.runs["group"] == group]
+    for depth in sorted(runs["depth"].unique()):
+        base = study.course_baselines
+        labels = list(dict.fromkeys(base.loc[base["depth"] == depth, "label"]))
+        labels += list(dict.fromkeys(runs.loc[runs["depth"] == depth, "label"]))
+        show(curves(study, labels, f"{title(group)}, depth {depth}: validation curves"))
+        show(layer_profile(study, labels, f"{title(group)}, depth {depth}: gradient norm per layer"))
+        for label in dict.fromkeys(runs.loc[runs["depth"] == depth, "label"]):
+            show(grad_heatmap(study, label, vrange=vrange))
 
 
 # ------------------------------------------------------------------------------------------ render
 def render(
     template: str,
     executed: str,
-    html: str,
+    html_path: str,
     tables: dict,
     config: dict | None = None,
     show_code: bool = False,
     figures: dict | None = None,
 ) -> None:
-    """Execute the notebook with papermill (kernel python3), keep it at ``executed``, write ``html``.
+    """Execute the notebook with papermill (kernel python3), keep it at ``executed``, write ``html_path``.
 
     ``figures`` maps figure names (``gradient_profile``, ``comparison``) to PNG paths the notebook also
     writes, for Snakemake's own ``--report``.
@@ -510,9 +1150,9 @@ def render(
     papermill.execute_notebook(
         template,
         executed,
-        parameters={"tables": tables, "config": config or {}, "figures": figures or {}},
         kernel_name="python3",
         progress_bar=False,
+        parameters={"tables": tables, "config": config or {}, "figures": figures or {}},
         cwd=str(Path(template).resolve().parent),
     )
     exporter = HTMLExporter(
@@ -523,5 +1163,5 @@ def render(
         exclude_output_prompt=True,
     )
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
-    with atomic_path(html) as tmp:
+    with atomic_path(html_path) as tmp:
         tmp.write_text(body)
