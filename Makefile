@@ -6,13 +6,19 @@ PY := $(VENV)/bin/python
 CORES ?= $(shell nproc)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: study test status setup data-package test-packages benchmark
+.PHONY: study test lint status setup data-package test-packages benchmark
 
 study: setup data-package
 	$(VENV)/bin/snakemake --workflow-profile workflow/profiles/default --cores $(CORES)
 
-test: setup data-package test-packages
+test: lint data-package test-packages
 	$(PY) -m pytest -ra
+
+# The linters pinned in pyproject.toml's test extra: ruff (rules and format) and snakefmt, line length 120.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/snakefmt --check Snakefile workflow
 
 # While `make study` (or any snakemake) runs: each training job's epoch, validation accuracy and time left.
 status:

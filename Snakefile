@@ -17,6 +17,6 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         f"{LAYOUT.report_dir()}/report.html",
-    default_target: True

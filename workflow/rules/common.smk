@@ -28,8 +28,7 @@ DATASET = LAYOUT.dataset_file()
 # The library modules that compute a run: editing them retrains; editing the report code does not.
 LIBRARY = REPO / "src/vanishing_gradients"
 TRAINING_CODE = [
-    str(LIBRARY / f"{name}.py")
-    for name in ("data", "specs", "models", "gradstats", "training", "measures", "outputs")
+    str(LIBRARY / f"{name}.py") for name in ("data", "specs", "models", "gradstats", "training", "measures", "outputs")
 ]
 
 

@@ -16,11 +16,11 @@ rule download_fashion_mnist:
         LAYOUT.download_log(),
     benchmark:
         LAYOUT.download_benchmark()
+    conda:
+        "../../envs/data.yaml"
     resources:
         mem_mb=500,
         runtime=30,
-    conda:
-        "../../envs/data.yaml"
     script:
         "../../scripts/download.py"
 
@@ -31,18 +31,18 @@ rule prepare_dataset:
         code=str(LIBRARY / "data.py"),
     output:
         DATASET,
-    params:
-        validation_size=config["data"]["validation_size"],
-        split_seed=config["data"]["split_seed"],
-        subset=config["data"]["subset"],
     log:
         LAYOUT.log("data/prepare_dataset.log"),
     benchmark:
         LAYOUT.benchmark("data/prepare_dataset")
+    conda:
+        "../../envs/data.yaml"
     resources:
         mem_mb=1500,
         runtime=10,
-    conda:
-        "../../envs/data.yaml"
+    params:
+        validation_size=config["data"]["validation_size"],
+        split_seed=config["data"]["split_seed"],
+        subset=config["data"]["subset"],
     script:
         "../../scripts/prepare.py"

@@ -8,17 +8,17 @@ rule gradient_flow_at_init:
         code=[str(LIBRARY / f"{name}.py") for name in ("initflow", "models", "specs", "training")],
     output:
         LAYOUT.init_flow(),
-    params:
-        flow=study.init_flow_param(config),
     log:
         LAYOUT.log("init_flow.log"),
     benchmark:
         LAYOUT.benchmark("init_flow")
+    conda:
+        "../../envs/train.yaml"
     threads: config["threads"]
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../../envs/train.yaml"
+    params:
+        flow=study.init_flow_param(config),
     script:
         "../../scripts/init_flow.py"

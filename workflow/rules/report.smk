@@ -11,22 +11,22 @@ rule aggregate:
         LAYOUT.log("aggregate.log"),
     benchmark:
         LAYOUT.benchmark("aggregate")
+    conda:
+        "../../envs/report.yaml"
     resources:
         mem_mb=4000,
         runtime=10,
-    conda:
-        "../../envs/report.yaml"
     script:
         "../../scripts/aggregate.py"
 
 
 rule report:
     input:
+        **LAYOUT.aggregate(),
         notebook=str(REPO / "reports/report.ipynb"),
         template=str(REPO / "reports/offline.html.j2"),
         code=str(LIBRARY / "report.py"),
         init_flow=LAYOUT.init_flow(),
-        **LAYOUT.aggregate(),
     output:
         html=report(
             f"{LAYOUT.report_dir()}/report.html",
@@ -43,18 +43,18 @@ rule report:
             caption="../../reports/captions/comparison.rst",
             category="Key figures",
         ),
-    params:
-        config=config,
-        show_code=config["report"]["show_code"],
     log:
         notebook=LAYOUT.log("report/report.ipynb"),
         log=LAYOUT.log("report/report.log"),
     benchmark:
         LAYOUT.benchmark("report")
+    conda:
+        "../../envs/report.yaml"
     resources:
         mem_mb=4000,
         runtime=20,
-    conda:
-        "../../envs/report.yaml"
+    params:
+        config=config,
+        show_code=config["report"]["show_code"],
     script:
         "../../scripts/render_report.py"

@@ -12,21 +12,21 @@ for group in study.groups(config):
             code=TRAINING_CODE,
         output:
             **run_outputs(group),
-        params:
-            run=run_id(group),
-            spec=run_spec(group),
-            device=config["device"],
         log:
             run_pattern(group).log,
         benchmark:
             run_pattern(group).benchmark
-        threads: config["threads"]
         priority: train_priority(group)
+        conda:
+            "../../envs/train.yaml"
+        threads: config["threads"]
         resources:
             mem_mb=1500,
             runtime=train_runtime(group),
             gpu=GPU,
-        conda:
-            "../../envs/train.yaml"
+        params:
+            run=run_id(group),
+            spec=run_spec(group),
+            device=config["device"],
         script:
             "../../scripts/train.py"
