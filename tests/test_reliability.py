@@ -175,3 +175,22 @@ def test_a_second_workflow_in_the_same_folder_is_locked_out(tmp_path):
     finally:
         first.kill()
         first.wait()
+
+
+def test_a_damaged_dataset_names_the_command_that_rebuilds_it_and_the_study_then_completes(tmp_path):
+    config = {**SMALL, "training": {"epochs": 2, "width": 16}}
+    workdir = project_with(tmp_path, config)
+    dataset = "results/small/data/fashion_mnist.pt"
+    snakemake(workdir, "--cores", "1", dataset)
+    (workdir / dataset).write_bytes((workdir / dataset).read_bytes()[:1000])  # truncated
+
+    failed = snakemake(workdir, "--cores", "1", TARGET, check=False)
+    assert failed.returncode != 0
+    log = (workdir / f"logs/small/train/{RUN}.log").read_text()
+    command = f"snakemake --cores 1 --force {dataset}"
+    assert f"{dataset} is not a readable dataset cache" in log and command in log
+    assert len(log.splitlines()) < 40, "the error is drowned in a traceback"
+
+    snakemake(workdir, *command.split()[1:])  # the command the message names
+    snakemake(workdir, "--cores", "1")
+    assert (workdir / "results/small/report/report.html").is_file()

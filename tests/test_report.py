@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from conftest import ROOT
 
-from vanishing_gradients import report
+from vanishing_gradients import report, specs
 
 SEEDS = [1, 2, 3]
 # (group, variant, depth, lr): (test accuracy, gradient ratio, saturation, overfits)
@@ -153,7 +153,12 @@ def synthetic_aggregate(out):
     return {k: str(v) for k, v in tables.items()}
 
 
-CONFIG = {"study": "synthetic", "seeds": SEEDS, "training": {"lr": 0.01}}
+CONFIG = {
+    "study": "synthetic",
+    "seeds": SEEDS,
+    "training": specs.default_settings(),
+    "fixes": {"weight_increasing": {"depths": [7], "variants": {"std10": {"init": "normal", "init_std": 10.0}}}},
+}
 
 
 @pytest.fixture(scope="module")
@@ -229,6 +234,8 @@ def test_tables_hold_the_numbers_of_the_aggregate(rendered, tables):
         geo = 10 ** np.log10(frame["grad_ratio_first_last"]).mean()
         assert f"{geo:.2g} [" in rendered
     assert f"{runs['wall_s'].sum() / 60:.1f} min" in rendered
+    assert "Standard deviation of the initial weights per layer" in rendered  # fix 1's init table
+    assert "0.0206 (uniform)" in rendered and ">10<" in rendered.replace(" ", "")
 
 
 def test_the_learning_rate_question_is_answered_from_the_runs(study):

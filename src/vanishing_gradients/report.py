@@ -29,10 +29,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from . import specs  # noqa: E402
 from .aggregate import read_table  # noqa: E402
 from .layout import RUN_KEYS  # noqa: E402
 from .measures import SATURATION_DEFINITIONS  # noqa: E402
-from .study import BASELINE  # noqa: E402
+from .study import BASELINE, variant_settings  # noqa: E402
 
 TITLES = {
     "baseline": "Baseline (sigmoid, SGD)",
@@ -286,6 +287,29 @@ def config_table(config: dict) -> pd.DataFrame:
     return pd.DataFrame(
         [(key, json.dumps(value, sort_keys=True)) for key, value in rows], columns=["config key", "value"]
     )
+
+
+def init_table(config: dict, group: str) -> pd.DataFrame:
+    """The std of the initial weights per layer for the baseline (PyTorch's default) and each variant of ``group``:
+    how an init compares with Xavier's and Kaiming's."""
+    width = config["training"]["width"]
+    shapes = {
+        "layer 1 (784 → width)": (784, width),
+        "hidden (width → width)": (width, width),
+        "output (width → 10)": (width, 10),
+    }
+    rows = []
+    for name, settings in [
+        ("baseline (PyTorch default)", config["training"]),
+        *((v, variant_settings(config, group, v)) for v in config["fixes"][group]["variants"]),
+    ]:
+        spec = specs.from_settings(settings, depth=2, seed=0).model
+        row = {"variant": name, "init": spec.init}
+        for shape_name, (fan_in, fan_out) in shapes.items():
+            std = specs.weight_std(spec, fan_in, fan_out)
+            row[shape_name] = f"{std:.3g}" if std is not None else f"{1 / math.sqrt(3 * fan_in):.3g} (uniform)"
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def cost_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -1109,8 +1133,19 @@ def setup_text(study: Study) -> str:
 def fix_section(study: Study, group: str, vrange) -> None:
     """One fix's subsection: sentences, validation curves and gradient profile against the course baseline,
     and a heatmap per variant."""
+    from IPython.display import display
+
     heading(title(group), f"fix-{group}")
     bullets(fix_sentences(study, group))
+    variants = study.config.get("fixes", {}).get(group, {}).get("variants", {})
+    if any(v.get("init", "default") != "default" for v in variants.values()):
+        display(
+            init_table(study.config, group)
+            .style.hide(axis="index")
+            .set_caption(
+                "Standard deviation of the initial weights per layer (PyTorch's default is uniform on ±1/√fan_in)"
+            )
+        )
     runs = study.runs[study.runs["group"] == group]
     for depth in sorted(runs["depth"].unique()):
         base = study.course_baselines
