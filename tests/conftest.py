@@ -13,6 +13,9 @@ sys.path.insert(0, str(ROOT / "src"))
 from vanishing_gradients.data import Split  # noqa: E402
 
 DEBIAN_DATA = Path("/usr/share/datasets/fashion-mnist")
+# The fixes of config.yaml, in its order.
+DEFAULT_FIXES = ["weight_increasing", "better_activation", "better_optimizer", "normalization", "skip_connection",
+                 "train_some_layers", "gradient_normalization", "combined"]  # fmt: skip
 
 
 def merged_config(*overlays: str) -> dict:
