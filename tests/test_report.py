@@ -252,7 +252,7 @@ def test_fixes_are_grouped_from_the_numbers(study):
     assert set(groups["saturated"]["label"]) == {"weight_increasing/std10 d7"}
     assert set(groups["partial"]["label"]) == {"skip_connection/course d7"}
     text = " ".join(report.group_sentences(study))
-    assert "Flow restored, but the units saturate and the network fails" in text and "98.0% saturated" in text
+    assert "Flow restored, but the units saturate and the network fails" in text and "98.0 ± 0.0% saturated" in text
 
 
 def test_a_ratio_near_one_is_shown_necessary_but_not_sufficient(study, tables):
@@ -273,7 +273,9 @@ def test_a_ratio_near_one_is_shown_necessary_but_not_sufficient(study, tables):
 def test_overfitting_is_flagged_with_the_epoch_of_lowest_validation_loss(study):
     flagged = report.overfitting(study)
     assert list(flagged["label"]) == ["combined/relu_bn_skip_adam d7"]
-    assert flagged["best_epoch"].iloc[0] == 2 and flagged["best_val_loss"].iloc[0] == pytest.approx(0.5)
+    assert flagged["best_epochs"].iloc[0] == [2, 2, 2] and flagged["best_val_loss"].iloc[0][0] == pytest.approx(0.5)
+    text = report.overfitting_sentences(study)[0]
+    assert text.startswith("combined/relu_bn_skip_adam d7: validation loss lowest at epoch 2, 2 and 2 (by seed")
 
 
 def test_runs_are_compared_only_through_their_intervals(study):

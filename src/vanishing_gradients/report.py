@@ -228,7 +228,7 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
         for col in ("test_acc", "best_val_acc"):
             row[col], row[f"{col}_ci"] = mean_ci(frame[col])
         row["ratio"], row["ratio_low"], row["ratio_high"] = log_mean_ci(frame["grad_ratio_first_last"])
-        row["saturation"] = float(frame["saturation"].mean()) if "saturation" in frame else math.nan
+        row["saturation"], row["saturation_ci"] = mean_ci(frame.get("saturation", []))
         row["diverged"] = int(frame["diverged"].sum())
         row["accuracy_class"] = classify_accuracy(row["test_acc"], row["test_acc_ci"])
         row["flow_class"] = classify_flow(row["ratio"])
@@ -266,7 +266,7 @@ def format_summary(table: pd.DataFrame) -> pd.DataFrame:
             "grad ratio hidden1/output": [
                 ratio_text(*r) for r in zip(table["ratio"], table["ratio_low"], table["ratio_high"], strict=True)
             ],
-            "saturated units": [pct(s) for s in table["saturation"]],
+            "saturated units": [pct(v, c) for v, c in zip(table["saturation"], table["saturation_ci"], strict=True)],
             "diverged runs": table["diverged"],
         }
     )
@@ -482,7 +482,7 @@ def group_sentences(study: Study) -> list[str]:
         return _join(
             [
                 f"{r.label} ({pct(r.test_acc, r.test_acc_ci)}, ratio {r.ratio:.2g}"
-                + (f", {pct(r.saturation)} saturated" if math.isfinite(r.saturation) else "")
+                + (f", {pct(r.saturation, r.saturation_ci)} saturated" if math.isfinite(r.saturation) else "")
                 + ")"
                 for r in frame.sort_values("test_acc", ascending=False).itertuples()
             ]
@@ -527,7 +527,9 @@ def necessary_not_sufficient(study: Study) -> list[str]:
         failed = table[(table["accuracy_class"] == "failed") & (table["ratio"] >= HEALTHY_RATIO)]
         if len(failed):
             sat = [
-                f"{pct(r.saturation)} saturated" if math.isfinite(r.saturation) else "saturation not recorded"
+                f"{pct(r.saturation, r.saturation_ci)} saturated"
+                if math.isfinite(r.saturation)
+                else "saturation not recorded"
                 for r in failed.itertuples()
             ]
             out.append(
@@ -537,39 +539,62 @@ def necessary_not_sufficient(study: Study) -> list[str]:
     return out
 
 
+def _rise(run: pd.DataFrame) -> dict | None:
+    """One run's last stage: its lowest validation loss, the epoch of it, the final loss, and whether the
+    training loss fell after that epoch."""
+    run = run[run["stage"] == run["stage"].max()].set_index("epoch")
+    if len(run) < 3 or not np.isfinite(run[["train_loss", "val_loss"]].to_numpy()).all():
+        return None
+    best = run["val_loss"].idxmin()
+    return {
+        "best_epoch": int(best),
+        "best": run.loc[best, "val_loss"],
+        "final": run["val_loss"].iloc[-1],
+        "final_epoch": int(run.index[-1]),
+        "train_fell": run["train_loss"].iloc[-1] < run.loc[best, "train_loss"],
+    }
+
+
 def overfitting(study: Study) -> pd.DataFrame:
-    """Configurations whose validation loss rises while their training loss falls (seed-mean curves, last
-    stage): the epoch of lowest validation loss, that loss and the final one."""
+    """Configurations whose validation loss rises while their training loss falls, in every seed: the final
+    loss more than RISE above the lowest, with the 95% interval of that rise above zero (one seed: its value)."""
     rows = []
     for label, frame in study.metrics.groupby("label", sort=False):
-        frame = frame[frame["stage"] == frame["stage"].max()]
-        curve = frame.groupby("epoch")[["train_loss", "val_loss"]].mean()
-        if len(curve) < 3 or not np.isfinite(curve.to_numpy()).all():
+        seeds = [r for _, run in frame.groupby("seed") if (r := _rise(run)) is not None]
+        if not seeds:
             continue
-        best = curve["val_loss"].idxmin()
-        final = curve.iloc[-1]
-        low = curve.loc[best, "val_loss"]
-        if final["val_loss"] >= (1 + RISE) * low and final["train_loss"] < curve.loc[best, "train_loss"]:
+        seeds = pd.DataFrame(seeds)
+        rise, half = mean_ci(seeds["final"] - seeds["best"])
+        lower = rise - (0.0 if math.isnan(half) else half)
+        if seeds["train_fell"].all() and lower > 0 and rise >= RISE * seeds["best"].mean():
             rows.append(
                 {
                     "label": label,
-                    "best_epoch": int(best),
-                    "best_val_loss": low,
-                    "final_val_loss": final["val_loss"],
-                    "final_epoch": int(curve.index[-1]),
+                    "best_epochs": sorted(seeds["best_epoch"]),
+                    "best_val_loss": mean_ci(seeds["best"]),
+                    "final_val_loss": mean_ci(seeds["final"]),
+                    "final_epoch": int(seeds["final_epoch"].max()),
                 }
             )
-    return pd.DataFrame(rows, columns=["label", "best_epoch", "best_val_loss", "final_val_loss", "final_epoch"])
+    return pd.DataFrame(rows, columns=["label", "best_epochs", "best_val_loss", "final_val_loss", "final_epoch"])
+
+
+def _loss(mean_half: tuple[float, float]) -> str:
+    mean, half = mean_half
+    return f"{mean:.3f} ± {half:.3f}" if math.isfinite(half) else f"{mean:.3f}"
 
 
 def overfitting_sentences(study: Study) -> list[str]:
     flagged = overfitting(study)
     if flagged.empty:
-        return [f"No run's validation loss ended {RISE:.0%} or more above its minimum while its training loss fell."]
+        return [
+            f"No configuration's validation loss ended {RISE:.0%} or more above its minimum while its training "
+            "loss fell."
+        ]
     return [
-        f"{r.label}: validation loss lowest at epoch {r.best_epoch} ({r.best_val_loss:.3f}), then rose to "
-        f"{r.final_val_loss:.3f} by epoch {r.final_epoch} while the training loss kept falling: it overfits "
-        f"(the best validation epoch would be the one to keep)."
+        f"{r.label}: validation loss lowest at epoch {_join([str(e) for e in r.best_epochs])} (by seed; "
+        f"{_loss(r.best_val_loss)}), then rose to {_loss(r.final_val_loss)} by epoch {r.final_epoch} while the "
+        "training loss kept falling: it overfits (the best validation epoch would be the one to keep)."
         for r in flagged.itertuples()
     ]
 
