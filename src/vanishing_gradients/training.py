@@ -216,6 +216,10 @@ class Trainer:
         callbacks: list[Callback] = (),
     ):
         self.spec, self.device, self.log = spec, torch.device(device), log
+        # Saturated sigmoids (weights N(0, 10), gradient normalisation) make subnormal floats (< 1.2e-38) in the
+        # backward pass, and x86 CPUs compute with them ~50x slower: measured 2.1 s instead of 0.7 s per epoch
+        # of the std-10 run. Flushing them to zero changes no number of the other runs (tested bitwise).
+        torch.set_flush_denormal(True)
         self.checkpoint = Path(checkpoint) if checkpoint else None
         torch.manual_seed(spec.seed)
         self.model = MLP(spec.model).to(self.device)
