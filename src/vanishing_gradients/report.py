@@ -49,8 +49,7 @@ TITLES = {
 CONFIG_KEYS = ["group", "variant", "depth"]  # a configuration: a run up to its seed
 CHANCE = 0.1  # ten balanced classes
 # Thresholds of the conclusions, on the 95% interval of the mean test accuracy over seeds:
-LEARNED = 0.5  # "learned": the whole interval above 50% (the failing baselines stay at 10%)
-FAILED = 0.2  # "failed": the whole interval below 20%
+LEARNED = 0.5  # "learned": the whole interval above 50%; "did not learn": the whole interval below it
 HEALTHY_RATIO = 0.1  # "flow restored": layer 1 gets at least a tenth of the output layer's gradient norm
 SATURATED = 0.5  # "saturated": on average over training, half of the units or more saturated (or dead)
 RISE = 0.05  # a validation loss that ends 5% or more above its minimum while the training loss falls
@@ -195,13 +194,14 @@ def load(tables: dict, config: dict | None = None) -> Study:
 
 # ------------------------------------------------------------------------------------------- tables
 def classify_accuracy(mean: float, half: float) -> str:
-    """learned / failed / partial, from the interval (a single seed: from the value alone)."""
+    """learned / not learned / mixed: where the 95% interval of the test accuracy lies against LEARNED (a single
+    seed: its value)."""
     half = 0.0 if math.isnan(half) else half
     if mean - half >= LEARNED:
         return "learned"
-    if mean + half < FAILED:
-        return "failed"
-    return "partial"
+    if mean + half < LEARNED:
+        return "not learned"
+    return "mixed"
 
 
 def classify_flow(ratio: float) -> str:
@@ -230,6 +230,7 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
         row["ratio"], row["ratio_low"], row["ratio_high"] = log_mean_ci(frame["grad_ratio_first_last"])
         row["saturation"], row["saturation_ci"] = mean_ci(frame.get("saturation", []))
         row["diverged"] = int(frame["diverged"].sum())
+        row["seeds_learned"] = int((frame["test_acc"] >= LEARNED).sum())
         row["accuracy_class"] = classify_accuracy(row["test_acc"], row["test_acc_ci"])
         row["flow_class"] = classify_flow(row["ratio"])
         rows.append(row)
@@ -361,7 +362,7 @@ def learning_rate_sentences(study: Study) -> list[str]:
     at_best = table[table["lr"] == best_lr].sort_values("depth")
     out = []
     learned = at_best[at_best["accuracy_class"] == "learned"]
-    failed = at_best[at_best["accuracy_class"] == "failed"]
+    failed = at_best[at_best["accuracy_class"] == "not learned"]
     lrs = ", ".join(f"{lr:g}" for lr in sorted(table["lr"].unique()))
     out.append(
         f"Learning rates tried: {lrs}. The best for the sigmoid/SGD baseline is {best_lr:g} (the highest "
@@ -387,15 +388,14 @@ def learning_rate_sentences(study: Study) -> list[str]:
                 _join([pct(a, c) for a, c in zip(failed["test_acc"], failed["test_acc_ci"], strict=True)]),
             )
         )
-    partial = at_best[at_best["accuracy_class"] == "partial"]
-    if len(partial):
+    mixed = at_best[at_best["accuracy_class"] == "mixed"]
+    if len(mixed):
         out.append(
-            "Between the two, with {} hidden layers: {}.".format(
-                _join([str(d) for d in partial["depth"]]),
-                _join([pct(a, c) for a, c in zip(partial["test_acc"], partial["test_acc_ci"], strict=True)]),
+            "Mixed, with {} hidden layers: {}.".format(
+                _join([str(d) for d in mixed["depth"]]), _join([_outcome(r) for r in mixed.itertuples()])
             )
         )
-    never = [int(d) for d, frame in table.groupby("depth") if (frame["accuracy_class"] == "failed").all()]
+    never = [int(d) for d, frame in table.groupby("depth") if (frame["accuracy_class"] == "not learned").all()]
     if never:
         out.append(
             f"At no learning rate of the grid does it learn with {_join([str(d) for d in never])} hidden "
@@ -408,12 +408,12 @@ def problem_sentences(study: Study) -> list[str]:
     """What the course's baselines show, in words, from the numbers."""
     out = []
     for row in summary_table(study.course_baselines).sort_values("depth").itertuples():
-        verdict = {"learned": "learned", "failed": "did not learn (chance is 10%)", "partial": "learned partly"}[
+        verdict = {"learned": "learned", "not learned": "did not learn", "mixed": "learned in some seeds only"}[
             row.accuracy_class
         ]
         out.append(
-            f"With {row.depth} hidden layers (SGD lr {row.lr:g}) the sigmoid MLP {verdict}: test accuracy "
-            f"{pct(row.test_acc, row.test_acc_ci)}; layer 1's gradient norm was "
+            f"With {row.depth} hidden layers (SGD lr {row.lr:g}) the sigmoid MLP {verdict}: "
+            f"{_outcome(row)} (chance: 10%); layer 1's gradient norm was "
             f"{ratio_text(row.ratio, row.ratio_low, row.ratio_high)} times the output layer's."
         )
     return out
@@ -467,48 +467,62 @@ def _join(items: list[str]) -> str:
 
 
 # ----------------------------------------------------------------------------------------- conclusions
+def _outcome(row) -> str:
+    """'test accuracy 30.3 ± 87.3%, 1 of 3 seeds above 50%'."""
+    text = f"test accuracy {pct(row.test_acc, row.test_acc_ci)}"
+    if row.seeds > 1:
+        text += f", {row.seeds_learned} of {row.seeds} seeds above {LEARNED:.0%}"
+    return text
+
+
 def groups_of_fixes(study: Study) -> dict[str, pd.DataFrame]:
-    """The fix configurations by outcome: flow restored and learned; flow restored but saturated and failed;
-    partial (everything else)."""
+    """The fix configurations by outcome: flow restored and learned; flow restored but units saturated and not
+    learned; flow still vanishing and not learned; mixed (everything else)."""
     fixes = study.summary[study.summary["group"] != BASELINE]
     restored = fixes["flow_class"] == "restored"
-    learned = restored & (fixes["accuracy_class"] == "learned")
-    saturated = restored & (fixes["accuracy_class"] == "failed") & (fixes["saturation"] >= SATURATED)
-    return {"learned": fixes[learned], "saturated": fixes[saturated], "partial": fixes[~learned & ~saturated]}
+    not_learned = fixes["accuracy_class"] == "not learned"
+    groups = {
+        "learned": restored & (fixes["accuracy_class"] == "learned"),
+        "saturated": restored & not_learned & (fixes["saturation"] >= SATURATED),
+        "vanishing": (fixes["flow_class"] == "vanishing") & not_learned,
+    }
+    groups["mixed"] = ~(groups["learned"] | groups["saturated"] | groups["vanishing"])
+    return {name: fixes[mask] for name, mask in groups.items()}
+
+
+GROUP_TITLES = {
+    "learned": f"Flow restored and the network learns (ratio ≥ {HEALTHY_RATIO:g}, test accuracy interval above "
+    f"{LEARNED:.0%})",
+    "saturated": f"Flow restored, but the units saturate and the network does not learn (ratio ≥ {HEALTHY_RATIO:g}, "
+    f"≥ {SATURATED:.0%} of the units saturated or dead, accuracy interval below {LEARNED:.0%})",
+    "vanishing": f"The gradient still vanishes and the network does not learn (ratio < {HEALTHY_RATIO:g})",
+    "mixed": "Mixed or partial (the accuracy interval straddles 50%, or a network that learns with a small ratio)",
+}
 
 
 def group_sentences(study: Study) -> list[str]:
-    def describe(frame):
-        return _join(
-            [
-                f"{r.label} ({pct(r.test_acc, r.test_acc_ci)}, ratio {r.ratio:.2g}"
-                + (f", {pct(r.saturation, r.saturation_ci)} saturated" if math.isfinite(r.saturation) else "")
-                + ")"
-                for r in frame.sort_values("test_acc", ascending=False).itertuples()
-            ]
-        )
-
-    grouped = groups_of_fixes(study)
     out = []
-    if len(grouped["learned"]):
-        out.append(
-            f"**Flow restored and the network learns** (ratio ≥ {HEALTHY_RATIO:g}, test accuracy interval "
-            f"above {LEARNED:.0%}): {describe(grouped['learned'])}."
-        )
-    if len(grouped["saturated"]):
-        out.append(
-            f"**Flow restored, but the units saturate and the network fails** (ratio ≥ {HEALTHY_RATIO:g}, "
-            f"≥ {SATURATED:.0%} of the units saturated, accuracy interval below {FAILED:.0%}): "
-            f"{describe(grouped['saturated'])}."
-        )
-    if len(grouped["partial"]):
-        out.append(f"**Partial**: {describe(grouped['partial'])}.")
+    for name, frame in groups_of_fixes(study).items():
+        if len(frame):
+            rows = frame.sort_values("test_acc", ascending=False).itertuples()
+            out.append(
+                f"**{GROUP_TITLES[name]}**: "
+                + _join(
+                    [
+                        f"{r.label} ({_outcome(r)}; ratio {r.ratio:.2g}"
+                        + (f"; {pct(r.saturation, r.saturation_ci)} saturated" if math.isfinite(r.saturation) else "")
+                        + ")"
+                        for r in rows
+                    ]
+                )
+                + "."
+            )
     return out
 
 
 def necessary_not_sufficient(study: Study) -> list[str]:
     """What the data says about a gradient ratio near 1 at each depth: whether the configurations that learned
-    all had one, and which had one and still failed."""
+    all had one, and which had one and still did not learn."""
     out = []
     for depth, table in study.summary.groupby("depth"):
         table = table[(table["group"] != BASELINE) | (table["lr"] == study.course_lr)].dropna(subset=["ratio"])
@@ -524,18 +538,14 @@ def necessary_not_sufficient(study: Study) -> list[str]:
                 f"({_join([f'{r.label}: {r.ratio:.2g}, {r.accuracy_class}' for r in below.itertuples()])}). "
                 "Here a gradient that reaches the first layer was necessary."
             )
-        failed = table[(table["accuracy_class"] == "failed") & (table["ratio"] >= HEALTHY_RATIO)]
+        failed = table[(table["accuracy_class"] == "not learned") & (table["ratio"] >= HEALTHY_RATIO)]
         if len(failed):
-            sat = [
-                f"{pct(r.saturation, r.saturation_ci)} saturated"
-                if math.isfinite(r.saturation)
-                else "saturation not recorded"
+            details = [
+                f"{r.label}: ratio {r.ratio:.2g}, {_outcome(r)}"
+                + (f", {pct(r.saturation, r.saturation_ci)} saturated" if math.isfinite(r.saturation) else "")
                 for r in failed.itertuples()
             ]
-            out.append(
-                f"It was not sufficient: {_join(list(failed['label']))} had ratios of "
-                f"{_join([f'{r:.2g}' for r in failed['ratio']])} and stayed near chance ({_join(sat)})."
-            )
+            out.append(f"It was not sufficient: {_join(details)}.")
     return out
 
 
