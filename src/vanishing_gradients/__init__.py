@@ -1,9 +1,11 @@
 """Vanishing gradients in deep MLPs: the library behind the Snakemake study.
 
-Modules: ``data`` (fetch, verify and cache Fashion-MNIST), ``models`` (one MLP builder composed from
-options), ``gradstats`` (per-layer gradient statistics recorded while training), ``training`` (the one
-training loop, with stage schedules and checkpoints), ``study`` (config -> run specifications),
-``results`` (run outputs and aggregation) and ``report`` (tables and figures for the report notebook).
+Modules: ``layout`` (the run identity and every path of a study), ``study`` (config -> validated runs),
+``specs`` (the run settings), ``data`` (fetch, verify and cache Fashion-MNIST), ``models`` (one MLP builder
+composed from options), ``training`` (the trainer in phases) with ``gradstats`` (its statistics, as
+callbacks), ``job`` (a training job: lock, stop with Snakemake, progress), ``tboard`` (optional TensorBoard
+output), ``outputs`` (a run's files), ``initflow`` (gradient flow at initialisation), and the torch-free
+``measures``, ``aggregate``, ``report``, ``compare`` and ``status``.
 """
 
 __version__ = "0.1.0"
