@@ -159,7 +159,13 @@ CONFIG = {
     "study": "synthetic",
     "seeds": SEEDS,
     "training": specs.default_settings(),
-    "fixes": {"weight_increasing": {"depths": [7], "variants": {"std10": {"init": "normal", "init_std": 10.0}}}},
+    "fixes": {
+        "weight_increasing": {"depths": [7], "variants": {"std10": {"init": "normal", "init_std": 10.0}}},
+        "skip_connection": {
+            "depths": [7],
+            "variants": {"course": {"skips": [[1, 3], [4, 7]], "init": "normal", "init_std": 0.05}},
+        },
+    },
 }
 
 
@@ -238,6 +244,7 @@ def test_tables_hold_the_numbers_of_the_aggregate(rendered, tables):
     assert f"{runs['wall_s'].sum() / 60:.1f} min" in rendered
     assert "Standard deviation of the initial weights per layer" in rendered  # fix 1's init table
     assert "0.0206 (uniform)" in rendered and ">10<" in rendered.replace(" ", "")
+    assert rendered.count("Standard deviation of the initial weights per layer") == 2  # fix 1 and fix 5
 
 
 def test_the_learning_rate_question_is_answered_from_the_runs(study):

@@ -304,7 +304,7 @@ def init_table(config: dict, group: str) -> pd.DataFrame:
         ("baseline (PyTorch default)", config["training"]),
         *((v, variant_settings(config, group, v)) for v in config["fixes"][group]["variants"]),
     ]:
-        spec = specs.from_settings(settings, depth=2, seed=0).model
+        spec = specs.from_settings(settings, depth=max(config["fixes"][group]["depths"]), seed=0).model
         row = {"variant": name, "init": spec.init}
         for shape_name, (fan_in, fan_out) in shapes.items():
             std = specs.weight_std(spec, fan_in, fan_out)
