@@ -404,3 +404,19 @@ def test_report_opens_in_headless_chromium(rendered, tmp_path):
 
     pixels = np.asarray(Image.open(shot).convert("L"))
     assert pixels.std() > 20, "the screenshot is blank"
+
+
+def test_ranked_comparison_puts_the_best_configuration_at_the_top(study):
+    plot = report.ranked_comparison(study)
+    ax = plot.fig.axes[0]
+    ticks = {t.get_text(): t.get_position()[1] for t in ax.get_yticklabels()}
+    best = study.summary.sort_values("test_acc", ascending=False)["label"].iloc[0]
+    top = min(ticks, key=ticks.get) if ax.yaxis_inverted() else max(ticks, key=ticks.get)
+    assert top == best and ax.get_xlim() == (0, 1)
+
+
+def test_every_gradient_panel_shows_its_steps(study):
+    plot = report.grad_norm_over_training(study, ["baseline lr0.01 d3", "baseline lr0.01 d7"], "t")
+    last_step = study.grad_steps["step"].max()
+    for ax in plot.fig.axes:
+        assert ax.get_xlim()[1] >= last_step and ax.get_ylim() == plot.fig.axes[0].get_ylim()

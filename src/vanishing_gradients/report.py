@@ -123,7 +123,9 @@ def flow_label(group: str, variant: str) -> str:
 
 def palette_for(labels) -> dict:
     """One colour per label, in the order given, the same in every figure (tab20, then Dark2 and Set1)."""
-    colours = sns.color_palette("tab20") + sns.color_palette("Dark2") + sns.color_palette("Set1")
+    # tab20's strong colours first, then its light ones: neighbours in the list are not shades of one hue
+    tab20 = sns.color_palette("tab20")
+    colours = tab20[0::2] + tab20[1::2] + sns.color_palette("Dark2") + sns.color_palette("Set1")
     return {label: colours[i % len(colours)] for i, label in enumerate(dict.fromkeys(labels))}
 
 
@@ -774,6 +776,9 @@ def curves(study: Study, labels: list[str], title_text: str) -> Plot:
             log_loss = len(values) > 0 and values.max() / values.min() > 10
             if log_loss:
                 ax.set_yscale("log")
+        if col == "val_acc":  # an accuracy lies in [0, 1]; a band of few seeds may reach beyond
+            bottom, top = ax.get_ylim()
+            ax.set_ylim(max(bottom, 0.0), min(top, 1.0))
         ax.set(
             xlabel="epoch",
             ylabel=name + (" (log scale)" if col == "val_loss" and log_loss else ""),
@@ -795,7 +800,9 @@ def curves(study: Study, labels: list[str], title_text: str) -> Plot:
 def grad_norm_over_training(study: Study, labels: list[str], title_text: str, max_points: int = 400) -> Plot:
     """Per-layer weight-gradient L2 norm against step, log scale, one panel per configuration (geometric mean
     and interval over seeds)."""
-    fig, axes = plt.subplots(1, len(labels), figsize=(5 * len(labels), 4), sharey=True, squeeze=False)
+    # Not sharey: with a shared log axis matplotlib stops autoscaling the later panels' x-axes (seen: empty
+    # panels); one y-range is set for all at the end instead.
+    fig, axes = plt.subplots(1, len(labels), figsize=(5 * len(labels), 4), squeeze=False)
     for ax, label in zip(axes[0], labels, strict=True):
         frame = study.grad_steps[study.grad_steps["label"] == label]
         steps = np.sort(frame["step"].unique())
@@ -814,8 +821,14 @@ def grad_norm_over_training(study: Study, labels: list[str], title_text: str, ma
             linewidth=1,
         )
         ax.set_yscale("log")
+        ax.relim()
+        ax.autoscale_view()
         ax.set(xlabel="training step (batch of 512)", ylabel="‖∇W‖₂ (L2 norm of weight gradient)", title=label)
         ax.legend(fontsize=7, title="layer")
+    low = min(ax.get_ylim()[0] for ax in axes[0])
+    high = max(ax.get_ylim()[1] for ax in axes[0])
+    for ax in axes[0]:
+        ax.set_ylim(low, high)
     alt = (
         f"Line charts, one per configuration ({_list(labels)}): the L2 norm of each layer's weight gradient "
         "against training step on a log scale, one line per layer from hidden1 (input side) to output."
@@ -979,7 +992,6 @@ def _error_bars(ax, table: pd.DataFrame, mean: str, low: np.ndarray, high: np.nd
     err = np.vstack([table[mean] - low, high - table[mean]])
     ax.errorbar(table[mean], y, xerr=np.where(np.isfinite(err), err, 0), fmt="none", ecolor="black", capsize=3, lw=1)
     ax.set_yticks(y, table["label"])
-    ax.invert_yaxis()
 
 
 def ranked_comparison(study: Study) -> Plot:
@@ -987,9 +999,14 @@ def ranked_comparison(study: Study) -> Plot:
     table = study.summary.sort_values("test_acc", ascending=False).reset_index(drop=True)
     half = table["test_acc_ci"].fillna(0).to_numpy()
     fig, axes = plt.subplots(1, 2, figsize=(13, 0.38 * len(table) + 1.8), sharey=True)
-    _error_bars(axes[0], table, "test_acc", table["test_acc"] - half, table["test_acc"] + half, study.palette)
+    # An accuracy lies in [0, 1]: its error bars are drawn clipped to that range.
+    low, high = np.clip(table["test_acc"] - half, 0, 1), np.clip(table["test_acc"] + half, 0, 1)
+    _error_bars(axes[0], table, "test_acc", low, high, study.palette)
+    axes[0].invert_yaxis()  # best at the top (the axes share y: invert once)
     axes[0].axvline(CHANCE, color="grey", lw=0.8, ls=":")
-    axes[0].set(xlabel="test accuracy (fraction; dotted: chance)", ylabel="configuration")
+    axes[0].set(
+        xlabel="test accuracy (fraction; dotted: chance; bars clipped to [0, 1])", ylabel="configuration", xlim=(0, 1)
+    )
     ratios = table.assign(test_acc=table["ratio"])
     _error_bars(
         axes[1],
@@ -1075,7 +1092,7 @@ def init_flow_figure(study: Study) -> Plot:
     if table["zero"].any():
         handles.append(plt.Line2D([], [], marker="v", color="grey", ls=""))
         names.append("layer 1's gradient exactly 0 (float32 underflow)")
-    ax.legend(handles, names, fontsize=7, ncol=2, loc="lower left")
+    ax.legend(handles, names, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     deepest = table[table["depth"] == table["depth"].max()].set_index("label")
     alt = (
         f"Line chart, log scale: the ratio of layer 1's to the output layer's gradient norm at initialisation "
