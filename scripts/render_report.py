@@ -1,5 +1,6 @@
 """Snakemake script: execute the report notebook with papermill, keep it as a log, render it to HTML."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -17,7 +18,7 @@ with rule_log(snakemake.log.log) as log:
         snakemake.log.notebook,
         snakemake.output.html,
         tables,
-        config=snakemake.params.config,
+        config=json.loads(snakemake.params.config),
         show_code=snakemake.params.show_code,
         figures={k: str(Path(snakemake.output[k]).resolve()) for k in ("gradient_profile", "comparison")},
     )

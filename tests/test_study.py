@@ -216,3 +216,12 @@ def test_init_flow_measures_the_baseline_and_every_fix_variant_at_every_depth():
     assert {(r.group, r.variant) for r in study.runs(config) if r.group != "baseline"} <= variants
     assert {s.model.depth for _, _, s in measured} == set(config["init_flow"]["depths"])
     assert max(config["init_flow"]["depths"]) >= 30
+
+
+def test_the_report_param_is_sorted_and_leaves_out_the_mirrors():
+    config = study.validate_config(default_config(), SCHEMA)
+    shown = json.loads(study.report_param(config))
+    assert "mirrors" not in shown["data"] and shown["data"]["validation_size"] == 6000
+    reordered = study.validate_config(dict(reversed(list(default_config().items()))), SCHEMA)
+    reordered["data"]["mirrors"] = ["/elsewhere"]
+    assert study.report_param(reordered) == study.report_param(config)

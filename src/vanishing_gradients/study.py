@@ -59,6 +59,13 @@ def spec_param(config: dict, group: str, variant: str, depth, seed) -> str:
     return specs.to_param(train_spec(config, group, variant, int(depth), int(seed)))
 
 
+def report_param(config: dict) -> str:
+    """The config the report shows, as sorted JSON: without the mirror list, which changes no number (editing it
+    must not rerun the report either)."""
+    shown = {**config, "data": {k: v for k, v in config["data"].items() if k != "mirrors"}}
+    return json.dumps(shown, sort_keys=True)
+
+
 def groups(config: dict) -> list[str]:
     return [BASELINE, *config.get("fixes", {})]
 

@@ -54,7 +54,7 @@ rule report:
         mem_mb=4000,
         runtime=20,
     params:
-        config=config,
+        config=study.report_param(config),
         show_code=config["report"]["show_code"],
     script:
         "../../scripts/render_report.py"
