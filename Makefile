@@ -2,6 +2,8 @@
 # Setup is idempotent: a virtualenv in .venv with the pinned packages, and Debian's Fashion-MNIST package.
 
 VENV ?= .venv
+# The interpreter the virtualenv is made from: 3.11, 3.12 or 3.13 (make test PYTHON=python3.13 VENV=.venv-3.13).
+PYTHON ?= python3
 PY := $(VENV)/bin/python
 CORES ?= $(shell nproc)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -30,7 +32,7 @@ benchmark: setup data-package
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
