@@ -118,6 +118,8 @@ BAD_CONFIGS = [
     (("fixes", "better_activation", "variants"), {}, "should be non-empty"),
     (("fixes", "better_activation", "variants", "bad name!"), {}, "names must be letters"),
     (("fixes", "baseline"), {"variants": {"a": {}}}, "not 'baseline'"),
+    # a new fix written without `variants:`: the missing key is named, not the variant it holds
+    (("fixes", "my_fix"), {"relu": {"activation": "relu"}}, "'variants' is a required property"),
     (("fixes", "normalization", "variants", "batchnorm", "norm"), "group", "'group' is not one of"),
     (("fixes", "combined", "variants", "relu_bn_skip_adam", "skips"), [[1]], "[1] is too short"),
     (("report", "show_code"), "yes", "'yes' is not of type 'boolean'"),

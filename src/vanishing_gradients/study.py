@@ -188,8 +188,10 @@ def validate_config(config: dict, schema_path: str) -> dict:
     validator = jsonschema.validators.extend(base, {"properties": set_defaults}, type_checker=_strict_types(base))
     _drop_removed(config)
     _check_numbers(config)
+    # The shallowest error first; at one key a missing required key before the keys it makes unexpected.
     errors = sorted(
-        validator(schema).iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path)))
+        validator(schema).iter_errors(config),
+        key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path)), e.validator != "required"),
     )
     if errors:
         raise ConfigError(_schema_message(errors[0], schema_path))
