@@ -4,8 +4,8 @@
 
 (a) notebook: torchvision FashionMNIST + DataLoader + ToTensor, as in the course notebooks;
 (b) floor: a bare loop over preloaded tensors, no recording;
-(c) trainer: the project's ``training.train`` for one epoch with every gradient statistic on
-    (its epoch time includes the validation pass and the statistics);
+(c) trainer: the project's ``training.train`` for one epoch with the statistics as config.yaml's ``training``
+    records them (its epoch time includes the validation pass, the best-epoch copy and the statistics);
     (b) and (c) alternate, one epoch each per repeat, so that a slow spell of the machine hits both;
 (d) FLOP bound: 6 x parameters x samples / the measured matmul rate of this machine.
 Then the no-op ``snakemake -n`` time on a finished smoke run and the peak RSS of its training jobs.
@@ -25,14 +25,15 @@ import time
 from pathlib import Path
 
 import torch
+import yaml
 from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from vanishing_gradients import aggregate, data, training  # noqa: E402
+from vanishing_gradients import aggregate, data, specs, training  # noqa: E402
 from vanishing_gradients.models import MLP  # noqa: E402
-from vanishing_gradients.specs import ModelSpec, TrainSpec  # noqa: E402
+from vanishing_gradients.specs import ModelSpec  # noqa: E402
 
 MIRRORS = ["/usr/share/datasets/fashion-mnist", str(ROOT / "results/downloads/fashion_mnist")]
 
@@ -139,7 +140,9 @@ def main():
     notebook, nb_all = median_time(notebook_epoch(raw), args.repeats)
     print(f"(a) notebook (DataLoader + ToTensor): median {notebook:.3f} s/epoch  {[round(t, 3) for t in nb_all]}")
     floor_once = floor_epoch(splits["train"])
-    spec = TrainSpec(model=ModelSpec(depth=7), epochs=1, seed=42)
+    settings = {**yaml.safe_load((ROOT / "config.yaml").read_text())["training"], "epochs": 1}
+    spec = specs.from_settings(settings, depth=7, seed=42)
+    print(f"trainer settings (config.yaml): step_every {spec.step_every}, stats_every {spec.stats_every}")
 
     def trainer_once():  # a fresh one-epoch run each time: the same epoch, timed by the trainer itself
         return training.train(spec, splits, "cpu", log=lambda m: None)[1].metrics[0]["seconds"]

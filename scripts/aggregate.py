@@ -8,5 +8,8 @@ from vanishing_gradients import aggregate
 from vanishing_gradients.logs import rule_log
 
 with rule_log(snakemake.log[0]) as log:
-    aggregate.aggregate(list(snakemake.input.summaries), dict(snakemake.output), list(snakemake.input.benchmarks))
-    log(f"aggregated {len(snakemake.input.summaries)} runs")
+    final, screen = list(snakemake.input.final), list(snakemake.input.screen)
+    summaries = final + screen
+    benchmarks = dict(zip(summaries, [*snakemake.input.final_benchmarks, *snakemake.input.screen_benchmarks]))
+    aggregate.aggregate(final, screen, dict(snakemake.output), benchmarks)
+    log(f"aggregated {len(final)} final and {len(screen)} screening runs")

@@ -72,7 +72,7 @@ def dataset(tmp_path, monkeypatch):
 
 
 def test_a_job_writes_its_outputs_and_leaves_no_state_behind(dataset, tmp_path):
-    run = RunId("unit", "tiny", "baseline", "lr0.1", 2, 3)
+    run = RunId("unit", "tiny", "runs", "baseline", "sigmoid", 0.1, 2, 3)
     spec = TrainSpec(model=ModelSpec(depth=2, width=16), lr=0.1, batch_size=64, epochs=3, seed=3)
     seen = []
 
@@ -86,8 +86,10 @@ def test_a_job_writes_its_outputs_and_leaves_no_state_behind(dataset, tmp_path):
     assert summary["run"] == {
         "study": "unit",
         "dataset": "tiny",
+        "phase": "runs",
         "group": "baseline",
-        "variant": "lr0.1",
+        "variant": "sigmoid",
+        "lr": 0.1,
         "depth": 2,
         "seed": 3,
     }
@@ -102,7 +104,7 @@ def test_tensorboard_event_files_hold_every_layers_gradient_norms_and_histograms
     pytest.importorskip("tensorboard", reason="pip install -e '.[tensorboard]'")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    run = RunId("unit", "tiny", "baseline", "lr0.1", 3, 1)
+    run = RunId("unit", "tiny", "runs", "baseline", "sigmoid", 0.1, 3, 1)
     spec = TrainSpec(model=ModelSpec(depth=3, width=16), lr=0.1, batch_size=64, epochs=4, seed=1)
     outputs = {**run.outputs(), "tensorboard": run.tensorboard_dir}
     job.run(run, spec, str(dataset), outputs, "cpu", 1, lambda m: None, tensorboard=True)

@@ -23,13 +23,14 @@ SMALL = {
     "study": "small",
     "data": {"subset": {"train": 12000, "validation": 1000, "test": 1000}},
     "seeds": [42],
-    "baseline": {"depths": [2], "learning_rates": [0.01]},
+    "baseline": {"depths": [2]},
+    "selection": {"learning_rates": {"sgd": [0.01]}, "check": []},
     "training": {"epochs": 150, "width": 64},  # ~15 s: a kill lands in the middle of training
     "fixes": {},
     "init_flow": {"depths": [2, 3], "seeds": [0], "batches": 1},
 }
-RUN = "fashion_mnist/baseline/lr0.01/depth2/seed42"
-TARGET = f"results/small/runs/{RUN}/metrics.csv"
+RUN = "runs/fashion_mnist/baseline/sigmoid/lr0.01/depth2/seed42"
+TARGET = f"results/small/{RUN}/metrics.csv"
 STATE = f"results/small/checkpoints/{RUN}"
 
 
@@ -62,7 +63,7 @@ def start_and_wait_for_epochs(workdir, epochs=8):
         text=True,
         start_new_session=True,
     )
-    log = workdir / f"logs/small/train/{RUN}.log"
+    log = workdir / f"logs/small/{RUN}.log"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if log.exists() and log.read_text().count("epoch ") >= epochs and train_processes(workdir):
@@ -73,7 +74,7 @@ def start_and_wait_for_epochs(workdir, epochs=8):
 
 
 def assert_resumed_like_uninterrupted(workdir, reference):
-    text = (workdir / f"logs/small/train/{RUN}.log").read_text()
+    text = (workdir / f"logs/small/{RUN}.log").read_text()
     assert "resumed from" in text
     assert text.count("epoch 1/150:") == 0, "the resumed job started again from epoch 1"
     resumed = pd.read_csv(workdir / TARGET).drop(columns="seconds")
@@ -122,7 +123,7 @@ def test_status_shows_a_running_job_and_a_killed_snakemake_leaves_no_trainer(tmp
     while any(_alive(pid) for pid in trainers) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(_alive(pid) for pid in trainers), "the training job outlived its Snakemake"
-    log = (workdir / f"logs/small/train/{RUN}.log").read_text()
+    log = (workdir / f"logs/small/{RUN}.log").read_text()
     assert "that started this job is gone" in log and "epoch 150/150" not in log
 
     locked = snakemake(workdir, "--cores", "1", "--rerun-incomplete", TARGET, check=False)
@@ -186,7 +187,7 @@ def test_a_damaged_dataset_names_the_command_that_rebuilds_it_and_the_study_then
 
     failed = snakemake(workdir, "--cores", "1", TARGET, check=False)
     assert failed.returncode != 0
-    log = (workdir / f"logs/small/train/{RUN}.log").read_text()
+    log = (workdir / f"logs/small/{RUN}.log").read_text()
     command = f"snakemake --cores 1 --force {dataset}"
     assert f"{dataset} is not a readable dataset cache" in log and command in log
     assert len(log.splitlines()) < 40, "the error is drowned in a traceback"

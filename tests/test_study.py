@@ -35,19 +35,66 @@ def with_change(path, value):
 DELETE = object()
 
 
+def at_course_rates(config):
+    """The final runs if the screen chose every configuration's course rate."""
+    chosen = {(g, v, d): study.course_lr(config, g, v) for g, v, d in study.configurations(config)}
+    return study.final_runs(config, chosen)
+
+
 def test_default_config_is_valid_and_plans_the_study():
     config = study.validate_config(default_config(), SCHEMA)
-    runs = study.runs(config)
-    config["baseline"]["learning_rates"], config["seeds"] = [0.01], [42]
-    runs = study.runs(config)
-    assert [r.key for r in runs if r.group == "baseline"] == [
-        "fashion_mnist/baseline/lr0.01/depth3/seed42",
-        "fashion_mnist/baseline/lr0.01/depth5/seed42",
-        "fashion_mnist/baseline/lr0.01/depth7/seed42",
+    configurations = study.configurations(config)
+    assert len(configurations) == 3 + 4 + 2 + 1 + 2 + 1 + 1 + 1 + 1
+    assert list(dict.fromkeys(g for g, _, _ in configurations)) == ["baseline", *DEFAULT_FIXES]
+    screen = study.screening_runs(config)
+    sgd, adam = (len(config["selection"]["learning_rates"][k]) for k in ("sgd", "adam"))
+    assert (
+        len(sgd_rates := config["selection"]["learning_rates"]["sgd"]) >= 4 and max(sgd_rates) / min(sgd_rates) >= 100
+    )
+    assert len(screen) == (len(configurations) - 2) * sgd + 2 * adam  # Adam: better_optimizer and combined
+    assert [r.key for r in screen if r.group == "baseline" and r.depth == 3][:2] == [
+        "screen/fashion_mnist/baseline/sigmoid/lr0.01/depth3/seed0",
+        "screen/fashion_mnist/baseline/sigmoid/lr0.03/depth3/seed0",
     ]
-    assert {r.study for r in runs} == {"default"}
-    assert list(dict.fromkeys(r.group for r in runs)) == ["baseline", *DEFAULT_FIXES]
-    assert len(runs) == 3 + 4 + 2 + 1 + 2 + 1 + 1 + 1 + 1
+    chosen = {
+        c: 1.0 if study.variant_settings(config, c[0], c[1])["optimizer"] == "sgd" else 0.001 for c in configurations
+    }
+    final = study.final_runs(config, chosen)
+    assert {r.study for r in final} == {"default"} and {r.phase for r in final} == {"runs"}
+    fair = [r for r in final if r.seed in config["seeds"]]
+    assert [r.key for r in fair if r.group == "baseline" and r.depth == 7] == [
+        "runs/fashion_mnist/baseline/sigmoid/lr1/depth7/seed42",
+        "runs/fashion_mnist/baseline/sigmoid/lr1/depth7/seed43",
+        "runs/fashion_mnist/baseline/sigmoid/lr1/depth7/seed44",
+        "runs/fashion_mnist/baseline/sigmoid/lr0.01/depth7/seed42",  # the course's rate, the exercise's seed
+    ]
+    checked = [r for r in final if r.seed == 0]  # selection.check: the 3-layer baseline at every rate, full budget
+    assert [(r.group, r.depth) for r in checked] == [("baseline", 3)] * sgd
+
+
+def test_a_configuration_whose_grid_holds_one_rate_is_not_screened():
+    config = default_config()
+    config["selection"]["learning_rates"]["adam"] = [0.001]
+    config = study.validate_config(config, SCHEMA)
+    assert {r.group for r in study.screening_runs(config)} >= {"baseline"}
+    assert not [r for r in study.screening_runs(config) if r.group in ("better_optimizer", "combined")]
+    fixed = json.loads(study.fixed_rates(config))
+    assert [(f["group"], f["lr"]) for f in fixed] == [("better_optimizer", 0.001), ("combined", 0.001)]
+
+
+def test_screening_runs_take_the_screen_budget_and_final_runs_the_full_one():
+    config = study.validate_config(default_config(), SCHEMA)
+    screen = study.spec_of(config, study.screening_runs(config)[0])
+    final = study.spec_of(config, at_course_rates(config)[0])
+    assert (screen.epochs, screen.patience) == (config["selection"]["epochs"], config["selection"]["patience"])
+    assert (final.epochs, final.patience) == (100, config["training"]["patience"])
+
+
+def test_a_path_names_a_configured_rate_and_nothing_else():
+    config = study.validate_config(default_config(), SCHEMA)
+    assert study.lr_of(config, "better_optimizer", "adam", "0.0003") == 0.0003
+    with pytest.raises(ConfigError, match="not one of"):
+        study.lr_of(config, "better_optimizer", "adam", "0.5")
 
 
 def test_defaults_are_filled_in():
@@ -55,11 +102,17 @@ def test_defaults_are_filled_in():
     assert config["training"]["lr"] == 0.01 and config["training"]["batch_size"] == 512
     assert config["baseline"]["depths"] == [3, 5, 7] and config["seeds"] == [42]
     assert config["data"]["validation_size"] == 6000
+    assert config["selection"]["learning_rates"]["adam"] == [0.0001, 0.0003, 0.001, 0.003, 0.01]
+
+
+def spec_at(config, group, variant, lr=None, depth=7, seed=42):
+    lr = study.course_lr(config, group, variant) if lr is None else lr
+    return study.train_spec(config, study.FINAL, group, variant, lr, depth, seed)
 
 
 def test_course_settings_reach_the_specs():
     config = study.validate_config(default_config(), SCHEMA)
-    base = study.train_spec(config, "baseline", "lr0.01", 7, 42)
+    base = spec_at(config, "baseline", "sigmoid")
     assert (base.model.activation, base.model.init, base.optimizer, base.lr, base.batch_size, base.epochs) == (
         "sigmoid",
         "default",
@@ -68,25 +121,26 @@ def test_course_settings_reach_the_specs():
         512,
         100,
     )
-    adam = study.train_spec(config, "better_optimizer", "adam", 7, 42)
+    adam = spec_at(config, "better_optimizer", "adam")
     assert (adam.optimizer, adam.lr, adam.model.init_std, adam.model.activation) == ("adam", 0.001, 0.05, "sigmoid")
-    skip = study.train_spec(config, "skip_connection", "course", 7, 42)
+    skip = spec_at(config, "skip_connection", "course")
     assert skip.model.skips == ((1, 3), (4, 7))
-    grow = study.train_spec(config, "train_some_layers", "course", 7, 42)
+    grow = spec_at(config, "train_some_layers", "course")
     assert grow.schedule == (2, 2, 2, 1) and grow.epochs == 100
-    assert specs.from_param(study.spec_param(config, "skip_connection", "course", 7, 42)) == skip
+    run = study.layout(config).run(study.FINAL, "skip_connection", "course", 0.01, 7, 42)
+    assert specs.from_param(study.spec_param(config, run)) == skip
 
 
 def test_spec_param_changes_only_for_the_changed_variant():
     config = study.validate_config(default_config(), SCHEMA)
-    before = {r: study.spec_param(config, r.group, r.variant, r.depth, r.seed) for r in study.runs(config)}
+    runs = at_course_rates(config) + study.screening_runs(config)
+    before = {r: study.spec_param(config, r) for r in runs}
     changed = copy.deepcopy(config)
     changed["fixes"]["weight_increasing"]["variants"]["std10"]["init_std"] = 5.0
-    after = {r: study.spec_param(changed, r.group, r.variant, r.depth, r.seed) for r in study.runs(changed)}
-    assert [r.key for r in before if before[r] != after[r]] == [
-        f"fashion_mnist/weight_increasing/std10/depth7/seed{s}" for s in config["seeds"]
-    ]
-    run = RunId("default", "fashion_mnist", "weight_increasing", "std10", 7, config["seeds"][0])
+    after = {r: study.spec_param(changed, r) for r in runs}
+    assert {(r.group, r.variant) for r in runs if before[r] != after[r]} == {("weight_increasing", "std10")}
+    assert len([r for r in runs if before[r] != after[r]]) == len([r for r in runs if r.variant == "std10"])
+    run = RunId("default", "fashion_mnist", "runs", "weight_increasing", "std10", 0.01, 7, config["seeds"][0])
     assert json.loads(after[run])["model"]["init_std"] == 5.0
 
 
@@ -107,7 +161,15 @@ BAD_CONFIGS = [
     (("training", "momentum"), 0.9, "('momentum' was unexpected)"),
     (("baseline", "depths"), [0, 3], "0 is less than the minimum of 1"),
     (("baseline", "depths"), [], "should be non-empty"),
-    (("baseline", "learning_rates"), [0.01, 0.01], "lists a learning rate twice"),
+    (("baseline", "learning_rates"), [0.01, 0.1], "was replaced"),
+    (("selection", "learning_rates", "sgd"), [0.1, 0.1000000001], "two rates named alike"),
+    (("selection", "learning_rates", "adam"), [], "should be non-empty"),
+    (("selection", "learning_rates", "rmsprop"), [0.1], "'rmsprop' was unexpected"),
+    (("selection", "seeds"), [0, 0], "lists a seed twice"),
+    (("selection", "epochs"), 0, "less than the minimum of 1"),
+    (("selection", "patience"), 0, "less than the minimum of 1"),
+    (("selection", "check"), [{"group": "baseline", "variant": "sigmoid", "depth": 4}], "not a configuration"),
+    (("training", "patience"), 0, "less than the minimum of 1"),
     (("data", "validation_size"), 60000, "greater than the maximum of 59999"),
     (("data", "mirrors"), "/usr/share", "is not of type 'array'"),
     (("data", "subset"), {"train": 0}, "less than the minimum of 1"),
@@ -125,7 +187,7 @@ BAD_CONFIGS = [
     (("report", "show_code"), "yes", "'yes' is not of type 'boolean'"),
     (("training", "lr"), float("nan"), "nan is not a finite number"),
     (("training", "lr"), float("inf"), "inf is not a finite number"),
-    (("baseline", "learning_rates"), [0.01, float("nan")], "nan is not a finite number"),
+    (("selection", "learning_rates", "sgd"), [0.01, float("nan")], "nan is not a finite number"),
     (("fixes", "weight_increasing", "variants", "std1", "init_std"), float("-inf"), "not a finite number"),
     (("training", "width"), 128.0, "128.0 is not of type 'integer'"),
     (("baseline", "depths"), [3.0], "3.0 is not of type 'integer'"),
@@ -166,17 +228,24 @@ def test_an_overlay_removes_a_fix_or_variant_with_null():
     config["fixes"]["combined"] = None
     config["fixes"]["weight_increasing"]["variants"]["xavier"] = None
     config = study.validate_config(config, SCHEMA)
-    assert "combined" not in config["fixes"] and "combined" not in {r.group for r in study.runs(config)}
+    assert "combined" not in config["fixes"] and "combined" not in {g for g, _, _ in study.configurations(config)}
     assert list(config["fixes"]["weight_increasing"]["variants"]) == ["std1", "std10", "kaiming"]
 
 
 def test_course_preset_is_the_exercise():
     config = merged_config("studies/course.yaml")
     config = study.validate_config(config, SCHEMA)
-    runs = study.runs(config)
+    assert study.screening_runs(config) == []  # one rate per optimiser: nothing to choose
+    chosen = {(f["group"], f["variant"], f["depth"]): f["lr"] for f in json.loads(study.fixed_rates(config))}
+    runs = study.final_runs(config, chosen)
     assert {r.study for r in runs} == {"course"} and {r.seed for r in runs} == {42}
+    assert {(r.optimizer, r.lr) for r in map(lambda r: study.spec_of(config, r), runs)} == {
+        ("sgd", 0.01),
+        ("adam", 0.001),
+    }
+    assert {study.spec_of(config, r).patience for r in runs} == {None}  # every epoch, as in the exercise
     assert sorted({(r.group, r.variant) for r in runs}) == [
-        ("baseline", "lr0.01"),
+        ("baseline", "sigmoid"),
         ("better_activation", "relu"),
         ("better_activation", "tanh"),
         ("better_optimizer", "adam"),
@@ -214,8 +283,8 @@ def test_init_flow_measures_the_baseline_and_every_fix_variant_at_every_depth():
     config = study.validate_config(default_config(), SCHEMA)
     measured = study.init_flow_specs(config)
     variants = {(g, v) for g, v, _ in measured}
-    assert ("baseline", "lr0.01") in variants and len([g for g, _ in variants if g == "baseline"]) == 1
-    assert {(r.group, r.variant) for r in study.runs(config) if r.group != "baseline"} <= variants
+    assert ("baseline", "sigmoid") in variants and len([g for g, _ in variants if g == "baseline"]) == 1
+    assert {(g, v) for g, v, _ in study.configurations(config) if g != "baseline"} <= variants
     assert {s.model.depth for _, _, s in measured} == set(config["init_flow"]["depths"])
     assert max(config["init_flow"]["depths"]) >= 30
 

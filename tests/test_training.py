@@ -7,8 +7,15 @@ import torch
 from conftest import tiny_data
 from torch import nn
 
-from vanishing_gradients import training
-from vanishing_gradients.gradstats import Callback, GradientRecorder, SaturationMonitor, epochs_frame, steps_frame
+from vanishing_gradients import checkpoints, training
+from vanishing_gradients.gradstats import (
+    Callback,
+    GradientRecorder,
+    SaturationMonitor,
+    epochs_frame,
+    norms,
+    steps_frame,
+)
 from vanishing_gradients.measures import grad_ratio
 from vanishing_gradients.models import MLP
 from vanishing_gradients.specs import ModelSpec, Stage, TrainSpec, stages
@@ -255,7 +262,7 @@ def test_checkpoint_resume_gives_the_same_result_as_an_uninterrupted_run(tmp_pat
         training.train(spec, data, checkpoint=ckpt, log=killer)
     assert ckpt.exists()
     # a kill between the two writes of a checkpoint leaves one record too many: it must be dropped
-    training._append_records(training.records_path(ckpt), {"grad_steps": {}, "grad_epochs": {}})
+    checkpoints._append_records(checkpoints.records_path(ckpt), {"grad_steps": {}, "grad_epochs": {}})
     messages = []
     _, resumed = training.train(spec, data, checkpoint=ckpt, log=messages.append)
     assert any("resumed from" in m for m in messages)
@@ -273,7 +280,7 @@ def test_stale_checkpoint_from_other_settings_is_ignored(tmp_path):
     messages = []
     _, run = training.train(small_spec(lr=0.01), data, checkpoint=ckpt, log=messages.append)
     assert any("other settings" in m for m in messages)
-    assert not ckpt.exists() or training.records_path(ckpt).stat().st_size > 0
+    assert not ckpt.exists() or checkpoints.records_path(ckpt).stat().st_size > 0
     _, fresh = training.train(small_spec(lr=0.01), data, log=lambda m: None)
     assert run.test_loss == fresh.test_loss
 
@@ -300,3 +307,101 @@ def test_grad_ratio_uses_the_last_stage():
         }
     )
     assert grad_ratio(steps) == pytest.approx((0.25 + 0.75) / 2)
+
+
+def test_norms_never_underflow_to_zero(monkeypatch):
+    """float32 norms of 1e-25 elements read 0 (1e-20 with subnormals flushed); the recorder's must not."""
+    tiny = torch.full((128, 128), 1e-25)
+    assert torch.linalg.vector_norm(tiny) == 0  # the trap
+    for flush in (False, True):
+        torch.set_flush_denormal(flush)
+        try:
+            for value in (1e-25, 1e-20):
+                got = norms([torch.full((128, 128), value)])
+                assert got.dtype == torch.float64 and float(got[0]) == pytest.approx(128 * value, rel=1e-6)
+        finally:
+            torch.set_flush_denormal(False)
+    torch.manual_seed(0)
+    model = MLP(ModelSpec(depth=2, width=8))
+    recorder = GradientRecorder()
+    recorder.start_epoch(model)
+    for _, linear in model.linears():
+        linear.weight.grad = torch.full_like(linear.weight, 1e-25)
+    recorder.before_step()
+    recorder.after_step()
+    records = {}
+    recorder.end_epoch(model, {}, records)
+    assert (records["grad_steps"]["grad_norm"] > 0).all()
+
+
+def test_costly_statistics_every_k_steps_average_over_the_steps_they_saw():
+    torch.manual_seed(0)
+    model = MLP(ModelSpec(depth=2, width=8))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    recorder = GradientRecorder(step_every=1, stats_every=3)
+    recorder.start_epoch(model)
+    expected_abs = []
+    for step in range(7):
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(torch.rand(4, 784)), torch.randint(0, 10, (4,))).backward()
+        if step % 3 == 0:
+            expected_abs.append(model.head.weight.grad.abs().mean().item())
+        recorder.before_step()
+        optimizer.step()
+        recorder.after_step()
+    records = {}
+    recorder.end_epoch(model, {}, records)
+    assert len(records["grad_steps"]["steps"]) == 7  # norms at every step
+    assert float(records["grad_epochs"]["grad_abs_mean"][-1]) == pytest.approx(np.mean(expected_abs), rel=1e-5)
+
+
+def test_the_test_is_taken_at_the_best_validation_epoch():
+    spec = small_spec(lr=0.5, epochs=6)
+    model, run = training.train(spec, tiny_data(), log=lambda m: None)
+    val = [m["val_acc"] for m in run.metrics]
+    assert run.best_epoch == 1 + val.index(max(val))  # the earliest of equal bests
+    # the same run stopped after its best epoch has, as its final test, the best epoch's test
+    _, stopped = training.train(small_spec(lr=0.5, epochs=run.best_epoch), tiny_data(), log=lambda m: None)
+    assert (run.best_test_loss, run.best_test_acc) == (stopped.test_loss, stopped.test_acc)
+    final = training.evaluate(model, *training._to_device(tiny_data()["test"], "cpu"))
+    assert final == (run.test_loss, run.test_acc)  # the model keeps its final weights
+
+
+def test_patience_ends_a_stage_early_and_a_resumed_run_stops_at_the_same_epoch(tmp_path):
+    spec = small_spec(lr=1e-6, epochs=30, patience=2)  # too small a rate: validation never improves
+    messages = []
+    _, run = training.train(spec, tiny_data(), log=messages.append)
+    assert run.stopped_early and len(run.metrics) == 3  # the first epoch, then two without a better one
+    assert any("ends early" in m for m in messages)
+
+    class Killed(Exception):
+        pass
+
+    def killer(message):
+        if "epoch 3/30" in message:
+            raise Killed  # after the last epoch's checkpoint: the resumed run must not train a fourth
+
+    ckpt = tmp_path / "run.ckpt"
+    with pytest.raises(Killed):
+        training.train(spec, tiny_data(), checkpoint=ckpt, log=killer)
+    _, resumed = training.train(spec, tiny_data(), checkpoint=ckpt, log=lambda m: None)
+    assert len(resumed.metrics) == 3 and resumed.stopped_early
+    assert (resumed.best_epoch, resumed.best_test_acc) == (run.best_epoch, run.best_test_acc)
+
+
+def test_patience_applies_per_stage_of_a_schedule():
+    spec = small_spec(model=ModelSpec(depth=3, width=16), schedule=(1, 2), lr=1e-6, epochs=10, patience=1)
+    _, run = training.train(spec, tiny_data(), log=lambda m: None)
+    assert sorted({m["stage"] for m in run.metrics}) == [1, 2, 3]  # every stage ran, each cut short
+    assert len(run.metrics) == 3 * 2
+
+
+def test_every_callbacks_evaluation_hooks_run():
+    seen = []
+
+    class Watcher(Callback):
+        def evaluation_hooks(self, model):
+            return [model.head.register_forward_hook(lambda *_: seen.append(1))]
+
+    training.train(small_spec(epochs=2), tiny_data(), log=lambda m: None, callbacks=[Watcher()])
+    assert len(seen) == 2  # one validation pass per epoch (the validation split fits one batch)

@@ -28,27 +28,27 @@ def run_row(summary: dict) -> dict:
         "activation": spec["model"]["activation"],
         "init": spec["model"]["init"],
         "optimizer": spec["optimizer"],
-        "lr": spec["lr"],
         "epochs": spec["epochs"],
     }
 
 
-def aggregate(summary_paths: list[str], outputs: dict, benchmark_paths: list[str] | None = None) -> None:
+def aggregate(final: list[str], screen: list[str], outputs: dict, benchmarks: dict | None = None) -> None:
     """Concatenate every run into tidy tables keyed by the run identity (``layout.RUN_KEYS``).
 
-    ``benchmark_paths``, if given, are the runs' Snakemake ``benchmark:`` files in the same order; their
-    wall time and peak memory join the runs table as the cost of each run.
+    ``final`` and ``screen``: the summary.json paths of the full-budget and the screening runs. The runs and
+    metrics tables hold both (told apart by ``phase``); the gradient tables only the final runs, which the
+    report's gradient figures are drawn from. ``benchmarks``, if given, maps each summary path to its
+    Snakemake ``benchmark:`` file: the job's wall time and peak memory join the runs table as its cost.
     """
     runs, tables = [], {name: [] for name in RUN_TABLES}
-    benchmark_paths = benchmark_paths or [None] * len(summary_paths)
-    for path, bench in zip(map(Path, summary_paths), benchmark_paths, strict=True):
-        row = run_row(json.loads(path.read_text()))
-        if bench is not None:
-            row.update(read_benchmark(bench))
+    for path, phase_tables in [(p, RUN_TABLES) for p in final] + [(p, ("metrics",)) for p in screen]:
+        row = run_row(json.loads(Path(path).read_text()))
+        if benchmarks:
+            row.update(read_benchmark(benchmarks[path]))
         runs.append(row)
         keys = {k: row[k] for k in RUN_KEYS}
-        for name in RUN_TABLES:
-            tables[name].append(read_table(path.parent / RUN_OUTPUTS[name]).assign(**keys))
+        for name in phase_tables:
+            tables[name].append(read_table(Path(path).parent / RUN_OUTPUTS[name]).assign(**keys))
 
     def ordered(frames):
         frame = pd.concat(frames, ignore_index=True)

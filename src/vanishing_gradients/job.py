@@ -198,7 +198,7 @@ def run(
     """Train one run and write its outputs; return its summary. The state folder is removed at the end."""
     import torch
 
-    from . import data, training
+    from . import checkpoints, data, training
     from . import outputs as run_outputs
 
     torch.set_num_threads(threads)  # Snakemake sets OMP_NUM_THREADS to the rule's threads; torch gets the same
@@ -214,7 +214,7 @@ def run(
             callbacks.append(TensorBoardLogger(outputs["tensorboard"]))
         model, run_log = training.train(spec, data.load_dataset(dataset), device, state / CHECKPOINT, log, callbacks)
         summary = run_outputs.save_run(run_log, model, spec, run_id, outputs, str(device), threads)
-        training.remove_checkpoint(state / CHECKPOINT)
+        checkpoints.remove(state / CHECKPOINT)
         (state / PROGRESS).unlink(missing_ok=True)
     with contextlib.suppress(OSError):  # left as it is if not empty (a file someone put there)
         state.rmdir()  # only the run's own folder: another job may be creating its siblings right now

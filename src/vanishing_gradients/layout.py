@@ -32,34 +32,44 @@ AGGREGATE_TABLES = {
 }
 
 
+def lr_name(lr: float | str) -> str:
+    """A learning rate as a path names it: 0.01 -> "0.01", 0.0001 -> "0.0001", 3e-05 -> "3e-05"."""
+    return lr if isinstance(lr, str) else f"{lr:g}"
+
+
 @dataclass(frozen=True)
 class RunId:
     study: str
     dataset: str
+    phase: str  # "runs" (the full budget) or "screen" (the learning-rate screen)
     group: str  # "baseline" or a fix name
-    variant: str  # a baseline learning rate ("lr0.01") or a fix variant's name
-    depth: int | str  # hidden layers (a wildcard string in a rule's pattern)
+    variant: str  # "sigmoid" for the baseline, or a fix variant's name
+    lr: float | str  # the learning rate (a wildcard string in a rule's pattern)
+    depth: int | str  # hidden layers
     seed: int | str
 
     @property
     def key(self) -> str:
-        """The run's path below its study, unique among all runs: dataset/group/variant/depth<D>/seed<S>."""
-        return f"{self.dataset}/{self.group}/{self.variant}/depth{self.depth}/seed{self.seed}"
+        """The run's path below its study, unique among all runs: phase/dataset/group/variant/lr/depth/seed."""
+        return (
+            f"{self.phase}/{self.dataset}/{self.group}/{self.variant}/lr{lr_name(self.lr)}"
+            f"/depth{self.depth}/seed{self.seed}"
+        )
 
     @property
     def run_dir(self) -> str:
-        return f"{RESULTS}/{self.study}/runs/{self.key}"
+        return f"{RESULTS}/{self.study}/{self.key}"
 
     def outputs(self) -> dict[str, str]:
         return {name: f"{self.run_dir}/{file}" for name, file in RUN_OUTPUTS.items()}
 
     @property
     def log(self) -> str:
-        return f"{LOGS}/{self.study}/train/{self.key}.log"
+        return f"{LOGS}/{self.study}/{self.key}.log"
 
     @property
     def benchmark(self) -> str:
-        return f"{BENCHMARKS}/{self.study}/train/{self.key}.tsv"
+        return f"{BENCHMARKS}/{self.study}/{self.key}.tsv"
 
     @property
     def checkpoint_dir(self) -> str:
@@ -76,7 +86,7 @@ class RunId:
     @classmethod
     def from_dict(cls, keys: dict) -> RunId:
         run = cls(**{f.name: keys[f.name] for f in fields(cls)})
-        return cls(**{**asdict(run), "depth": int(run.depth), "seed": int(run.seed)})
+        return cls(**{**asdict(run), "lr": float(run.lr), "depth": int(run.depth), "seed": int(run.seed)})
 
     @classmethod
     def from_json(cls, text: str) -> RunId:
@@ -120,5 +130,9 @@ class StudyLayout:
     def benchmark(self, name: str) -> str:
         return f"{BENCHMARKS}/{self.study}/{name}.tsv"
 
-    def run(self, group: str, variant, depth, seed) -> RunId:
-        return RunId(self.study, self.dataset, group, variant, depth, seed)
+    def run(self, phase: str, group: str, variant, lr, depth, seed) -> RunId:
+        return RunId(self.study, self.dataset, phase, group, variant, lr, depth, seed)
+
+    def selection(self) -> str:
+        """Each configuration's learning rate, chosen on the screen's validation accuracy."""
+        return f"{RESULTS}/{self.study}/selection/learning_rates.csv"

@@ -26,11 +26,15 @@ def save_run(run_log: RunLog, model, spec: TrainSpec, run: RunId, outputs: dict,
         torch.save(model.state_dict(), tmp)
     summary = {
         "run": asdict(run),
-        "test_loss": run_log.test_loss,
+        "test_loss": run_log.test_loss,  # after the last epoch
         "test_acc": run_log.test_acc,
+        "best_epoch": run_log.best_epoch,  # the epoch of the best validation accuracy (the earliest of equals)
+        "best_test_loss": run_log.best_test_loss,  # the test there: what the study compares runs on
+        "best_test_acc": run_log.best_test_acc,
         "best_val_acc": float(metrics["val_acc"].max()) if len(metrics) else float("nan"),
         "final_val_acc": float(metrics["val_acc"].iloc[-1]) if len(metrics) else float("nan"),
         "epochs_run": len(metrics),
+        "stopped_early": run_log.stopped_early,
         "grad_ratio_first_last": grad_ratio(grad_steps),
         "diverged": run_log.diverged_epoch is not None,
         "diverged_epoch": run_log.diverged_epoch,

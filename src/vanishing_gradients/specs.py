@@ -59,11 +59,15 @@ class TrainSpec:
     epochs: int = 100  # per stage when a schedule is given
     seed: int = 42
     schedule: tuple[int, ...] | None = None  # train-some-layers: hidden layers per block, summing to depth
-    step_every: int = 1
+    step_every: int = 1  # per-layer gradient norms every k steps
+    stats_every: int = 10  # the costlier statistics (mean |grad|, update-to-weight ratio) every k steps
+    patience: int | None = None  # end a stage after this many epochs without a better validation accuracy
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer {self.optimizer!r} not in {list(OPTIMIZERS)}")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be >= 1 or null, got {self.patience}")
         if self.schedule is not None and (sum(self.schedule) != self.model.depth or min(self.schedule) < 1):
             raise ValueError(
                 f"schedule {list(self.schedule)} must be positive block sizes summing to depth {self.model.depth}"

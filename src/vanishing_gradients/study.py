@@ -12,12 +12,13 @@ import math
 import re
 
 from . import specs
-from .layout import RESERVED_STUDY_NAMES, RunId, StudyLayout
+from .layout import RESERVED_STUDY_NAMES, RunId, StudyLayout, lr_name
 
 BASELINE = "baseline"
+BASELINE_VARIANT = "sigmoid"  # the course's baseline: sigmoid, SGD, PyTorch's default init
 DATASET = "fashion_mnist"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-MAX_SEED = 2**63 - 1  # torch takes seeds up to 2**64 - 1; the tables store them as int64
+SCREEN, FINAL = "screen", "runs"  # the two phases of a study: learning-rate screening, then the final runs
 
 
 class ConfigError(ValueError):
@@ -28,35 +29,66 @@ def layout(config: dict) -> StudyLayout:
     return StudyLayout(config["study"], DATASET)
 
 
-def rule_name(group: str) -> str:
-    """The Snakemake rule that trains a group's runs: ``train_baseline`` or ``fix_<name>``."""
+def rule_name(group: str, phase: str = FINAL) -> str:
+    """The Snakemake rule that trains a group's runs: ``train_baseline`` or ``fix_<name>``; their learning-rate
+    screening: ``screen_baseline`` or ``screen_<name>``."""
+    if phase == SCREEN:
+        return f"screen_{group}"
     return "train_baseline" if group == BASELINE else f"fix_{group}"
-
-
-def baseline_variant(lr: float) -> str:
-    return f"lr{lr:g}"
 
 
 def variant_settings(config: dict, group: str, variant: str) -> dict:
     """The training settings of a variant: ``training`` defaults with the variant's overrides on top."""
     settings = dict(config["training"])
     if group == BASELINE:
-        lrs = {baseline_variant(lr): lr for lr in config["baseline"]["learning_rates"]}
-        if variant not in lrs:
-            raise ConfigError(f"baseline variant {variant!r} is not one of {sorted(lrs)}")
-        settings["lr"] = lrs[variant]
+        if variant != BASELINE_VARIANT:
+            raise ConfigError(f"the baseline has one variant, {BASELINE_VARIANT!r}, not {variant!r}")
     else:
         settings.update(config["fixes"][group]["variants"][variant])
     return settings
 
 
-def train_spec(config: dict, group: str, variant: str, depth: int, seed: int) -> specs.TrainSpec:
-    return specs.from_settings(variant_settings(config, group, variant), int(depth), int(seed))
+def course_lr(config: dict, group: str, variant: str) -> float:
+    """The learning rate the course's exercise trains a configuration at (``training.lr`` or the variant's)."""
+    return float(variant_settings(config, group, variant)["lr"])
 
 
-def spec_param(config: dict, group: str, variant: str, depth, seed) -> str:
+def grid(config: dict, group: str, variant: str) -> list[float]:
+    """The declared learning rates a configuration is screened at: those of its optimiser."""
+    optimizer = variant_settings(config, group, variant)["optimizer"]
+    return [float(lr) for lr in config["selection"]["learning_rates"][optimizer]]
+
+
+def learning_rates(config: dict, group: str, variant: str) -> dict[str, float]:
+    """Every rate a configuration may be trained at (its grid and its course rate), by their name in paths."""
+    rates = [*grid(config, group, variant), course_lr(config, group, variant)]
+    return {lr_name(lr): lr for lr in rates}
+
+
+def lr_of(config: dict, group: str, variant: str, name: str) -> float:
+    """The configured rate a path's ``lr`` part names (the exact float, not one parsed back from text)."""
+    rates = learning_rates(config, group, variant)
+    if name not in rates:
+        raise ConfigError(f"{group}/{variant}: learning rate {name!r} is not one of {sorted(rates)}")
+    return rates[name]
+
+
+def train_spec(config: dict, phase: str, group: str, variant: str, lr: float, depth: int, seed: int) -> specs.TrainSpec:
+    """A run's settings: the variant's, at rate ``lr``; a screening run takes the screen's epochs and patience."""
+    settings = {**variant_settings(config, group, variant), "lr": float(lr)}
+    if phase == SCREEN:
+        screen = config["selection"]
+        settings.update(epochs=screen["epochs"], patience=screen["patience"])
+    return specs.from_settings(settings, int(depth), int(seed))
+
+
+def spec_of(config: dict, run: RunId) -> specs.TrainSpec:
+    return train_spec(config, run.phase, run.group, run.variant, run.lr, run.depth, run.seed)
+
+
+def spec_param(config: dict, run: RunId) -> str:
     """The run's settings as sorted JSON: a plain string param, so Snakemake reruns exactly changed runs."""
-    return specs.to_param(train_spec(config, group, variant, int(depth), int(seed)))
+    return specs.to_param(spec_of(config, run))
 
 
 def report_param(config: dict) -> str:
@@ -71,25 +103,60 @@ def groups(config: dict) -> list[str]:
 
 
 def variants(config: dict, group: str) -> list[str]:
-    if group == BASELINE:
-        return [baseline_variant(lr) for lr in config["baseline"]["learning_rates"]]
-    return list(config["fixes"][group]["variants"])
+    return [BASELINE_VARIANT] if group == BASELINE else list(config["fixes"][group]["variants"])
 
 
 def depths(config: dict, group: str) -> list[int]:
     return list(config["baseline"]["depths"] if group == BASELINE else config["fixes"][group]["depths"])
 
 
-def runs(config: dict, group: str | None = None) -> list[RunId]:
-    """Every run the config asks for (of one group if given), in a stable order."""
-    where = layout(config)
+def configurations(config: dict, group: str | None = None) -> list[tuple[str, str, int]]:
+    """Every (group, variant, depth) the study trains (of one group if given), in a stable order."""
     return [
-        where.run(g, v, int(d), int(s))
+        (g, v, int(d))
         for g in (groups(config) if group is None else [group])
         for v in variants(config, g)
         for d in depths(config, g)
-        for s in config["seeds"]
     ]
+
+
+def screening_runs(config: dict, group: str | None = None) -> list[RunId]:
+    """Every configuration at every rate of its grid, with the screen's seeds and budget. A configuration whose
+    grid holds one rate needs no screen (``fixed_rates``)."""
+    where = layout(config)
+    return [
+        where.run(SCREEN, g, v, lr, d, int(s))
+        for g, v, d in configurations(config, group)
+        if len(grid(config, g, v)) > 1
+        for lr in grid(config, g, v)
+        for s in config["selection"]["seeds"]
+    ]
+
+
+def fixed_rates(config: dict) -> str:
+    """The configurations with a one-rate grid and that rate, as sorted JSON (the selection rule's param)."""
+    rows = [
+        {"group": g, "variant": v, "depth": d, "lr": grid(config, g, v)[0], "optimizer": variant_settings(config, g, v)["optimizer"]}
+        for g, v, d in configurations(config)
+        if len(grid(config, g, v)) == 1
+    ]
+    return json.dumps(rows, sort_keys=True)
+
+
+def final_runs(config: dict, chosen: dict[tuple[str, str, int], float], group: str | None = None) -> list[RunId]:
+    """The full-budget runs, given each configuration's chosen rate (``selection.read``): every configuration at
+    its chosen rate with every seed; at its course rate with ``selection.course_seeds``; the configurations of
+    ``selection.check`` at every rate of their grid with the screen's seeds. Each run once, in a stable order."""
+    where, screen = layout(config), config["selection"]
+    checked = {(c["group"], c["variant"], int(c["depth"])) for c in screen["check"]}
+    out: dict[RunId, None] = {}
+    for g, v, d in configurations(config, group):
+        wanted = [(chosen[(g, v, d)], s) for s in config["seeds"]]
+        wanted += [(course_lr(config, g, v), s) for s in screen["course_seeds"]]
+        if (g, v, d) in checked:
+            wanted += [(lr, s) for lr in grid(config, g, v) for s in screen["seeds"]]
+        out.update({where.run(FINAL, g, v, lr, d, int(s)): None for lr, s in wanted})
+    return list(out)
 
 
 # ------------------------------------------------------------------------------------------ checks
@@ -112,21 +179,37 @@ def check_study(config: dict) -> None:
         raise ConfigError(f"study: {config['study']!r} is reserved for shared files; choose another name")
     if len(set(config["seeds"])) != len(config["seeds"]):
         raise ConfigError(f"seeds: {config['seeds']} lists a seed twice; list each seed once")
-    lrs = config["baseline"]["learning_rates"]
-    if len({baseline_variant(lr) for lr in lrs}) != len(lrs):
-        raise ConfigError(f"baseline.learning_rates: {lrs} lists a learning rate twice")
+    for key in ("seeds", "course_seeds"):
+        listed = config["selection"][key]
+        if len(set(listed)) != len(listed):
+            raise ConfigError(f"selection.{key}: {listed} lists a seed twice; list each seed once")
+    for optimizer, rates in config["selection"]["learning_rates"].items():
+        names = [lr_name(lr) for lr in rates]
+        if len(set(names)) != len(names):
+            raise ConfigError(
+                f"selection.learning_rates.{optimizer}: {rates} has two rates named alike in paths ({names}); "
+                "list each rate once, at most 6 significant digits apart"
+            )
     for fix, entry in config.get("fixes", {}).items():
         if fix == BASELINE or not NAME.match(fix):
             raise ConfigError(f"fixes.{fix}: a fix name must be letters, digits, '_', '.', '-' and not 'baseline'")
         for variant in entry["variants"]:
             if not NAME.match(str(variant)):
                 raise ConfigError(f"fixes.{fix}.variants.{variant}: names must be letters, digits, '_', '.', '-'")
-    for run in runs(config):
-        key = "baseline" if run.group == BASELINE else f"fixes.{run.group}.variants.{run.variant}"
+    known = configurations(config)
+    for entry in config["selection"]["check"]:
+        if (entry["group"], entry["variant"], entry["depth"]) not in known:
+            raise ConfigError(
+                f"selection.check: {entry} is not a configuration of this study; give a group (baseline or a fix), "
+                "one of its variants and one of its depths"
+            )
+    for group, variant, depth in known:
+        key = "baseline" if group == BASELINE else f"fixes.{group}.variants.{variant}"
         try:
-            train_spec(config, run.group, run.variant, run.depth, run.seed)
+            for phase in (SCREEN, FINAL):
+                train_spec(config, phase, group, variant, course_lr(config, group, variant), depth, 0)
         except (ValueError, TypeError, KeyError) as err:
-            raise ConfigError(f"{key} at depth {run.depth}: {err}") from None
+            raise ConfigError(f"{key} at depth {depth}: {err}") from None
 
 
 def _drop_removed(config: dict) -> None:
@@ -186,6 +269,12 @@ def validate_config(config: dict, schema_path: str) -> dict:
         yield from base.VALIDATORS["properties"](validator, properties, instance, schema)
 
     validator = jsonschema.validators.extend(base, {"properties": set_defaults}, type_checker=_strict_types(base))
+    if isinstance(config.get("baseline"), dict) and "learning_rates" in config["baseline"]:
+        raise ConfigError(
+            "config key `baseline.learning_rates` was replaced: every configuration, the baseline included, is now "
+            "screened at the rates of `selection.learning_rates` (per optimiser) and trained at the best one on "
+            "validation. Move the rates there, e.g. `selection: {learning_rates: {sgd: [0.01, 0.1, 1.0]}}`."
+        )
     _drop_removed(config)
     _check_numbers(config)
     # The shallowest error first; at one key a missing required key before the keys it makes unexpected.

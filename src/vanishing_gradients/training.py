@@ -9,10 +9,7 @@ matches. A run whose training loss becomes NaN or infinite stops and is marked d
 
 from __future__ import annotations
 
-import io
 import math
-import os
-import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,11 +18,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import checkpoints
 from .data import Split
 from .gradstats import FRAMES, Callback, GradientRecorder, SaturationMonitor
 from .models import MLP
 from .specs import Stage, TrainSpec, stages
-from .storage import atomic_path
 
 OPTIMIZER_CLASSES = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}  # plain SGD: no momentum
 EVAL_BATCH = 2_000  # measured: 35% faster than one 6,000-sample batch (no page faults), 20% faster than 512
@@ -107,15 +104,60 @@ def evaluate(model: MLP, x: torch.Tensor, y: torch.Tensor, hooks: list | None = 
 
 
 class Validation(Callback):
-    """The validation pass at every epoch's end, observed by the other callbacks' evaluation hooks."""
+    """The validation pass at every epoch's end, observed by every callback's evaluation hooks."""
 
-    def __init__(self, split: Split, device, observers: list[Callback]):
+    def __init__(self, split: Split, device):
         self.x, self.y = _to_device(split, device)
-        self.observers = observers
+        self.observers: list[Callback] = []  # set by the Trainer: all of its callbacks
 
     def end_epoch(self, model, row: dict, records: dict) -> None:
         hooks = [h for observer in self.observers for h in observer.evaluation_hooks(model)]
         row["val_loss"], row["val_acc"] = evaluate(model, self.x, self.y, hooks)
+
+
+class BestEpoch(Callback):
+    """Keeps the weights of the epoch with the best validation accuracy, for the test at that epoch.
+
+    Practice picks the epoch on validation: the last epoch is not the best one. ``stale`` counts the epochs of
+    the current stage since its best one, for early stopping (``TrainSpec.patience``).
+    """
+
+    def __init__(self):
+        self.best_acc, self.best_epoch, self.weights, self.active = -1.0, None, None, None
+        self.stage_best, self.stale = -1.0, 0
+
+    def start_stage(self) -> None:
+        self.stage_best, self.stale = -1.0, 0
+
+    def end_epoch(self, model, row: dict, records: dict) -> None:
+        if row["val_acc"] > self.stage_best:
+            self.stage_best, self.stale = row["val_acc"], 0
+        else:
+            self.stale += 1
+        if row["val_acc"] > self.best_acc:  # the first of equal epochs: the earliest best
+            self.best_acc, self.best_epoch, self.active = row["val_acc"], row["epoch"], model.active
+            self.weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def evaluate(self, model, x, y) -> tuple[float, float]:
+        """Test loss and accuracy of the best epoch's weights; the model keeps its own weights."""
+        if self.weights is None:
+            return math.nan, math.nan
+        final, active = {k: v.detach().clone() for k, v in model.state_dict().items()}, model.active
+        model.load_state_dict(self.weights)
+        model.active = self.active
+        try:
+            return evaluate(model, x, y)
+        finally:
+            model.load_state_dict(final)
+            model.active = active
+
+    def state_dict(self) -> dict:
+        keys = ("best_acc", "best_epoch", "weights", "active", "stage_best", "stale")
+        return {k: getattr(self, k) for k in keys}
+
+    def load_state_dict(self, state: dict) -> None:
+        for key, value in state.items():
+            setattr(self, key, value)
 
 
 @dataclass
@@ -125,80 +167,17 @@ class RunLog:
     metrics: list[dict] = field(default_factory=list)
     records: dict[str, list[dict]] = field(default_factory=dict)
     diverged_epoch: int | None = None
-    test_loss: float = float("nan")
+    test_loss: float = float("nan")  # after the last epoch
     test_acc: float = float("nan")
+    best_epoch: int | None = None  # the epoch of the best validation accuracy, and the test there
+    best_test_loss: float = float("nan")
+    best_test_acc: float = float("nan")
+    stopped_early: bool = False  # a stage ended before its epochs: ``patience`` epochs without a better one
     seconds: float = 0.0
 
     def frame(self, name: str):
         """The tidy table of one kind of record (``gradstats.FRAMES``)."""
         return FRAMES[name](self.records.get(name, []))
-
-
-# A checkpoint is two files: <name> holds the state after the last finished epoch (model, optimiser, RNGs,
-# metrics), replaced atomically; <name>.records is an append-only log of each epoch's gradient records, so
-# saving costs the same at epoch 700 as at epoch 1. The state says how many records belong to it.
-def records_path(checkpoint: Path) -> Path:
-    return checkpoint.with_name(checkpoint.name + ".records")
-
-
-def remove_checkpoint(checkpoint: str | Path) -> None:
-    checkpoint = Path(checkpoint)
-    checkpoint.unlink(missing_ok=True)
-    records_path(checkpoint).unlink(missing_ok=True)
-
-
-def _append_records(path: Path, records: dict) -> None:
-    buffer = io.BytesIO()
-    torch.save(records, buffer)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "ab") as f:
-        f.write(struct.pack("<Q", buffer.tell()) + buffer.getvalue())
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _read_records(path: Path, count: int) -> list[dict] | None:
-    """The first ``count`` records, dropping any written after them (a kill between the two writes)."""
-    out = []
-    with open(path, "r+b") as f:
-        while len(out) < count:
-            head = f.read(8)
-            if len(head) < 8:
-                return None
-            blob = f.read(struct.unpack("<Q", head)[0])
-            out.append(torch.load(io.BytesIO(blob), weights_only=True))
-        f.truncate(f.tell())
-    return out
-
-
-def _save_checkpoint(path: Path, spec: TrainSpec, state: dict, records: dict) -> None:
-    _append_records(records_path(path), records)
-    with atomic_path(path) as tmp:
-        torch.save({"fingerprint": spec.fingerprint(), **state}, tmp)
-
-
-def _load_checkpoint(path: Path | None, spec: TrainSpec, log) -> dict | None:
-    """The saved state with its records, or None (and a fresh records log) if there is nothing to resume."""
-    if path is None:
-        return None
-    state = None
-    if path.exists():
-        try:
-            state = torch.load(path, weights_only=True, map_location="cpu")
-            if state.get("fingerprint") != spec.fingerprint():
-                log(f"ignoring checkpoint {path}: it was written by a run with other settings")
-                state = None
-            else:
-                state["records"] = _read_records(records_path(path), len(state["run"]["metrics"]))
-                if state["records"] is None:
-                    log(f"ignoring checkpoint {path}: its records are incomplete")
-                    state = None
-        except Exception as err:
-            log(f"ignoring unreadable checkpoint {path}: {err}")
-            state = None
-    if state is None:
-        remove_checkpoint(path)
-    return state
 
 
 # ---------------------------------------------------------------------------------------- trainer
@@ -226,22 +205,20 @@ class Trainer:
         self.shuffle = torch.Generator().manual_seed(spec.seed)
         self.train_x, self.train_y = _to_device(data["train"], self.device)
         self.test = data["test"]
-        self.recorder = GradientRecorder(spec.step_every)
-        saturation = SaturationMonitor()
-        # Order matters: validation first (its pass feeds the saturation counts), saturation after the recorder
-        # (it fills in the recorder's epoch record), user callbacks last (they see the finished epoch).
-        self.callbacks = [
-            Validation(data["validation"], self.device, [saturation]),
-            self.recorder,
-            saturation,
-            *callbacks,
-        ]
+        self.recorder = GradientRecorder(spec.step_every, spec.stats_every)
+        self.best = BestEpoch()
+        validation = Validation(data["validation"], self.device)
+        # Order matters: validation first (its pass feeds the others' evaluation hooks and the best epoch),
+        # saturation after the recorder (it fills in the recorder's epoch record), user callbacks last (they
+        # see the finished epoch).
+        self.callbacks = [validation, self.best, self.recorder, SaturationMonitor(), *callbacks]
+        validation.observers = self.callbacks
         self.plan = stages(spec)
         self.run_log = RunLog()
 
     def restore(self) -> dict | None:
         """Load the last checkpoint of this run, if any: rebuild its stage's structure, weights and history."""
-        resume = _load_checkpoint(self.checkpoint, self.spec, self.log)
+        resume = checkpoints.load(self.checkpoint, self.spec, self.log)
         if resume is None:
             return None
         for stage in self.plan[: resume["stage"] + 1]:
@@ -268,12 +245,15 @@ class Trainer:
                 callback.close()
         test_x, test_y = _to_device(self.test, self.device)
         self.run_log.test_loss, self.run_log.test_acc = evaluate(self.model, test_x, test_y)
+        self.run_log.best_epoch = self.best.best_epoch
+        self.run_log.best_test_loss, self.run_log.best_test_acc = self.best.evaluate(self.model, test_x, test_y)
         return self.model, self.run_log
 
     def run_stage(self, index: int, resume: dict | None) -> bool:
         """Train one stage from its first epoch, or from ``resume``; False if the run diverged."""
         if resume is None:
             params = apply_stage(self.model, self.plan[index])
+            self.best.start_stage()
         else:
             params = [p for p in self.model.parameters() if p.requires_grad]
         # foreach: one fused kernel per update term for all parameters; measured on the CPU 20% faster than
@@ -284,7 +264,12 @@ class Trainer:
             self.shuffle.set_state(resume["shuffle"])
             torch.set_rng_state(resume["torch_rng"])
         self.model.train()
+        patience = self.spec.patience
         for epoch in range(resume["epoch"] if resume else 0, self.spec.epochs):
+            if patience is not None and self.best.stale >= patience:  # checked first: a resumed run stops too
+                self.run_log.stopped_early = True
+                self.log(f"no better validation accuracy in {patience} epochs: stage {index + 1} ends early")
+                break
             row, records = self.run_epoch(optimizer, index, epoch)
             if not math.isfinite(row["train_loss"]):
                 self.run_log.diverged_epoch = row["epoch"]
@@ -347,9 +332,13 @@ class Trainer:
             "shuffle": self.shuffle.get_state(),
             "torch_rng": torch.get_rng_state(),
             "callbacks": {type(c).__name__: c.state_dict() for c in self.callbacks},
-            "run": {"metrics": self.run_log.metrics, "seconds": self.run_log.seconds},
+            "run": {
+                "metrics": self.run_log.metrics,
+                "seconds": self.run_log.seconds,
+                "stopped_early": self.run_log.stopped_early,
+            },
         }
-        _save_checkpoint(self.checkpoint, self.spec, state, records)
+        checkpoints.save(self.checkpoint, self.spec, state, records)
 
 
 def train(

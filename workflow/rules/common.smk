@@ -4,7 +4,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # the library, even when not pip-installed
 
-from vanishing_gradients import specs, study
+from vanishing_gradients import selection, specs, study
 from vanishing_gradients.data import FILES as DATA_FILES
 
 try:
@@ -15,6 +15,7 @@ except study.ConfigError as err:
 
 wildcard_constraints:
     variant=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    lr=r"[0-9][0-9.e+-]*",
     depth=r"\d+",
     seed=r"\d+",
 
@@ -28,61 +29,74 @@ DATASET = LAYOUT.dataset_file()
 # The library modules that compute a run: editing them retrains; editing the report code does not.
 LIBRARY = REPO / "src/vanishing_gradients"
 TRAINING_CODE = [
-    str(LIBRARY / f"{name}.py") for name in ("data", "specs", "models", "gradstats", "training", "measures", "outputs")
+    str(LIBRARY / f"{name}.py")
+    for name in ("data", "specs", "models", "gradstats", "training", "checkpoints", "measures", "outputs")
 ]
 
 
-def run_pattern(group):
-    """The run identity of a rule that trains ``group``, with the variant, depth and seed left as wildcards."""
-    return LAYOUT.run(group, "{variant}", "{depth}", "{seed}")
+def run_pattern(phase, group):
+    """The run identity of a rule that trains ``group`` in ``phase``: variant, lr, depth and seed left as wildcards."""
+    return LAYOUT.run(phase, group, "{variant}", "{lr}", "{depth}", "{seed}")
 
 
-def run_outputs(group):
+def run_outputs(phase, group):
     """The files every run writes (layout.RUN_OUTPUTS), plus its TensorBoard folder when asked for."""
-    outputs = run_pattern(group).outputs()
-    if config["tensorboard"]:
-        outputs["tensorboard"] = directory(run_pattern(group).tensorboard_dir)
+    outputs = run_pattern(phase, group).outputs()
+    if config["tensorboard"] and phase == study.FINAL:
+        outputs["tensorboard"] = directory(run_pattern(phase, group).tensorboard_dir)
     return outputs
 
 
-def run_files(kind):
-    """One file per run the config asks for (``kind``: an output name, or benchmark), in the study's run order."""
-    if kind == "benchmark":
-        return [run.benchmark for run in study.runs(config)]
-    return [run.outputs()[kind] for run in study.runs(config)]
+def final_runs():
+    """The full-budget runs: known once every configuration's rate is chosen (the checkpoint rule's table)."""
+    chosen = selection.read(checkpoints.select_learning_rates.get().output[0])
+    return study.final_runs(config, chosen)
 
 
-def run_id(group):
+def run_files(kind, phase):
+    """Input function: one file per run of ``phase`` (``kind``: an output name, or benchmark), in a stable order."""
+
+    def files(wildcards):
+        runs = study.screening_runs(config) if phase == study.SCREEN else final_runs()
+        return [run.benchmark if kind == "benchmark" else run.outputs()[kind] for run in runs]
+
+    return files
+
+
+def _run(phase, group, wildcards):
+    """The run a job of this rule trains, its learning rate the configured float that the path names."""
+    lr = study.lr_of(config, group, wildcards.variant, wildcards.lr)
+    return LAYOUT.run(phase, group, wildcards.variant, lr, int(wildcards.depth), int(wildcards.seed))
+
+
+def run_id(phase, group):
     """Params function: the run's identity as JSON (summary.json carries it; aggregate reads it from there)."""
-    return lambda wildcards: LAYOUT.run(group, wildcards.variant, int(wildcards.depth), int(wildcards.seed)).to_json()
+    return lambda wildcards: _run(phase, group, wildcards).to_json()
 
 
-def run_spec(group):
+def run_spec(phase, group):
     """Params function: the run's full settings as sorted JSON, so a changed setting reruns only its runs."""
-    return lambda wildcards: study.spec_param(config, group, wildcards.variant, wildcards.depth, wildcards.seed)
+    return lambda wildcards: study.spec_param(config, _run(phase, group, wildcards))
 
 
-def _train_spec(group, wildcards):
-    return study.train_spec(config, group, wildcards.variant, int(wildcards.depth), int(wildcards.seed))
-
-
-def train_runtime(group):
-    """Minutes for SLURM: measured ~1.5 s per epoch on one CPU thread for a 7x128 MLP, plus headroom."""
+def train_runtime(phase, group):
+    """Minutes for SLURM: measured 0.9 s per epoch of a 7x128 MLP on one CPU thread (1.35 s with BatchNorm or
+    Adam), so 2.5 s per epoch and stage, scaled by depth, is ample headroom."""
 
     def minutes(wildcards):
-        spec = _train_spec(group, wildcards)
+        spec = study.spec_of(config, _run(phase, group, wildcards))
         return 10 + int(specs.total_epochs(spec) * 2.5 / 60 * max(1.0, spec.model.depth / 7))
 
     return minutes
 
 
-def train_priority(group):
-    """Longest runs first (total epochs x depth): the 700-epoch train-some-layers run starting last would
-    leave the other cores idle while it finishes."""
+def train_priority(phase, group):
+    """The screen first (the final runs wait for its choice), then the longest runs (total epochs x depth): the
+    700-epoch train-some-layers run starting last would leave the other cores idle while it finishes."""
 
     def priority(wildcards):
-        spec = _train_spec(group, wildcards)
-        return specs.total_epochs(spec) * spec.model.depth
+        spec = study.spec_of(config, _run(phase, group, wildcards))
+        return specs.total_epochs(spec) * spec.model.depth + (10**6 if phase == study.SCREEN else 0)
 
     return priority
 

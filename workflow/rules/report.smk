@@ -3,8 +3,11 @@
 
 rule aggregate:
     input:
-        summaries=run_files("summary"),  # each run writes its other tables beside it
-        benchmarks=run_files("benchmark"),
+        final=run_files("summary", study.FINAL),  # each run writes its other tables beside it
+        screen=run_files("summary", study.SCREEN),
+        final_benchmarks=run_files("benchmark", study.FINAL),
+        screen_benchmarks=run_files("benchmark", study.SCREEN),
+        code=str(LIBRARY / "aggregate.py"),
     output:
         **LAYOUT.aggregate(),
     log:
@@ -27,6 +30,7 @@ rule report:
         template=str(REPO / "reports/offline.html.j2"),
         code=str(LIBRARY / "report.py"),
         init_flow=LAYOUT.init_flow(),
+        selection=LAYOUT.selection(),
     output:
         html=report(
             f"{LAYOUT.report_dir()}/report.html",

@@ -1,32 +1,56 @@
-# One rule per training group, all from this one template: `train_baseline` (the sigmoid/SGD baselines at
-# every depth and learning rate) and `fix_<name>` for every entry of `fixes:` in the config (see README,
-# "Adding a fix"). Each job trains one run: one variant at one depth and seed.
+# Two rules per training group, all from this one template: `train_baseline` and `fix_<name>` (the sigmoid/SGD
+# baselines at every depth, and every entry of `fixes:` in the config; see README, "Adding a fix") train the
+# full-budget runs; `screen_baseline` and `screen_<name>` train their learning-rate screen. Each job trains one
+# run: one variant at one learning rate, depth and seed. The checkpoint rule `select_learning_rates` reads the
+# screen and chooses each configuration's rate, which decides the final runs that the aggregate asks for.
 
-for group in study.groups(config):
+for phase in (study.SCREEN, study.FINAL):
+    for group in study.groups(config):
 
-    rule:
-        name:
-            study.rule_name(group)
-        input:
-            data=DATASET,
-            code=TRAINING_CODE,
-        output:
-            **run_outputs(group),
-        log:
-            run_pattern(group).log,
-        benchmark:
-            run_pattern(group).benchmark
-        priority: train_priority(group)
-        conda:
-            "../../envs/train.yaml"
-        threads: config["threads"]
-        resources:
-            mem_mb=1500,
-            runtime=train_runtime(group),
-            gpu=GPU,
-        params:
-            run=run_id(group),
-            spec=run_spec(group),
-            device=config["device"],
-        script:
-            "../../scripts/train.py"
+        rule:
+            name:
+                study.rule_name(group, phase)
+            input:
+                data=DATASET,
+                code=TRAINING_CODE,
+            output:
+                **run_outputs(phase, group),
+            log:
+                run_pattern(phase, group).log,
+            benchmark:
+                run_pattern(phase, group).benchmark
+            priority: train_priority(phase, group)
+            conda:
+                "../../envs/train.yaml"
+            threads: config["threads"]
+            resources:
+                mem_mb=1500,
+                runtime=train_runtime(phase, group),
+                gpu=GPU,
+            params:
+                run=run_id(phase, group),
+                spec=run_spec(phase, group),
+                device=config["device"],
+            script:
+                "../../scripts/train.py"
+
+
+# A checkpoint: the final runs it chooses are known only once it has run. A screening run that changes rewrites
+# the table; only a configuration whose chosen rate changed asks for new final runs (their paths name the rate).
+checkpoint select_learning_rates:
+    input:
+        summaries=run_files("summary", study.SCREEN),
+        code=str(LIBRARY / "selection.py"),
+    output:
+        LAYOUT.selection(),
+    log:
+        LAYOUT.log("select_learning_rates.log"),
+    params:
+        fixed=study.fixed_rates(config),
+    conda:
+        "../../envs/report.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../../scripts/select.py"
