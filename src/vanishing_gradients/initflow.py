@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .data import Split
+from .gradstats import norms
 from .models import MLP
 from .specs import TrainSpec, from_param, stages
 from .training import apply_stage, pixels
@@ -37,11 +38,11 @@ def layer_norms(spec: TrainSpec, seed: int, data: list[tuple[torch.Tensor, torch
     apply_stage(model, stages(spec)[0])
     model.train()  # batch statistics, as in training
     linears = [(name, lin) for name, lin in model.linears() if lin.weight.requires_grad]
-    sums = torch.zeros(len(linears))
+    sums = torch.zeros(len(linears), dtype=torch.float64)
     for x, y in data:
         model.zero_grad(set_to_none=True)
         nn.functional.cross_entropy(model(x), y).backward()
-        sums += torch.stack([lin.weight.grad.norm() for _, lin in linears])
+        sums += norms([lin.weight.grad for _, lin in linears])  # float64: never 0 where the gradient is not
     return {name: float(total) / len(data) for (name, _), total in zip(linears, sums, strict=True)}
 
 

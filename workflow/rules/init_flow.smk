@@ -5,7 +5,7 @@
 rule gradient_flow_at_init:
     input:
         data=DATASET,
-        code=[str(LIBRARY / f"{name}.py") for name in ("initflow", "models", "specs", "training")],
+        code=[str(LIBRARY / f"{name}.py") for name in ("initflow", "gradstats", "models", "specs", "training")],
     output:
         LAYOUT.init_flow(),
     log:
