@@ -405,3 +405,34 @@ def test_every_callbacks_evaluation_hooks_run():
 
     training.train(small_spec(epochs=2), tiny_data(), log=lambda m: None, callbacks=[Watcher()])
     assert len(seen) == 2  # one validation pass per epoch (the validation split fits one batch)
+
+
+@pytest.mark.parametrize("change", ["validation", "train", "test", "labels"])
+def test_a_checkpoint_never_resumes_on_other_data(tmp_path, change):
+    """A changed split, subset or dataset starts the run afresh (a kill and a changed validation size resumed
+    the old state before, mixing epochs of two splits)."""
+    spec, data = small_spec(epochs=3), tiny_data()
+
+    class Killed(Exception):
+        pass
+
+    def killer(message):
+        if "epoch 1/3" in message:
+            raise Killed
+
+    ckpt = tmp_path / "run.ckpt"
+    with pytest.raises(Killed):
+        training.train(spec, data, checkpoint=ckpt, log=killer)
+    assert ckpt.exists()
+    other = dict(data)
+    split = "train" if change == "labels" else change
+    images, labels = data[split].images, data[split].labels
+    other[split] = type(data[split])(images, labels.roll(1)) if change == "labels" else type(data[split])(
+        images[:-1], labels[:-1]
+    )
+    messages = []
+    _, run = training.train(spec, other, checkpoint=ckpt, log=messages.append)
+    assert any("other settings or other data" in m for m in messages)
+    assert not any("resumed" in m for m in messages) and len(run.metrics) == 3
+    _, fresh = training.train(spec, other, log=lambda m: None)
+    assert run.test_loss == fresh.test_loss

@@ -3,7 +3,8 @@
 A checkpoint is two files: <name> holds the state after the last finished epoch (model, optimiser, RNGs,
 metrics), replaced atomically; <name>.records is an append-only log of each epoch's gradient records, so
 saving costs the same at epoch 700 as at epoch 1. The state says how many records belong to it. A checkpoint
-is resumed only by a run with the same fingerprint (every setting of its spec).
+is resumed only by a run with the same fingerprint: every setting of its spec and the content of every split
+it trains and evaluates on (so a changed validation size, subset or dataset never resumes an old state).
 """
 
 from __future__ import annotations
@@ -13,10 +14,19 @@ import os
 import struct
 from pathlib import Path
 
+import hashlib
+
 import torch
 
+from .data import Split, splits_sha256
 from .specs import TrainSpec
 from .storage import atomic_path
+
+
+def fingerprint(spec: TrainSpec, data: dict[str, Split]) -> str:
+    """What shaped a run's state: its settings and its data (the splits' bytes, shapes and types)."""
+    splits = {name: {"images": split.images, "labels": split.labels} for name, split in data.items()}
+    return hashlib.sha256(f"{spec.fingerprint()}:{splits_sha256(splits)}".encode()).hexdigest()[:16]
 
 
 def records_path(checkpoint: Path) -> Path:
@@ -53,13 +63,14 @@ def _read_records(path: Path, count: int) -> list[dict] | None:
     return out
 
 
-def save(path: Path, spec: TrainSpec, state: dict, records: dict) -> None:
+def save(path: Path, identity: str, state: dict, records: dict) -> None:
+    """``identity``: the run's ``fingerprint``."""
     _append_records(records_path(path), records)
     with atomic_path(path) as tmp:
-        torch.save({"fingerprint": spec.fingerprint(), **state}, tmp)
+        torch.save({"fingerprint": identity, **state}, tmp)
 
 
-def load(path: Path | None, spec: TrainSpec, log) -> dict | None:
+def load(path: Path | None, identity: str, log) -> dict | None:
     """The saved state with its records, or None (and a fresh records log) if there is nothing to resume."""
     if path is None:
         return None
@@ -67,8 +78,8 @@ def load(path: Path | None, spec: TrainSpec, log) -> dict | None:
     if path.exists():
         try:
             state = torch.load(path, weights_only=True, map_location="cpu")
-            if state.get("fingerprint") != spec.fingerprint():
-                log(f"ignoring checkpoint {path}: it was written by a run with other settings")
+            if state.get("fingerprint") != identity:
+                log(f"ignoring checkpoint {path}: it was written by a run with other settings or other data")
                 state = None
             else:
                 state["records"] = _read_records(records_path(path), len(state["run"]["metrics"]))

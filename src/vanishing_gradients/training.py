@@ -200,6 +200,7 @@ class Trainer:
         # of the std-10 run. Flushing them to zero changes no number of the other runs (tested bitwise).
         torch.set_flush_denormal(True)
         self.checkpoint = Path(checkpoint) if checkpoint else None
+        self.identity = checkpoints.fingerprint(spec, data) if checkpoint else None
         torch.manual_seed(spec.seed)
         self.model = MLP(spec.model).to(self.device)
         self.shuffle = torch.Generator().manual_seed(spec.seed)
@@ -221,7 +222,7 @@ class Trainer:
 
     def restore(self) -> dict | None:
         """Load the last checkpoint of this run, if any: rebuild its stage's structure, weights and history."""
-        resume = checkpoints.load(self.checkpoint, self.spec, self.log)
+        resume = checkpoints.load(self.checkpoint, self.identity, self.log)
         if resume is None:
             return None
         for stage in self.plan[: resume["stage"] + 1]:
@@ -341,7 +342,7 @@ class Trainer:
                 "stopped_early": self.run_log.stopped_early,
             },
         }
-        checkpoints.save(self.checkpoint, self.spec, state, records)
+        checkpoints.save(self.checkpoint, self.identity, state, records)
 
 
 def train(
