@@ -16,7 +16,9 @@ include: "workflow/rules/init_flow.smk"
 include: "workflow/rules/report.smk"
 
 
+# Every run's outputs are targets too: a run deleted by hand is trained again by a plain `snakemake`.
 rule all:
     default_target: True
     input:
         f"{LAYOUT.report_dir()}/report.html",
+        runs=every_run_output,

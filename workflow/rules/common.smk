@@ -63,6 +63,12 @@ def run_files(kind, phase):
     return files
 
 
+def every_run_output(wildcards):
+    """Input function of `all`: every file of every run, screening and final."""
+    runs = study.screening_runs(config) + final_runs()
+    return [path for run in runs for path in run.outputs().values()]
+
+
 def _run(phase, group, wildcards):
     """The run a job of this rule trains, its learning rate the configured float that the path names."""
     lr = study.lr_of(config, group, wildcards.variant, wildcards.lr)
