@@ -1,4 +1,4 @@
-"""House rules that keep a change cheap: torch-free aggregation and report, short functions."""
+"""House rules that keep a change cheap: torch-free aggregation and report, short functions, short modules."""
 
 import ast
 import subprocess
@@ -7,8 +7,10 @@ import sys
 import pytest
 from conftest import ROOT
 
-TORCH_FREE = ["layout", "study", "specs", "measures", "aggregate", "compare", "status", "report"]
+REPORT = ["report", *(f"report.{m}" for m in ("stats", "model", "text", "tables", "figures", "notebook"))]
+TORCH_FREE = ["layout", "study", "specs", "measures", "aggregate", "compare", "status", *REPORT]
 MAX_FUNCTION_LINES = 60
+MAX_MODULE_LINES = 400
 
 
 @pytest.mark.parametrize("module", TORCH_FREE)
@@ -33,3 +35,26 @@ def test_no_function_in_the_library_is_longer_than_60_lines():
                 if lines > MAX_FUNCTION_LINES:
                     long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines} lines)")
     assert not long, long
+
+
+def test_no_module_in_the_library_is_longer_than_400_lines():
+    """A module that grows past this wants splitting by layer, as the report package is."""
+    long = [
+        f"{path.relative_to(ROOT)} ({lines} lines)"
+        for path in sorted((ROOT / "src").rglob("*.py"))
+        if (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    ]
+    assert not long, long
+
+
+def test_only_the_notebook_module_of_the_report_imports_ipython_or_papermill():
+    imports = {}
+    for path in sorted((ROOT / "src/vanishing_gradients/report").rglob("*.py")):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module.split(".")[0])
+        imports[path.name] = names & {"IPython", "papermill", "nbconvert", "nbformat"}
+    assert {name for name, found in imports.items() if found} == {"notebook.py"}

@@ -13,7 +13,9 @@ import pytest
 from conftest import DEFAULT_FIXES, ROOT, merged_config
 from workflow_helpers import copy_project, planned_jobs, snakemake
 
-from vanishing_gradients import report, study
+from vanishing_gradients import study
+from vanishing_gradients.report.stats import log_mean_ci, mean_ci
+from vanishing_gradients.report.text import pct, ratio_text
 
 pytestmark = pytest.mark.e2e
 SCHEMA = str(ROOT / "workflow/schemas/config.schema.yaml")
@@ -125,9 +127,9 @@ def test_smoke_run_trains_every_run_and_reports_it(smoke_run):
     for title in ("Fix 1: weight increasing", "Fix 6: train some layers", "Fix 7: gradient normalisation"):
         assert title in text
     for _, frame in runs.groupby(["group", "variant", "depth"]):  # every configuration's mean ± 95% interval
-        assert report.pct(*report.mean_ci(frame["test_acc"]), digits=2) in text
+        assert pct(*mean_ci(frame["test_acc"]), digits=2) in text
     deepest = runs[(runs.group == "baseline") & (runs.depth == 7) & (runs.lr == 0.01)]
-    ratio = report.ratio_text(*report.log_mean_ci(deepest["grad_ratio_first_last"]))
+    ratio = ratio_text(*log_mean_ci(deepest["grad_ratio_first_last"]))
     assert f"layer 1's gradient norm was {ratio} times the output layer's" in text
     flow = pd.read_parquet(smoke_run / "results/smoke/init_flow/grad_norms.parquet")
     assert sorted(flow["depth"].unique()) == smoke_config()["init_flow"]["depths"]
@@ -175,7 +177,14 @@ def test_adding_a_seed_plans_only_the_new_runs(smoke_run):
     assert "seed=42" not in out and "seed=43" not in out and "seed=7" in out
 
 
-@pytest.mark.parametrize("path", ["reports/report.ipynb", "src/vanishing_gradients/report.py"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "reports/report.ipynb",
+        "src/vanishing_gradients/report/stats.py",
+        "src/vanishing_gradients/report/figures/base.py",
+    ],
+)
 def test_editing_the_report_plans_only_the_report(smoke_run, path):
     source = smoke_run.project / path
     original = source.read_text()
