@@ -191,7 +191,8 @@ def rendered(aggregate, tmp_path_factory):
 
 def test_mean_ci_is_the_t_interval():
     mean, half = stats.mean_ci(pd.Series([1.0, 2.0, 3.0, 4.0]))
-    assert mean == 2.5 and half == pytest.approx(3.182 * np.std([1, 2, 3, 4], ddof=1) / 2)
+    assert mean == 2.5 and half == pytest.approx(3.182446 * np.std([1, 2, 3, 4], ddof=1) / 2)  # t(0.975, 3 dof)
+    assert stats.t_975(1) == pytest.approx(12.7062, abs=1e-4) and stats.t_975(60) == pytest.approx(2.0003, abs=1e-4)
     assert math.isnan(stats.mean_ci(pd.Series([5.0]))[1])
     geo, low, high = stats.log_mean_ci([1e-2, 1e-4])
     assert geo == pytest.approx(1e-3) and low < 1e-3 < high
@@ -240,7 +241,7 @@ def test_tables_hold_the_numbers_of_the_aggregate(rendered, aggregate):
     runs = pd.read_csv(aggregate["runs"])
     for (group, variant, depth), frame in runs.groupby(["group", "variant", "depth"]):
         acc = frame["test_acc"]
-        half = 4.303 * acc.std(ddof=1) / np.sqrt(3)  # three seeds: t(0.975, 2 dof) = 4.303
+        half = 4.302653 * acc.std(ddof=1) / np.sqrt(3)  # three seeds: t(0.975, 2 dof) = 4.303
         assert f"{100 * acc.mean():.2f} ± {100 * half:.2f}%" in rendered, (group, variant, depth)
         geo = 10 ** np.log10(frame["grad_ratio_first_last"]).mean()
         assert f"{geo:.2g} [" in rendered

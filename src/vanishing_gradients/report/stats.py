@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import scipy.stats
 
 from ..layout import RUN_KEYS
 from ..study import BASELINE
@@ -25,15 +26,9 @@ NO_SATURATION = 0.0005  # a configuration whose saturated fraction never reaches
 
 
 # ---------------------------------------------------------------------------------------- intervals
-# Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom (beyond: the normal 1.96).
-# fmt: off
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
-# fmt: on
-
-
 def t_975(dof: int) -> float:
-    return _T975[dof - 1] if dof <= len(_T975) else 1.96
+    """The two-sided 95% quantile of Student's t with ``dof`` degrees of freedom (12.706 for 1, 4.303 for 2)."""
+    return float(scipy.stats.t.ppf(0.975, dof))
 
 
 def mean_ci(values) -> tuple[float, float]:
