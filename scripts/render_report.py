@@ -5,15 +5,15 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
-from vanishing_gradients import report
 from vanishing_gradients.logs import rule_log
+from vanishing_gradients.report.notebook import render
 
 with rule_log(snakemake.log.log) as log:
     tables = {
         k: str(Path(snakemake.input[k]).resolve())
         for k in ("runs", "metrics", "grad_steps", "grad_epochs", "init_flow")
     }
-    report.render(
+    render(
         snakemake.input.notebook,
         snakemake.log.notebook,
         snakemake.output.html,

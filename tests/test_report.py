@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from conftest import ROOT
 
-from vanishing_gradients import report, specs
+from vanishing_gradients import specs
+from vanishing_gradients.report import figures, model, notebook, stats, tables, text
 
 SEEDS = [1, 2, 3]
 # (group, variant, depth, lr): (test accuracy, gradient ratio, saturation, overfits)
@@ -148,11 +149,11 @@ def synthetic_aggregate(out):
                     )
     out.mkdir(parents=True, exist_ok=True)
     frames = {"runs": runs, "metrics": metrics, "grad_steps": steps, "grad_epochs": epochs, "init_flow": flow}
-    tables = {name: out / (f"{name}.csv" if name in ("runs", "metrics") else f"{name}.parquet") for name in frames}
+    paths = {name: out / (f"{name}.csv" if name in ("runs", "metrics") else f"{name}.parquet") for name in frames}
     for name, rows in frames.items():
         frame = pd.DataFrame(rows)
-        frame.to_csv(tables[name], index=False) if name in ("runs", "metrics") else frame.to_parquet(tables[name])
-    return {k: str(v) for k, v in tables.items()}
+        frame.to_csv(paths[name], index=False) if name in ("runs", "metrics") else frame.to_parquet(paths[name])
+    return {k: str(v) for k, v in paths.items()}
 
 
 CONFIG = {
@@ -170,29 +171,32 @@ CONFIG = {
 
 
 @pytest.fixture(scope="module")
-def tables(tmp_path_factory):
+def aggregate(tmp_path_factory):
     return synthetic_aggregate(tmp_path_factory.mktemp("aggregate"))
 
 
 @pytest.fixture(scope="module")
-def study(tables):
-    return report.load(tables, CONFIG)
+def study(aggregate):
+    return model.load(aggregate, CONFIG)
 
 
 @pytest.fixture(scope="module")
-def rendered(tables, tmp_path_factory):
+def rendered(aggregate, tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "report.html"
-    report.render(str(ROOT / "reports/report.ipynb"), str(out.with_suffix(".ipynb")), str(out), tables, config=CONFIG)
+    notebook.render(
+        str(ROOT / "reports/report.ipynb"), str(out.with_suffix(".ipynb")), str(out), aggregate, config=CONFIG
+    )
     return html.unescape(out.read_text())
 
 
 def test_mean_ci_is_the_t_interval():
-    mean, half = report.mean_ci(pd.Series([1.0, 2.0, 3.0, 4.0]))
-    assert mean == 2.5 and half == pytest.approx(3.182 * np.std([1, 2, 3, 4], ddof=1) / 2)
-    assert math.isnan(report.mean_ci(pd.Series([5.0]))[1])
-    geo, low, high = report.log_mean_ci([1e-2, 1e-4])
+    mean, half = stats.mean_ci(pd.Series([1.0, 2.0, 3.0, 4.0]))
+    assert mean == 2.5 and half == pytest.approx(3.182446 * np.std([1, 2, 3, 4], ddof=1) / 2)  # t(0.975, 3 dof)
+    assert stats.t_975(1) == pytest.approx(12.7062, abs=1e-4) and stats.t_975(60) == pytest.approx(2.0003, abs=1e-4)
+    assert math.isnan(stats.mean_ci(pd.Series([5.0]))[1])
+    geo, low, high = stats.log_mean_ci([1e-2, 1e-4])
     assert geo == pytest.approx(1e-3) and low < 1e-3 < high
-    assert math.isnan(report.log_mean_ci([0.0, 1.0])[0])
+    assert math.isnan(stats.log_mean_ci([0.0, 1.0])[0])
 
 
 def test_report_has_every_section_and_every_figure_has_alt_text(rendered):
@@ -233,11 +237,11 @@ def test_report_has_every_section_and_every_figure_has_alt_text(rendered):
     assert 'src="http' not in rendered
 
 
-def test_tables_hold_the_numbers_of_the_aggregate(rendered, tables):
-    runs = pd.read_csv(tables["runs"])
+def test_tables_hold_the_numbers_of_the_aggregate(rendered, aggregate):
+    runs = pd.read_csv(aggregate["runs"])
     for (group, variant, depth), frame in runs.groupby(["group", "variant", "depth"]):
         acc = frame["test_acc"]
-        half = 4.303 * acc.std(ddof=1) / np.sqrt(3)  # three seeds: t(0.975, 2 dof) = 4.303
+        half = 4.302653 * acc.std(ddof=1) / np.sqrt(3)  # three seeds: t(0.975, 2 dof) = 4.303
         assert f"{100 * acc.mean():.2f} ± {100 * half:.2f}%" in rendered, (group, variant, depth)
         geo = 10 ** np.log10(frame["grad_ratio_first_last"]).mean()
         assert f"{geo:.2g} [" in rendered
@@ -248,61 +252,63 @@ def test_tables_hold_the_numbers_of_the_aggregate(rendered, tables):
 
 
 def test_the_learning_rate_question_is_answered_from_the_runs(study):
-    text = " ".join(report.learning_rate_sentences(study))
-    assert "The best for the sigmoid/SGD baseline is 1 " in text
-    assert "At learning rate 1 it learns with 3 hidden layers" in text
-    assert "It does not learn with 5 and 7 hidden layers" in text
-    assert "At no learning rate of the grid does it learn with 5 and 7 hidden layers" in text
+    said = " ".join(text.learning_rate_sentences(study))
+    assert "The best for the sigmoid/SGD baseline is 1 " in said
+    assert "At learning rate 1 it learns with 3 hidden layers" in said
+    assert "It does not learn with 5 and 7 hidden layers" in said
+    assert "At no learning rate of the grid does it learn with 5 and 7 hidden layers" in said
 
 
 def test_fixes_are_grouped_from_the_numbers(study):
-    groups = report.groups_of_fixes(study)
+    groups = stats.groups_of_fixes(study.summary)
     assert set(groups["learned"]["label"]) == {"normalization/batchnorm d7", "combined/relu_bn_skip_adam d7"}
     assert set(groups["saturated"]["label"]) == {"weight_increasing/std10 d7"}
     assert set(groups["vanishing"]["label"]) == {"skip_connection/course d7"}
     assert set(groups["mixed"]["label"]) == {"gradient_normalization/course d7"}
-    text = " ".join(report.group_sentences(study))
-    assert "Flow restored, but the units saturate and the network does not learn" in text
-    assert "98.0 ± 0.0% saturated" in text and "1 of 3 seeds above 50%" in text
+    said = " ".join(text.group_sentences(study))
+    assert "Flow restored, but the units saturate and the network does not learn" in said
+    assert "98.0 ± 0.0% saturated" in said and "1 of 3 seeds above 50%" in said
 
 
-def test_a_ratio_near_one_is_shown_necessary_but_not_sufficient(study, tables):
-    runs = pd.read_csv(tables["runs"])
+def test_a_ratio_near_one_is_shown_necessary_but_not_sufficient(study, aggregate):
+    runs = pd.read_csv(aggregate["runs"])
     geo = runs.groupby(["group", "variant", "depth"])["grad_ratio_first_last"].apply(lambda r: 10 ** np.log10(r).mean())
-    text = " ".join(report.necessary_not_sufficient(study))
+    said = " ".join(text.necessary_not_sufficient(study))
     floor = geo[("combined", "relu_bn_skip_adam", 7)]
     assert (
-        f"every configuration that learned had a ratio of at least {floor:.2g} (combined/relu_bn_skip_adam d7)" in text
+        f"every configuration that learned had a ratio of at least {floor:.2g} (combined/relu_bn_skip_adam d7)" in said
     )
-    assert f"skip_connection/course d7: {geo[('skip_connection', 'course', 7)]:.2g}, not learned" in text
-    assert f"baseline lr0.01 d7: {geo[('baseline', 'lr0.01', 7)]:.2g}, not learned" in text
-    assert f"not sufficient: weight_increasing/std10 d7: ratio {geo[('weight_increasing', 'std10', 7)]:.2g}" in text
-    assert "gradient_normalization" not in text.split("not sufficient")[1]  # mixed: one seed learned
+    assert f"skip_connection/course d7: {geo[('skip_connection', 'course', 7)]:.2g}, not learned" in said
+    assert f"baseline lr0.01 d7: {geo[('baseline', 'lr0.01', 7)]:.2g}, not learned" in said
+    assert f"not sufficient: weight_increasing/std10 d7: ratio {geo[('weight_increasing', 'std10', 7)]:.2g}" in said
+    assert "gradient_normalization" not in said.split("not sufficient")[1]  # mixed: one seed learned
 
 
 def test_overfitting_is_flagged_with_the_epoch_of_lowest_validation_loss(study):
-    flagged = report.overfitting(study)
+    flagged = stats.overfitting(study.metrics)
     assert list(flagged["label"]) == ["combined/relu_bn_skip_adam d7"]
     assert flagged["best_epochs"].iloc[0] == [2, 2, 2] and flagged["best_val_loss"].iloc[0][0] == pytest.approx(0.5)
-    text = report.overfitting_sentences(study)[0]
-    assert text.startswith("combined/relu_bn_skip_adam d7: validation loss lowest at epoch 2, 2 and 2 (by seed")
+    said = text.overfitting_sentences(study)[0]
+    assert said.startswith("combined/relu_bn_skip_adam d7: validation loss lowest at epoch 2, 2 and 2 (by seed")
 
 
 def test_runs_are_compared_only_through_their_intervals(study):
     table = study.summary.set_index("label", drop=False)
-    tie = report.compare(table.loc["normalization/batchnorm d7"], table.loc["combined/relu_bn_skip_adam d7"])
+    tie = text.compare_sentence(table.loc["normalization/batchnorm d7"], table.loc["combined/relu_bn_skip_adam d7"])
     assert "cannot be told apart with 3 seeds" in tie
-    assert " beat " in report.compare(table.loc["normalization/batchnorm d7"], table.loc["skip_connection/course d7"])
+    assert " beat " in text.compare_sentence(
+        table.loc["normalization/batchnorm d7"], table.loc["skip_connection/course d7"]
+    )
     means = study.summary.set_index("label")["test_acc"]
     best, runner_up = means.sort_values(ascending=False).index[:2]
     assert {best, runner_up} == {"normalization/batchnorm d7", "combined/relu_bn_skip_adam d7"}  # a 0.2-point gap
-    first, *pairs = report.ranking_sentences(study)
+    first, *pairs = text.ranking_sentences(study)
     assert first.startswith(f"Best mean test accuracy: {best}")
     ties = first.split("It cannot be told apart from ")[1]
     assert runner_up in ties and "skip_connection" not in ties and ties.endswith("with 3 seeds.")
     assert (
         pairs[0]
-        == report.compare(
+        == text.compare_sentence(
             study.summary.set_index("label", drop=False).loc[best],
             study.summary.set_index("label", drop=False).loc[runner_up],
         )
@@ -312,13 +318,13 @@ def test_runs_are_compared_only_through_their_intervals(study):
 
 
 def test_gradient_flow_at_initialisation_flags_underflow(study):
-    table = report.init_summary(study)
+    table = study.init_summary
     deep = table[(table["label"] == "baseline (sigmoid)") & (table["depth"] == 30)].iloc[0]
     assert bool(deep["zero"]) and math.isnan(deep["ratio"])
-    text = " ".join(report.init_sentences(study))
-    assert "At 30 hidden layers, layer 1 still receives at least a tenth" in text
-    assert "exactly 0 in float32" in text and "weight_increasing/std10" in text
-    depth_table = report.init_depth_table(study).set_index("configuration")
+    said = " ".join(text.init_sentences(study))
+    assert "At 30 hidden layers, layer 1 still receives at least a tenth" in said
+    assert "exactly 0 in float32" in said and "weight_increasing/std10" in said
+    depth_table = tables.init_depth_table(study).set_index("configuration")
     assert depth_table.loc["normalization/batchnorm", "ratio ≥ 0.1 up to depth"] == "30 (all)"
     assert depth_table.loc["baseline (sigmoid)", "ratio at depth 30"] == "0 (underflow)"
     assert depth_table.loc["baseline (sigmoid)", "ratio ≥ 0.1 up to depth"] == "none"
@@ -335,37 +341,39 @@ def line_colours(plot):
 
 def test_one_colour_per_run_label_in_every_figure(study):
     labels = ["baseline lr0.01 d7", "normalization/batchnorm d7", "weight_increasing/std10 d7"]
-    curves = line_colours(report.curves(study, labels, "t"))
-    profile = line_colours(report.layer_profile(study, labels, "t"))
+    curves = line_colours(figures.curves(study, labels, "t"))
+    profile = line_colours(figures.layer_profile(study, labels, "t"))
     for label in labels:
         assert curves[label] == profile[label], label
-    other = line_colours(report.curves(study, labels[::-1], "t"))
+    other = line_colours(figures.curves(study, labels[::-1], "t"))
     assert all(other[label] == curves[label] for label in labels)
 
 
 def test_loss_axis_is_logarithmic_when_losses_span_more_than_a_decade(study):
-    wide = report.curves(study, ["weight_increasing/std10 d7", "normalization/batchnorm d7"], "t")
-    narrow = report.curves(study, ["normalization/batchnorm d7"], "t")
+    wide = figures.curves(study, ["weight_increasing/std10 d7", "normalization/batchnorm d7"], "t")
+    narrow = figures.curves(study, ["normalization/batchnorm d7"], "t")
     assert wide.fig.axes[0].get_yscale() == "log" and narrow.fig.axes[0].get_yscale() == "linear"
 
 
 def test_gradient_profile_aligns_layers_by_distance_from_the_output(study):
-    data = report.layer_profile_data(study, ["baseline lr0.01 d3", "baseline lr0.01 d7"]).query("seed == 1")
+    data = figures.layer_profile_data(study, ["baseline lr0.01 d3", "baseline lr0.01 d7"]).query("seed == 1")
     where = data.set_index(["label", "layer"])["below_output"]
     assert where[("baseline lr0.01 d3", "output")] == where[("baseline lr0.01 d7", "output")] == 0
     assert where[("baseline lr0.01 d3", "hidden3")] == where[("baseline lr0.01 d7", "hidden7")] == 1
     assert where[("baseline lr0.01 d3", "hidden1")] == 3 and where[("baseline lr0.01 d7", "hidden1")] == 7
-    axis = report.layer_profile(study, ["baseline lr0.01 d7"], "t").fig.axes[0]
+    axis = figures.layer_profile(study, ["baseline lr0.01 d7"], "t").fig.axes[0]
     ticks = [t.get_text() for t in axis.get_xticklabels()]
     assert ticks[0] == "output" and ticks[1] == "1 below"
 
 
 def test_an_all_zero_saturation_panel_becomes_a_sentence(study):
-    plot, sentences = report.saturation(study, ["baseline lr0.01 d3", "weight_increasing/std10 d7"], "t")
+    labels = ["baseline lr0.01 d3", "weight_increasing/std10 d7"]
+    plot = figures.saturation_per_layer(study, labels, "t")
     assert [ax.get_title() for ax in plot.fig.axes] == ["weight_increasing/std10 d7"]
-    assert sentences == [s for s in sentences if s.startswith("baseline lr0.01 d3: no saturated units")]
-    none, only_sentences = report.saturation(study, ["baseline lr0.01 d3"], "t")
-    assert none is None and len(only_sentences) == 1
+    (sentence,) = text.saturation_notes(study, labels)
+    assert sentence.startswith("baseline lr0.01 d3: no saturated units")
+    assert figures.saturation_per_layer(study, ["baseline lr0.01 d3"], "t") is None
+    assert len(text.saturation_notes(study, ["baseline lr0.01 d3"])) == 1
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="apt-get install chromium")
@@ -407,7 +415,7 @@ def test_report_opens_in_headless_chromium(rendered, tmp_path):
 
 
 def test_ranked_comparison_puts_the_best_configuration_at_the_top(study):
-    plot = report.ranked_comparison(study)
+    plot = figures.ranked_comparison(study)
     ax = plot.fig.axes[0]
     ticks = {t.get_text(): t.get_position()[1] for t in ax.get_yticklabels()}
     best = study.summary.sort_values("test_acc", ascending=False)["label"].iloc[0]
@@ -416,7 +424,7 @@ def test_ranked_comparison_puts_the_best_configuration_at_the_top(study):
 
 
 def test_every_gradient_panel_shows_its_steps(study):
-    plot = report.grad_norm_over_training(study, ["baseline lr0.01 d3", "baseline lr0.01 d7"], "t")
+    plot = figures.grad_norm_over_training(study, ["baseline lr0.01 d3", "baseline lr0.01 d7"], "t")
     last_step = study.grad_steps["step"].max()
     for ax in plot.fig.axes:
         assert ax.get_xlim()[1] >= last_step and ax.get_ylim() == plot.fig.axes[0].get_ylim()

@@ -13,7 +13,10 @@ import pytest
 from conftest import DEFAULT_FIXES, ROOT, merged_config
 from workflow_helpers import copy_project, planned_jobs, snakemake
 
-from vanishing_gradients import report, study
+from vanishing_gradients import study
+from vanishing_gradients.report import figures, model, tables, text
+from vanishing_gradients.report.stats import log_mean_ci, mean_ci
+from vanishing_gradients.report.text import pct, ratio_text
 
 pytestmark = pytest.mark.e2e
 SCHEMA = str(ROOT / "workflow/schemas/config.schema.yaml")
@@ -125,9 +128,9 @@ def test_smoke_run_trains_every_run_and_reports_it(smoke_run):
     for title in ("Fix 1: weight increasing", "Fix 6: train some layers", "Fix 7: gradient normalisation"):
         assert title in text
     for _, frame in runs.groupby(["group", "variant", "depth"]):  # every configuration's mean ± 95% interval
-        assert report.pct(*report.mean_ci(frame["test_acc"]), digits=2) in text
+        assert pct(*mean_ci(frame["test_acc"]), digits=2) in text
     deepest = runs[(runs.group == "baseline") & (runs.depth == 7) & (runs.lr == 0.01)]
-    ratio = report.ratio_text(*report.log_mean_ci(deepest["grad_ratio_first_last"]))
+    ratio = ratio_text(*log_mean_ci(deepest["grad_ratio_first_last"]))
     assert f"layer 1's gradient norm was {ratio} times the output layer's" in text
     flow = pd.read_parquet(smoke_run / "results/smoke/init_flow/grad_norms.parquet")
     assert sorted(flow["depth"].unique()) == smoke_config()["init_flow"]["depths"]
@@ -135,6 +138,44 @@ def test_smoke_run_trains_every_run_and_reports_it(smoke_run):
         study.init_flow_variants(smoke_config())
     )
     assert (smoke_run / "logs/smoke/report/report.ipynb").stat().st_size > 0
+
+
+def visible_text(page: str) -> str:
+    """A rendered page's text as a reader sees it: no styles or scripts, tags gone, whitespace collapsed."""
+    page = re.sub(r"<(style|script)\b.*?</\1>", " ", page, flags=re.S)
+    page = re.sub(r"</?(p|li|ul|div|h[1-6]|td|th|tr|table|caption|br|img)\b[^>]*>", " ", page)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", page)).split())
+
+
+def test_smoke_report_shows_the_sections_tables_and_sentences_the_library_computes(smoke_run):
+    """Every heading, sentence and summary cell the report modules compute from the smoke aggregate is on the page,
+    and the notebook drew one figure per place it should (the fixes' loop included)."""
+    aggregate = smoke_run / "results/smoke/aggregate"
+    paths = {name: aggregate / f"{name}.csv" for name in ("runs", "metrics")}
+    paths |= {name: aggregate / f"{name}.parquet" for name in ("grad_steps", "grad_epochs")}
+    paths["init_flow"] = smoke_run / "results/smoke/init_flow/grad_norms.parquet"
+    S = model.load(paths, smoke_config())
+    page = (smoke_run / "results/smoke/report/report.html").read_text()
+    seen = visible_text(page)
+    for anchor, name, _ in text.contents(S):
+        assert f'id="{anchor}"' in page and f'href="#{anchor}"' in page and name in seen, anchor
+    course = S.course_baseline_labels()
+    sentences = [text.seeds_note(S), text.setup_text(S), text.saturation_sentence(S, course)]
+    sentences += text.problem_sentences(S) + text.learning_rate_sentences(S) + text.saturation_notes(S, course)
+    sentences += text.init_sentences(S) + [s for g in S.fix_groups for s in text.fix_sentences(S, g)]
+    sentences += text.group_sentences(S) + text.necessary_not_sufficient(S) + text.overfitting_sentences(S)
+    sentences += text.ranking_sentences(S)
+    assert len(sentences) > 30
+    for sentence in sentences:
+        assert " ".join(sentence.replace("**", "").split()) in seen, sentence
+    unescaped = html.unescape(page)
+    for frame in (tables.format_summary(S.summary), tables.init_depth_table(S)):
+        for cell in frame.astype(str).to_numpy().ravel():
+            assert f">{cell}</td>" in unescaped, cell
+    per_fix = sum(2 + len(S.labels(g, d)) for g in S.fix_groups for d in S.depths(g))
+    saturation = 1 if figures.saturated_labels(S, course) else 0
+    lr_figure = 1 if S.baselines["lr"].nunique() > 1 else 0
+    assert len(re.findall(r"<img ", page)) == lr_figure + 4 + saturation + 1 + per_fix + 2
 
 
 def test_the_project_folder_gets_nothing_written_into_it(smoke_run):
@@ -175,7 +216,14 @@ def test_adding_a_seed_plans_only_the_new_runs(smoke_run):
     assert "seed=42" not in out and "seed=43" not in out and "seed=7" in out
 
 
-@pytest.mark.parametrize("path", ["reports/report.ipynb", "src/vanishing_gradients/report.py"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "reports/report.ipynb",
+        "src/vanishing_gradients/report/stats.py",
+        "src/vanishing_gradients/report/figures/base.py",
+    ],
+)
 def test_editing_the_report_plans_only_the_report(smoke_run, path):
     source = smoke_run.project / path
     original = source.read_text()

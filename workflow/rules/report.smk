@@ -28,7 +28,7 @@ rule report:
         **LAYOUT.aggregate(),
         notebook=str(REPO / "reports/report.ipynb"),
         template=str(REPO / "reports/offline.html.j2"),
-        code=str(LIBRARY / "report.py"),
+        code=sorted(map(str, (LIBRARY / "report").rglob("*.py"))),  # every module of the report package
         init_flow=LAYOUT.init_flow(),
         selection=LAYOUT.selection(),
     output:

@@ -1,0 +1,123 @@
+"""The notebook's side of the report: display figures, tables, text and headings in IPython, and execute and
+render the notebook (papermill, nbconvert). The only module of the report that imports IPython or papermill."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from .figures import Plot
+from .model import Study
+from .text import SECTIONS, contents
+
+
+def _html(markup: str) -> None:
+    from IPython.display import HTML, display
+
+    display(HTML(markup))
+
+
+def show(plot: Plot, save_as: str | None = None, dpi: int = 90) -> None:
+    """Display a figure in the notebook as an embedded PNG with its alt text, optionally save it too, free it."""
+    from ..storage import atomic_path
+
+    buffer = io.BytesIO()
+    plot.fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(plot.fig)
+    data = base64.b64encode(buffer.getvalue()).decode()
+    _html(f'<img alt="{html.escape(plot.alt)}" src="data:image/png;base64,{data}"/>')
+    if save_as:
+        with atomic_path(save_as) as tmp:
+            tmp.write_bytes(buffer.getvalue())
+
+
+def table(frame: pd.DataFrame, caption: str | None = None, precision: int | None = None) -> None:
+    """Display a table without its index, with an optional caption and number precision."""
+    from IPython.display import display
+
+    styled = frame.style.hide(axis="index")
+    if caption:
+        styled = styled.set_caption(caption)
+    if precision is not None:
+        styled = styled.format(precision=precision)
+    display(styled)
+
+
+def heading(text: str, anchor: str, level: int = 3) -> None:
+    _html(f'<h{level} id="{anchor}">{html.escape(text)}</h{level}>')
+
+
+def section(anchor: str) -> None:
+    """The heading of one of the report's sections (``text.SECTIONS``)."""
+    heading(SECTIONS[anchor], anchor, level=2)
+
+
+def markdown(text: str) -> None:
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))
+
+
+def bullets(lines: list[str]) -> None:
+    if lines:
+        markdown("\n".join("- " + line for line in lines))
+
+
+def table_of_contents(study: Study) -> None:
+    """The table of contents (``text.contents``): the sections, and a line per fix."""
+    items = "".join(
+        f'<li><a href="#{anchor}">{"&nbsp;" * 3 * (level - 2)}{html.escape(name)}</a></li>'
+        for anchor, name, level in contents(study)
+    )
+    _html(f"<h2>Contents</h2><ul style='list-style:none'>{items}</ul>")
+
+
+def render(
+    template: str,
+    executed: str,
+    html_path: str,
+    tables: dict,
+    config: dict | None = None,
+    show_code: bool = False,
+    figures: dict | None = None,
+) -> None:
+    """Execute the notebook with papermill (kernel python3), keep it at ``executed``, write ``html_path``.
+
+    ``tables`` are the aggregate tables' paths by name (the notebook's parameter ``paths``); ``figures`` maps
+    figure names (``gradient_profile``, ``comparison``) to PNG paths the notebook also writes, for Snakemake's
+    own ``--report``.
+    """
+    import nbformat
+    import papermill
+    from nbconvert import HTMLExporter
+
+    from ..storage import atomic_path
+
+    Path(executed).parent.mkdir(parents=True, exist_ok=True)
+    # The kernel imports this very copy of the library (src/, three folders up), installed or not.
+    src = str(Path(__file__).resolve().parents[2])
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
+    papermill.execute_notebook(
+        template,
+        executed,
+        kernel_name="python3",
+        progress_bar=False,
+        parameters={"paths": tables, "config": config or {}, "figures": figures or {}},
+        cwd=str(Path(template).resolve().parent),
+    )
+    exporter = HTMLExporter(
+        template_name="lab",
+        template_file=str(Path(template).parent / "offline.html.j2"),
+        exclude_input=not show_code,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
+    with atomic_path(html_path) as tmp:
+        tmp.write_text(body)

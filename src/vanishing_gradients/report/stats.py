@@ -1,0 +1,210 @@
+"""Intervals over seeds and the outcome classes the conclusions use: pandas and numpy only, no plotting.
+
+Runs are compared through 95% t-intervals of the mean over seeds; positive quantities that span decades
+(gradient norms and ratios) through the t-interval of their log10 values (a geometric mean and interval).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import scipy.stats
+
+from ..layout import RUN_KEYS
+from ..study import BASELINE
+
+CONFIG_KEYS = ["group", "variant", "depth"]  # a configuration: a run up to its seed
+CHANCE = 0.1  # ten balanced classes
+# Thresholds of the conclusions, on the 95% interval of the mean test accuracy over seeds:
+LEARNED = 0.5  # "learned": the whole interval above 50%; "did not learn": the whole interval below it
+HEALTHY_RATIO = 0.1  # "flow restored": layer 1 gets at least a tenth of the output layer's gradient norm
+SATURATED = 0.5  # "saturated": on average over training, half of the units or more saturated (or dead)
+RISE = 0.05  # a validation loss that ends 5% or more above its minimum while the training loss falls
+NO_SATURATION = 0.0005  # a configuration whose saturated fraction never reaches this gets a sentence, not a panel
+
+
+# ---------------------------------------------------------------------------------------- intervals
+def t_975(dof: int) -> float:
+    """The two-sided 95% quantile of Student's t with ``dof`` degrees of freedom (12.706 for 1, 4.303 for 2)."""
+    return float(scipy.stats.t.ppf(0.975, dof))
+
+
+def mean_ci(values) -> tuple[float, float]:
+    """Mean and half-width of the 95% t-interval (NaN half-width for a single value)."""
+    values = pd.Series(values, dtype=float).dropna()
+    n = len(values)
+    if n == 0:
+        return math.nan, math.nan
+    if n == 1:
+        return float(values.iloc[0]), math.nan
+    return float(values.mean()), float(t_975(n - 1) * values.std(ddof=1) / math.sqrt(n))
+
+
+def bounds(mean: float, half: float) -> tuple[float, float]:
+    """(low, high) of an interval; a single seed (NaN half-width) is its own interval."""
+    half = 0.0 if math.isnan(half) else half
+    return mean - half, mean + half
+
+
+def t_interval(values) -> tuple[float, float]:
+    """(low, high) of the 95% t-interval of the mean: seaborn's ``errorbar`` for every figure."""
+    return bounds(*mean_ci(values))
+
+
+def log_mean_ci(values) -> tuple[float, float, float]:
+    """Geometric mean and the 95% t-interval (low, high) of a positive quantity, computed on log10 values.
+
+    NaN where a value is not positive (a gradient that underflowed to 0 has no logarithm).
+    """
+    values = pd.Series(values, dtype=float).dropna()
+    if values.empty or (values <= 0).any():
+        return math.nan, math.nan, math.nan
+    mean, half = mean_ci(np.log10(values))
+    low, high = bounds(mean, half)
+    return 10**mean, 10**low, 10**high
+
+
+def geo_mean(values) -> float:
+    return log_mean_ci(values)[0]
+
+
+def log_interval(values) -> tuple[float, float]:
+    return log_mean_ci(values)[1:]
+
+
+# ------------------------------------------------------------------------------------------ outcomes
+def classify_accuracy(mean: float, half: float) -> str:
+    """learned / not learned / mixed: where the 95% interval of the test accuracy lies against LEARNED (a single
+    seed: its value)."""
+    low, high = bounds(mean, half)
+    if low >= LEARNED:
+        return "learned"
+    if high < LEARNED:
+        return "not learned"
+    return "mixed"
+
+
+def classify_flow(ratio: float) -> str:
+    if math.isnan(ratio):
+        return "unknown"
+    return "restored" if ratio >= HEALTHY_RATIO else "vanishing"
+
+
+def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per configuration of ``runs`` (labelled, seeds pooled), in the runs' order: accuracies with their
+    95% t-interval half-widths, the gradient ratio's geometric mean and interval, saturation, and the classes the
+    conclusions use."""
+    rows = []
+    for (group, variant, depth), frame in runs.groupby(CONFIG_KEYS, sort=False):
+        row = {
+            "group": group,
+            "variant": variant,
+            "depth": depth,
+            "label": frame["label"].iloc[0],
+            "lr": frame["lr"].iloc[0],
+            "activation": frame["activation"].iloc[0],
+            "seeds": len(frame),
+        }
+        for col in ("test_acc", "best_val_acc"):
+            row[col], row[f"{col}_ci"] = mean_ci(frame[col])
+        row["ratio"], row["ratio_low"], row["ratio_high"] = log_mean_ci(frame["grad_ratio_first_last"])
+        row["saturation"], row["saturation_ci"] = mean_ci(frame.get("saturation", []))
+        row["diverged"] = int(frame["diverged"].sum())
+        row["seeds_learned"] = int((frame["test_acc"] >= LEARNED).sum())
+        row["accuracy_class"] = classify_accuracy(row["test_acc"], row["test_acc_ci"])
+        row["flow_class"] = classify_flow(row["ratio"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def groups_of_fixes(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The fix configurations of a summary table by outcome: flow restored and learned; flow restored but units
+    saturated and not learned; flow still vanishing and not learned; mixed (everything else)."""
+    fixes = summary[summary["group"] != BASELINE]
+    restored = fixes["flow_class"] == "restored"
+    not_learned = fixes["accuracy_class"] == "not learned"
+    groups = {
+        "learned": restored & (fixes["accuracy_class"] == "learned"),
+        "saturated": restored & not_learned & (fixes["saturation"] >= SATURATED),
+        "vanishing": (fixes["flow_class"] == "vanishing") & not_learned,
+    }
+    groups["mixed"] = ~(groups["learned"] | groups["saturated"] | groups["vanishing"])
+    return {name: fixes[mask] for name, mask in groups.items()}
+
+
+def last_stage(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of each run's last stage (train-some-layers: the full network; every other run: all rows)."""
+    return frame[frame["stage"] == frame.groupby(RUN_KEYS)["stage"].transform("max")]
+
+
+# --------------------------------------------------------------------------------------- overfitting
+def _rise(run: pd.DataFrame) -> dict | None:
+    """One run's last stage: its lowest validation loss, the epoch of it, the final loss, and whether the
+    training loss fell after that epoch."""
+    run = run[run["stage"] == run["stage"].max()].set_index("epoch")
+    if len(run) < 3 or not np.isfinite(run[["train_loss", "val_loss"]].to_numpy()).all():
+        return None
+    best = run["val_loss"].idxmin()
+    return {
+        "best_epoch": int(best),
+        "best": run.loc[best, "val_loss"],
+        "final": run["val_loss"].iloc[-1],
+        "final_epoch": int(run.index[-1]),
+        "train_fell": run["train_loss"].iloc[-1] < run.loc[best, "train_loss"],
+    }
+
+
+def overfitting(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Configurations whose validation loss rises while their training loss falls, in every seed: the final
+    loss more than RISE above the lowest, with the 95% interval of that rise above zero (one seed: its value)."""
+    rows = []
+    for label, frame in metrics.groupby("label", sort=False):
+        seeds = [r for _, run in frame.groupby("seed") if (r := _rise(run)) is not None]
+        if not seeds:
+            continue
+        seeds = pd.DataFrame(seeds)
+        rise, half = mean_ci(seeds["final"] - seeds["best"])
+        lower, _ = bounds(rise, half)
+        if seeds["train_fell"].all() and lower > 0 and rise >= RISE * seeds["best"].mean():
+            rows.append(
+                {
+                    "label": label,
+                    "best_epochs": sorted(seeds["best_epoch"]),
+                    "best_val_loss": mean_ci(seeds["best"]),
+                    "final_val_loss": mean_ci(seeds["final"]),
+                    "final_epoch": int(seeds["final_epoch"].max()),
+                }
+            )
+    return pd.DataFrame(rows, columns=["label", "best_epochs", "best_val_loss", "final_val_loss", "final_epoch"])
+
+
+# ---------------------------------------------------------------------------------- gradient at init
+def init_ratios(init_flow: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration, depth and seed: hidden1/output gradient-norm ratio at initialisation."""
+    wide = init_flow.pivot_table(
+        index=["label", "group", "variant", "depth", "seed"], columns="layer", values="grad_norm"
+    ).reset_index()
+    wide["ratio"] = wide["hidden1"] / wide["output"]
+    return wide[["label", "group", "variant", "depth", "seed", "ratio"]]
+
+
+def init_summary(init_flow: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration and depth: geometric mean ratio and interval over seeds; ``zero`` where a seed's layer-1
+    gradient was exactly 0 (float32 underflow)."""
+    rows = []
+    for (label, depth), frame in init_ratios(init_flow).groupby(["label", "depth"], sort=False):
+        mean, low, high = log_mean_ci(frame["ratio"])
+        rows.append(
+            {
+                "label": label,
+                "depth": depth,
+                "ratio": mean,
+                "low": low,
+                "high": high,
+                "zero": bool((frame["ratio"] == 0).any()),
+                "seeds": len(frame),
+            }
+        )
+    return pd.DataFrame(rows)

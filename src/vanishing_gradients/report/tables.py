@@ -1,0 +1,118 @@
+"""The report's tables, as DataFrames ready to display: the config, the summary, initial weights, gradient flow
+at initialisation and the cost of each job (no IPython)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+
+from .. import specs
+from ..study import variant_settings
+from .model import Study
+from .stats import HEALTHY_RATIO
+from .text import pct, ratio_text
+
+INIT_CAPTION = "Standard deviation of the initial weights per layer (PyTorch's default is uniform on ±1/√fan_in)"
+INIT_FLOW_CAPTION = "Layer-1/output gradient-norm ratio at initialisation (geometric mean [95% interval] over seeds)"
+SUMMARY_CAPTION = "All configurations: mean ± 95% t-interval over seeds; the ratio is a geometric mean [95% interval]"
+
+
+def format_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Readable version: accuracies as 'mean ± half-width %', the ratio as 'geometric mean [interval]'."""
+
+    def with_ci(col: str, digits: int = 1) -> list[str]:
+        return [pct(v, c, digits) for v, c in zip(table[col], table[f"{col}_ci"], strict=True)]
+
+    return pd.DataFrame(
+        {
+            "run": table["label"],
+            "seeds": table["seeds"],
+            "test accuracy": with_ci("test_acc", 2),
+            "best val accuracy": with_ci("best_val_acc", 2),
+            "grad ratio hidden1/output": [
+                ratio_text(*r) for r in zip(table["ratio"], table["ratio_low"], table["ratio_high"], strict=True)
+            ],
+            "saturated units": with_ci("saturation"),
+            "diverged runs": table["diverged"],
+        }
+    )
+
+
+def config_table(config: dict) -> pd.DataFrame:
+    """Every value of the effective config that defines the study (mirrors aside: they do not change the data)."""
+    rows = [(f"data.{k}", v) for k, v in config.get("data", {}).items() if k != "mirrors"]
+    rows += [(k, config[k]) for k in ("study", "seeds", "device", "threads") if k in config]
+    rows += [(f"training.{k}", v) for k, v in config.get("training", {}).items()]
+    rows += [(f"baseline.{k}", v) for k, v in config.get("baseline", {}).items()]
+    rows += [
+        (f"fixes.{g}.{v}", overrides)
+        for g, entry in config.get("fixes", {}).items()
+        for v, overrides in entry["variants"].items()
+    ]
+    rows += [(f"init_flow.{k}", v) for k, v in config.get("init_flow", {}).items()]
+    return pd.DataFrame(
+        [(key, json.dumps(value, sort_keys=True)) for key, value in rows], columns=["config key", "value"]
+    )
+
+
+def changes_init(config: dict, group: str) -> bool:
+    """Whether a variant of ``group`` sets its own initial weights (then its section shows ``init_table``)."""
+    variants = config.get("fixes", {}).get(group, {}).get("variants", {})
+    return any(v.get("init", "default") != "default" for v in variants.values())
+
+
+def init_table(config: dict, group: str) -> pd.DataFrame:
+    """The std of the initial weights per layer for the baseline (PyTorch's default) and each variant of ``group``:
+    how an init compares with Xavier's and Kaiming's."""
+    width = config["training"]["width"]
+    shapes = {
+        "layer 1 (784 → width)": (784, width),
+        "hidden (width → width)": (width, width),
+        "output (width → 10)": (width, 10),
+    }
+    rows = []
+    for name, settings in [
+        ("baseline (PyTorch default)", config["training"]),
+        *((v, variant_settings(config, group, v)) for v in config["fixes"][group]["variants"]),
+    ]:
+        spec = specs.from_settings(settings, depth=max(config["fixes"][group]["depths"]), seed=0).model
+        row = {"variant": name, "init": spec.init}
+        for shape_name, (fan_in, fan_out) in shapes.items():
+            std = specs.weight_std(spec, fan_in, fan_out)
+            row[shape_name] = f"{std:.3g}" if std is not None else f"{1 / math.sqrt(3 * fan_in):.3g} (uniform)"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def init_depth_table(study: Study) -> pd.DataFrame:
+    """Per configuration: the ratio at the shallowest, the course's (7) and the deepest depth, and the deepest
+    depth up to which layer 1 keeps at least a tenth of the output layer's gradient."""
+    table = study.init_summary
+    depths = sorted(table["depth"].unique())
+    shown = list(dict.fromkeys([depths[0], *(d for d in depths if d == 7), depths[-1]]))
+    rows = []
+    for label, frame in table.groupby("label", sort=False):
+        frame = frame.set_index("depth")
+        row = {"configuration": label}
+        for d in shown:
+            r = frame.loc[d]
+            row[f"ratio at depth {d}"] = "0 (underflow)" if r["zero"] else ratio_text(r["ratio"], r["low"], r["high"])
+        healthy = [d for d in depths if not frame.loc[d, "zero"] and frame.loc[d, "ratio"] >= HEALTHY_RATIO]
+        cut = next((d for d in depths if d not in healthy), None)
+        row[f"ratio ≥ {HEALTHY_RATIO:g} up to depth"] = (
+            f"{depths[-1]} (all)"
+            if cut is None
+            else (str(max(d for d in healthy if d < cut)) if any(d < cut for d in healthy) else "none")
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def cost_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Wall time and peak memory of every training job, from Snakemake's benchmark files."""
+    cols = ["group", "variant", "depth", "seed", "epochs_run", "wall_s", "max_rss_mb", "train_seconds", "device"]
+    table = runs[[c for c in cols if c in runs]].copy()
+    table["s per epoch"] = table["train_seconds"] / table["epochs_run"]
+    return table.sort_values(["group", "variant", "depth", "seed"]).reset_index(drop=True)

@@ -1,0 +1,365 @@
+"""The report's words: section titles, number formats and every sentence, computed from a Study (no IPython)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from ..measures import SATURATION_DEFINITIONS
+from ..study import BASELINE
+from .model import Study
+from .stats import HEALTHY_RATIO, LEARNED, NO_SATURATION, RISE, SATURATED, groups_of_fixes, overfitting
+
+# The report's sections, anchor -> title: the table of contents and the notebook's headings.
+SECTIONS = {
+    "setup": "1. Setup",
+    "problem": "2. The problem: deep sigmoid networks stop learning",
+    "init-flow": "3. Gradient flow at initialisation",
+    "fixes": "4. The fixes",
+    "comparison": "5. Comparison",
+    "cost": "6. Cost",
+    "conclusions": "7. Conclusions",
+}
+TITLES = {
+    "baseline": "Baseline (sigmoid, SGD)",
+    "weight_increasing": "Fix 1: weight increasing (larger init std)",
+    "better_activation": "Fix 2: better activation (ReLU, Tanh)",
+    "better_optimizer": "Fix 3: better optimizer (Adam)",
+    "normalization": "Fix 4: normalisation inside the network",
+    "skip_connection": "Fix 5: skip connections",
+    "train_some_layers": "Fix 6: train some layers (grow the network stage by stage)",
+    "gradient_normalization": "Fix 7: gradient normalisation",
+    "combined": "Reference: the helpful fixes combined",
+}
+GROUP_TITLES = {
+    "learned": f"Flow restored and the network learns (ratio ≥ {HEALTHY_RATIO:g}, test accuracy interval above "
+    f"{LEARNED:.0%})",
+    "saturated": f"Flow restored, but the units saturate and the network does not learn (ratio ≥ {HEALTHY_RATIO:g}, "
+    f"≥ {SATURATED:.0%} of the units saturated or dead, accuracy interval below {LEARNED:.0%})",
+    "vanishing": f"The gradient still vanishes and the network does not learn (ratio < {HEALTHY_RATIO:g})",
+    "mixed": "Mixed or partial (the accuracy interval straddles 50%, or a network that learns with a small ratio)",
+}
+
+
+def title(group: str) -> str:
+    return TITLES.get(group, group)
+
+
+def fix_anchor(group: str) -> str:
+    return f"fix-{group}"
+
+
+def contents(study: Study) -> list[tuple[str, str, int]]:
+    """(anchor, title, level) of every section, with a subsection per fix under 'The fixes'."""
+    toc = []
+    for anchor, name in SECTIONS.items():
+        toc.append((anchor, name, 2))
+        if anchor == "fixes":
+            toc += [(fix_anchor(g), title(g), 3) for g in study.fix_groups]
+    return toc
+
+
+# ------------------------------------------------------------------------------------------ formats
+def pct(value: float, half: float = math.nan, digits: int = 1) -> str:
+    """'87.9%' or '87.9 ± 0.4%'."""
+    if not math.isfinite(value):
+        return "n/a"
+    if math.isfinite(half):
+        return f"{100 * value:.{digits}f} ± {100 * half:.{digits}f}%"
+    return f"{100 * value:.{digits}f}%"
+
+
+def ratio_text(ratio: float, low: float = math.nan, high: float = math.nan) -> str:
+    if not math.isfinite(ratio):
+        return "n/a"
+    if math.isfinite(low) and math.isfinite(high) and high > low:
+        return f"{ratio:.2g} [{low:.2g}, {high:.2g}]"
+    return f"{ratio:.2g}"
+
+
+def join(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1] if items else ""
+
+
+def outcome(row) -> str:
+    """'test accuracy 30.3 ± 87.3%, 1 of 3 seeds above 50%'."""
+    text = f"test accuracy {pct(row.test_acc, row.test_acc_ci)}"
+    if row.seeds > 1:
+        text += f", {row.seeds_learned} of {row.seeds} seeds above {LEARNED:.0%}"
+    return text
+
+
+def _saturated(row, sep: str) -> str:
+    """'; 98.0 ± 0.0% saturated' where the saturation is known."""
+    return f"{sep} {pct(row.saturation, row.saturation_ci)} saturated" if math.isfinite(row.saturation) else ""
+
+
+def _loss(mean_half: tuple[float, float]) -> str:
+    mean, half = mean_half
+    return f"{mean:.3f} ± {half:.3f}" if math.isfinite(half) else f"{mean:.3f}"
+
+
+# ----------------------------------------------------------------------------------------- setup
+def seeds_note(study: Study) -> str:
+    seeds = study.seeds
+    if len(seeds) == 1:
+        return (
+            f"One seed ({seeds[0]}): every number is a single run, there are no intervals, and no two runs "
+            "can be told apart (single runs of these networks move by a point or more between seeds)."
+        )
+    return (
+        f"{len(seeds)} seeds ({', '.join(map(str, seeds))}): lines, bars and table entries are means over "
+        "seeds; bands, error bars and ± are 95% t-intervals of the mean (geometric mean and interval on the "
+        "log scale for gradient norms and ratios). Two runs are called different only where their "
+        "intervals do not overlap."
+    )
+
+
+def setup_text(study: Study) -> str:
+    runs = study.runs
+    env = runs.iloc[0]
+    return (
+        f"Study **{env['study']}**: {len(runs)} runs ({runs['label'].nunique()} configurations). Device: "
+        f"**{', '.join(runs['device'].unique())}**, torch threads per job: "
+        f"**{', '.join(map(str, runs['threads'].unique()))}**, torch **{env['torch']}**, Python "
+        f"**{env['python']}**. Data: Fashion-MNIST, pixels scaled to [0, 1]."
+    )
+
+
+# -------------------------------------------------------------------------------------- comparisons
+def compare_sentence(a: pd.Series, b: pd.Series, col: str = "test_acc") -> str:
+    """'A beat B', 'B beat A' or 'A and B cannot be told apart', from the two 95% intervals of ``col``."""
+    (ma, ha), (mb, hb) = (a[col], a[f"{col}_ci"]), (b[col], b[f"{col}_ci"])
+    if math.isnan(ha) or math.isnan(hb):
+        return f"{a['label']} ({pct(ma)}) and {b['label']} ({pct(mb)}) cannot be told apart from single runs"
+    if ma - ha > mb + hb:
+        return f"{a['label']} ({pct(ma, ha)}) beat {b['label']} ({pct(mb, hb)})"
+    if mb - hb > ma + ha:
+        return f"{b['label']} ({pct(mb, hb)}) beat {a['label']} ({pct(ma, ha)})"
+    n = min(a["seeds"], b["seeds"])
+    return (
+        f"{a['label']} ({pct(ma, ha)}) and {b['label']} ({pct(mb, hb)}) cannot be told apart with "
+        f"{n} seed{'s' if n > 1 else ''}"
+    )
+
+
+def ranking_sentences(study: Study) -> list[str]:
+    """The configurations ranked by mean test accuracy, each compared with the next through the intervals,
+    and which cannot be told apart from the best."""
+    ranked = study.summary.sort_values("test_acc", ascending=False).reset_index(drop=True)
+    if ranked.empty:
+        return []
+    best = ranked.iloc[0]
+    out = []
+    if len(ranked) > 1:
+        ties = [
+            r["label"] for _, r in ranked.iloc[1:].iterrows() if "cannot be told apart" in compare_sentence(best, r)
+        ]
+        text = f"Best mean test accuracy: {best['label']} ({pct(best['test_acc'], best['test_acc_ci'])})."
+        if ties:
+            text += f" It cannot be told apart from {join(ties)} with {best['seeds']} seeds."
+        out.append(text)
+        for i in range(len(ranked) - 1):
+            out.append(compare_sentence(ranked.iloc[i], ranked.iloc[i + 1]) + ".")
+    return out
+
+
+# ---------------------------------------------------------------------------------------- the problem
+def _depths_outcomes(rows: pd.DataFrame) -> tuple[str, list[str]]:
+    """'5 and 7', ['5 layers: 10.0 ± 0.0%', ...] of a summary's rows."""
+    outcomes = zip(rows["depth"], rows["test_acc"], rows["test_acc_ci"], strict=True)
+    return join([str(d) for d in rows["depth"]]), [f"{d} layers: {pct(a, c)}" for d, a, c in outcomes]
+
+
+def learning_rate_sentences(study: Study) -> list[str]:
+    """At which depths the sigmoid/SGD baseline learns at its best learning rate, and at which it does not."""
+    table = study.baseline_summary
+    if table.empty:
+        return []
+    best_lr = table.groupby("lr")["test_acc"].max().idxmax()
+    at_best = table[table["lr"] == best_lr].sort_values("depth")
+    lrs = ", ".join(f"{lr:g}" for lr in sorted(table["lr"].unique()))
+    out = [
+        f"Learning rates tried: {lrs}. The best for the sigmoid/SGD baseline is {best_lr:g} (the highest "
+        "test accuracy at any depth)."
+    ]
+    learned = at_best[at_best["accuracy_class"] == "learned"]
+    if len(learned):
+        depths, outcomes = _depths_outcomes(learned)
+        out.append(f"At learning rate {best_lr:g} it learns with {depths} hidden layers ({join(outcomes)}).")
+    failed = at_best[at_best["accuracy_class"] == "not learned"]
+    if len(failed):
+        accuracies = join([pct(a, c) for a, c in zip(failed["test_acc"], failed["test_acc_ci"], strict=True)])
+        out.append(
+            f"It does not learn with {join([str(d) for d in failed['depth']])} hidden layers: test accuracy "
+            f"{accuracies} (chance: 10%)."
+        )
+    mixed = at_best[at_best["accuracy_class"] == "mixed"]
+    if len(mixed):
+        out.append(
+            f"Mixed, with {join([str(d) for d in mixed['depth']])} hidden layers: "
+            f"{join([outcome(r) for r in mixed.itertuples()])}."
+        )
+    never = [int(d) for d, frame in table.groupby("depth") if (frame["accuracy_class"] == "not learned").all()]
+    if never:
+        out.append(
+            f"At no learning rate of the grid does it learn with {join([str(d) for d in never])} hidden "
+            "layers: there the failure is depth, not the learning rate."
+        )
+    return out
+
+
+def problem_sentences(study: Study) -> list[str]:
+    """What the course's baselines show, in words, from the numbers."""
+    out = []
+    for row in study.course_baseline_summary.sort_values("depth").itertuples():
+        verdict = {"learned": "learned", "not learned": "did not learn", "mixed": "learned in some seeds only"}[
+            row.accuracy_class
+        ]
+        out.append(
+            f"With {row.depth} hidden layers (SGD lr {row.lr:g}) the sigmoid MLP {verdict}: "
+            f"{outcome(row)} (chance: 10%); layer 1's gradient norm was "
+            f"{ratio_text(row.ratio, row.ratio_low, row.ratio_high)} times the output layer's."
+        )
+    return out
+
+
+def saturation_notes(study: Study, labels: list[str]) -> list[str]:
+    """A sentence for each configuration whose saturation panel would be empty or all zeros (it gets no panel)."""
+    out = []
+    for label in labels:
+        values = study.epoch_stat("saturation", [label])["value"]
+        if values.empty:
+            out.append(f"{label}: no saturation recorded.")
+        elif values.max() < NO_SATURATION:
+            out.append(
+                f"{label}: no saturated units in any layer or epoch (at most "
+                f"{pct(values.max(), digits=2)}; {SATURATION_DEFINITIONS[study.activation(label)]})."
+            )
+    return out
+
+
+def saturation_sentence(study: Study, labels: list[str]) -> str:
+    """Were the sigmoid units saturated? The answer decides what explains the vanishing gradient."""
+    frame = study.epoch_stat("saturation", labels)
+    if frame.empty:
+        return "No saturation was recorded."
+    worst = frame.loc[frame["value"].idxmax()]
+    text = (
+        f"Saturation ({SATURATION_DEFINITIONS['sigmoid']}) reached at most {pct(worst['value'])} "
+        f"({worst['label']}, {worst['layer']}, epoch {worst['epoch']})."
+    )
+    if worst["value"] < 0.05:
+        text += (
+            " The units were not saturated: the gradient shrinks because every sigmoid layer multiplies it "
+            "by σ′(x) ≤ 0.25 and by small weights, layer after layer."
+        )
+    return text
+
+
+# ---------------------------------------------------------------------------------- gradient at init
+def init_sentences(study: Study) -> list[str]:
+    table = study.init_summary
+    depths = sorted(table["depth"].unique())
+    deepest = table[table["depth"] == depths[-1]].set_index("label")
+    out = []
+    keep = [lab for lab, r in deepest.iterrows() if not r["zero"] and r["ratio"] >= HEALTHY_RATIO]
+    lose = [lab for lab, r in deepest.iterrows() if r["zero"] or r["ratio"] < HEALTHY_RATIO]
+    if keep:
+        out.append(
+            f"At {depths[-1]} hidden layers, layer 1 still receives at least a tenth of the output layer's "
+            f"gradient with {join(keep)}."
+        )
+    if lose:
+        zero = [lab for lab in lose if deepest.loc[lab, "zero"]]
+        text = f"It receives less with {join(lose)}"
+        if zero:
+            text += f"; with {join(zero)} its gradient is exactly 0 in float32 for at least one seed (underflow)"
+        out.append(text + ".")
+    exploding = [lab for lab, r in deepest.iterrows() if not r["zero"] and r["ratio"] > 10]
+    if exploding:
+        out.append(f"With {join(exploding)} the ratio exceeds 10: the gradient grows towards the input instead.")
+    out.append(
+        "Adam does not change a gradient, so its network at initialisation is that of sigmoid/SGD with the "
+        "same init; Adam acts on the update, which it scales per parameter. Train-some-layers is measured "
+        "in its first stage: while the network grows, each new block is trained under a fresh head, "
+        "through at most one block."
+    )
+    return out
+
+
+# ------------------------------------------------------------------------------------------ the fixes
+def fix_sentences(study: Study, group: str) -> list[str]:
+    """Each variant of ``group`` against the course baseline at the same depth, through their intervals."""
+    table = study.summary
+    base = study.course_baseline_summary.set_index("depth")
+    out = []
+    for row in table[table["group"] == group].itertuples():
+        text = (
+            f"{row.label}: test accuracy {pct(row.test_acc, row.test_acc_ci)}, gradient ratio "
+            f"{ratio_text(row.ratio, row.ratio_low, row.ratio_high)}"
+        )
+        if row.diverged:
+            text += f" ({row.diverged} of {row.seeds} runs diverged)"
+        if row.depth in base.index:
+            b = base.loc[row.depth]
+            text += f" against the baseline's {ratio_text(b['ratio'], b['ratio_low'], b['ratio_high'])}: "
+            text += compare_sentence(pd.Series(row._asdict()), b) + "."
+        else:
+            text += "; no baseline at this depth to compare with."
+        out.append(text)
+    return out
+
+
+# ----------------------------------------------------------------------------------------- conclusions
+def group_sentences(study: Study) -> list[str]:
+    out = []
+    for name, frame in groups_of_fixes(study.summary).items():
+        if len(frame):
+            rows = frame.sort_values("test_acc", ascending=False).itertuples()
+            details = [f"{r.label} ({outcome(r)}; ratio {r.ratio:.2g}{_saturated(r, ';')})" for r in rows]
+            out.append(f"**{GROUP_TITLES[name]}**: " + join(details) + ".")
+    return out
+
+
+def necessary_not_sufficient(study: Study) -> list[str]:
+    """What the data says about a gradient ratio near 1 at each depth: whether the configurations that learned
+    all had one, and which had one and still did not learn."""
+    out = []
+    for depth, table in study.summary.groupby("depth"):
+        table = table[(table["group"] != BASELINE) | (table["lr"] == study.course_lr)].dropna(subset=["ratio"])
+        learned = table[table["accuracy_class"] == "learned"]
+        if learned.empty or len(table) < 2:
+            continue
+        floor = learned.loc[learned["ratio"].idxmin()]
+        below = table[table["ratio"] < floor["ratio"]]
+        if len(below):
+            out.append(
+                f"At depth {depth}, every configuration that learned had a ratio of at least "
+                f"{floor['ratio']:.2g} ({floor['label']}); none of the {len(below)} below it learned "
+                f"({join([f'{r.label}: {r.ratio:.2g}, {r.accuracy_class}' for r in below.itertuples()])}). "
+                "Here a gradient that reaches the first layer was necessary."
+            )
+        failed = table[(table["accuracy_class"] == "not learned") & (table["ratio"] >= HEALTHY_RATIO)]
+        if len(failed):
+            details = [f"{r.label}: ratio {r.ratio:.2g}, {outcome(r)}{_saturated(r, ',')}" for r in failed.itertuples()]
+            out.append(f"It was not sufficient: {join(details)}.")
+    return out
+
+
+def overfitting_sentences(study: Study) -> list[str]:
+    flagged = overfitting(study.metrics)
+    if flagged.empty:
+        return [
+            f"No configuration's validation loss ended {RISE:.0%} or more above its minimum while its training "
+            "loss fell."
+        ]
+    return [
+        f"{r.label}: validation loss lowest at epoch {join([str(e) for e in r.best_epochs])} (by seed; "
+        f"{_loss(r.best_val_loss)}), then rose to {_loss(r.final_val_loss)} by epoch {r.final_epoch} while the "
+        "training loss kept falling: it overfits (the best validation epoch would be the one to keep)."
+        for r in flagged.itertuples()
+    ]
