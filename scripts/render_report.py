@@ -11,7 +11,7 @@ from vanishing_gradients.report.notebook import render
 with rule_log(snakemake.log.log) as log:
     tables = {
         k: str(Path(snakemake.input[k]).resolve())
-        for k in ("runs", "metrics", "grad_steps", "grad_epochs", "init_flow")
+        for k in ("runs", "metrics", "grad_steps", "grad_epochs", "init_flow", "selection")
     }
     render(
         snakemake.input.notebook,

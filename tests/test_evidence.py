@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from vanishing_gradients import pairing, selection
+from vanishing_gradients import selection
+from vanishing_gradients.report import paired as pairing
 
 
 def test_t_interval_matches_scipy_and_stays_in_the_metric_range():
@@ -34,7 +35,7 @@ def test_paired_difference_matches_scipys_paired_t_test():
     ref = stats.ttest_rel([a[s] for s in a], [b[s] for s in a])
     ci = ref.confidence_interval(0.95)
     assert got.p == pytest.approx(ref.pvalue) and (got.low, got.high) == pytest.approx((ci.low, ci.high))
-    assert got.mean == pytest.approx(0.0253, abs=1e-4) and got.low > 0  # paired: tanh is ahead
+    assert got.diff == pytest.approx(0.0253, abs=1e-4) and got.low > 0  # paired: tanh is ahead
     # unpaired, the same numbers cannot be told apart: Welch's interval straddles 0
     assert stats.ttest_ind(list(a.values()), list(b.values()), equal_var=False).pvalue > 0.05
 
@@ -42,7 +43,7 @@ def test_paired_difference_matches_scipys_paired_t_test():
 def test_paired_difference_uses_only_shared_seeds_and_handles_no_spread():
     assert pairing.paired_difference({1: 0.5, 2: 0.6}, {2: 0.4, 3: 0.1}).seeds == 1
     same = pairing.paired_difference({1: 0.5, 2: 0.6}, {1: 0.4, 2: 0.5})
-    assert (same.mean, same.low, same.high, same.p) == pytest.approx((0.1, 0.1, 0.1, 0.0))
+    assert (same.diff, same.low, same.high, same.p) == pytest.approx((0.1, 0.1, 0.1, 0.0))
     assert pairing.paired_difference({1: 0.5}, {2: 0.5}).seeds == 0
 
 

@@ -3,6 +3,7 @@ summaries every section uses (torch-free, no IPython)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -11,13 +12,14 @@ import seaborn as sns
 
 from ..aggregate import read_table
 from ..layout import RUN_KEYS
-from ..study import BASELINE
+from ..study import BASELINE, FINAL, SCREEN
+from ..study import course_lr as course_rate
 from . import stats
 
 
 def run_label(group: str, variant: str, depth: int) -> str:
-    """A short name per configuration (seeds share it): 'baseline lr0.01 d7', 'normalization/batchnorm d7'."""
-    return f"baseline {variant} d{depth}" if group == BASELINE else f"{group}/{variant} d{depth}"
+    """A short name per configuration (seeds share it): 'baseline d7', 'normalization/batchnorm d7'."""
+    return f"baseline d{depth}" if group == BASELINE else f"{group}/{variant} d{depth}"
 
 
 def flow_label(group: str, variant: str) -> str:
@@ -51,7 +53,11 @@ def unique(values) -> list:
 
 @dataclass
 class Study:
-    """The aggregate tables of one study with the labels, colours and summaries every section uses."""
+    """The aggregate tables of one study with the labels, colours and summaries every section uses.
+
+    ``runs`` (and the metrics and gradient tables) are the fair comparison: every configuration at its chosen
+    learning rate with the study's seeds. ``all_runs`` holds every run of both phases, with its roles.
+    """
 
     runs: pd.DataFrame
     metrics: pd.DataFrame
@@ -59,6 +65,23 @@ class Study:
     grad_epochs: pd.DataFrame
     init_flow: pd.DataFrame
     config: dict = field(default_factory=dict)
+    all_runs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    selection: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def screen(self) -> pd.DataFrame:
+        """The learning-rate screen: every configuration at every rate of its grid, short budget."""
+        return self.all_runs[self.all_runs["phase"] == SCREEN]
+
+    @property
+    def course_runs(self) -> pd.DataFrame:
+        """Full-budget runs at the course's own rate with ``selection.course_seeds``: the exercise's numbers."""
+        return self.all_runs[self.all_runs["course"]]
+
+    @property
+    def checked(self) -> pd.DataFrame:
+        """Full-budget runs of ``selection.check`` at every rate of their grid, with the screen's seeds."""
+        return self.all_runs[self.all_runs["check"]]
 
     @property
     def seeds(self) -> list:
@@ -72,20 +95,9 @@ class Study:
     def fix_groups(self) -> list[str]:
         return [g for g in unique(self.runs["group"]) if g != BASELINE]
 
-    @property
-    def course_lr(self) -> float:
-        """The learning rate of the course's baseline: training.lr if it is in the grid, else the smallest."""
-        lrs = sorted(self.baselines["lr"].unique())
-        lr = self.config.get("training", {}).get("lr")
-        return lr if lr in lrs else lrs[0]
-
-    @property
-    def course_baselines(self) -> pd.DataFrame:
-        return self.baselines[self.baselines["lr"] == self.course_lr]
-
-    def course_baseline_labels(self, depth: int | None = None) -> list[str]:
-        """The course baselines' labels by depth (only ``depth``'s, if given)."""
-        runs = self.course_baselines.sort_values("depth")
+    def baseline_labels(self, depth: int | None = None) -> list[str]:
+        """The baselines' labels by depth (only ``depth``'s, if given), each at its chosen rate."""
+        runs = self.baselines.sort_values("depth")
         return unique(runs.loc[runs["depth"] == depth, "label"] if depth is not None else runs["label"])
 
     def labels(self, group: str, depth: int) -> list[str]:
@@ -126,9 +138,6 @@ class Study:
     def baseline_summary(self) -> pd.DataFrame:
         return self.summary[self.summary["group"] == BASELINE]
 
-    @property
-    def course_baseline_summary(self) -> pd.DataFrame:
-        return self.baseline_summary[self.baseline_summary["lr"] == self.course_lr]
 
     @cached_property
     def init_summary(self) -> pd.DataFrame:
@@ -136,13 +145,42 @@ class Study:
         return stats.init_summary(self.init_flow)
 
 
+def roles(runs: pd.DataFrame, selection: pd.DataFrame, config: dict) -> pd.DataFrame:
+    """``runs`` with the rate chosen for each configuration and what each final run is for: ``fair`` (the chosen
+    rate, the study's seeds), ``course`` (the course's rate, ``selection.course_seeds``), ``check`` (a
+    configuration of ``selection.check``, the screen's seeds)."""
+    chosen = selection.set_index(stats.CONFIG_KEYS)["lr"].rename("chosen_lr")
+    runs = runs.join(chosen, on=stats.CONFIG_KEYS)
+    screen = config.get("selection", {})
+    final = runs["phase"] == FINAL
+    course_lr = [
+        course_rate(config, g, v) if config else math.nan
+        for g, v in zip(runs["group"], runs["variant"], strict=True)
+    ]
+    checked = {(c["group"], c["variant"], int(c["depth"])) for c in screen.get("check", [])}
+    in_check = [key in checked for key in zip(runs["group"], runs["variant"], runs["depth"], strict=True)]
+    seeds = config.get("seeds", sorted(runs["seed"].unique()))
+    return runs.assign(
+        course_lr=course_lr,
+        fair=final & (runs["lr"] == runs["chosen_lr"]) & runs["seed"].isin(seeds),
+        course=final & (runs["lr"] == course_lr) & runs["seed"].isin(screen.get("course_seeds", [])),
+        check=final & pd.Series(in_check, index=runs.index) & runs["seed"].isin(screen.get("seeds", [])),
+    )
+
+
 def load(tables: dict, config: dict | None = None) -> Study:
-    """The aggregate tables (paths by name: runs, metrics, grad_steps, grad_epochs, init_flow) as a Study."""
+    """The aggregate tables (paths by name: runs, metrics, grad_steps, grad_epochs, init_flow, selection) as a
+    Study of the fair comparison."""
     frames = {name: read_table(path) for name, path in tables.items()}
-    runs = frames["runs"]
-    runs["label"] = [run_label(*key) for key in zip(runs["group"], runs["variant"], runs["depth"], strict=True)]
-    for name in ("metrics", "grad_steps", "grad_epochs"):
-        frames[name] = frames[name].merge(runs[[*RUN_KEYS, "label"]], on=RUN_KEYS, how="left")
+    selection = frames.pop("selection")
+    every = frames["runs"]
+    every["label"] = [run_label(*key) for key in zip(every["group"], every["variant"], every["depth"], strict=True)]
+    every = roles(every, selection, config or {})
+    runs = every[every["fair"]].reset_index(drop=True)
+    for name in ("metrics", "grad_steps", "grad_epochs"):  # the fair runs' records only
+        frames[name] = frames[name].merge(runs[[*RUN_KEYS, "label"]], on=RUN_KEYS, how="inner")
     flow = frames["init_flow"]
     flow["label"] = [flow_label(g, v) for g, v in zip(flow["group"], flow["variant"], strict=True)]
-    return Study(runs, frames["metrics"], frames["grad_steps"], frames["grad_epochs"], flow, config or {})
+    return Study(
+        runs, frames["metrics"], frames["grad_steps"], frames["grad_epochs"], flow, config or {}, every, selection
+    )

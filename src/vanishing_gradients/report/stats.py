@@ -19,7 +19,8 @@ CONFIG_KEYS = ["group", "variant", "depth"]  # a configuration: a run up to its 
 CHANCE = 0.1  # ten balanced classes
 # Thresholds of the conclusions, on the 95% interval of the mean test accuracy over seeds:
 LEARNED = 0.5  # "learned": the whole interval above 50%; "did not learn": the whole interval below it
-HEALTHY_RATIO = 0.1  # "flow restored": layer 1 gets at least a tenth of the output layer's gradient norm
+HEALTHY_RATIO = 0.1  # "flow restored": layer 1 gets at least a tenth of the output layer's gradient norm...
+EXPLODING_RATIO = 10.0  # ... and at most ten times it; above, the gradient grows towards the input (exploding)
 SATURATED = 0.5  # "saturated": on average over training, half of the units or more saturated (or dead)
 RISE = 0.05  # a validation loss that ends 5% or more above its minimum while the training loss falls
 NO_SATURATION = 0.0005  # a configuration whose saturated fraction never reaches this gets a sentence, not a panel
@@ -87,8 +88,11 @@ def classify_accuracy(mean: float, half: float) -> str:
 
 
 def classify_flow(ratio: float) -> str:
+    """vanishing below the healthy band, exploding above it, restored within it (two-sided)."""
     if math.isnan(ratio):
         return "unknown"
+    if ratio > EXPLODING_RATIO:
+        return "exploding"
     return "restored" if ratio >= HEALTHY_RATIO else "vanishing"
 
 
@@ -107,30 +111,35 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
             "activation": frame["activation"].iloc[0],
             "seeds": len(frame),
         }
-        for col in ("test_acc", "best_val_acc"):
+        for col in ("best_test_acc", "test_acc", "best_val_acc"):  # test at the best and at the last epoch
             row[col], row[f"{col}_ci"] = mean_ci(frame[col])
         row["ratio"], row["ratio_low"], row["ratio_high"] = log_mean_ci(frame["grad_ratio_first_last"])
         row["saturation"], row["saturation_ci"] = mean_ci(frame.get("saturation", []))
         row["diverged"] = int(frame["diverged"].sum())
-        row["seeds_learned"] = int((frame["test_acc"] >= LEARNED).sum())
-        row["accuracy_class"] = classify_accuracy(row["test_acc"], row["test_acc_ci"])
+        row["seeds_learned"] = int((frame["best_test_acc"] >= LEARNED).sum())
+        row["accuracy_class"] = classify_accuracy(row["best_test_acc"], row["best_test_acc_ci"])
         row["flow_class"] = classify_flow(row["ratio"])
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def groups_of_fixes(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The fix configurations of a summary table by outcome: flow restored and learned; flow restored but units
-    saturated and not learned; flow still vanishing and not learned; mixed (everything else)."""
+    """The fix configurations of a summary table by what they did: flow restored and learned; flow exploding;
+    units saturated and not learned (whatever the ratio, also one that could not be computed); flow still
+    vanishing and not learned; flow restored and not saturated but not learned; mixed (everything else)."""
     fixes = summary[summary["group"] != BASELINE]
-    restored = fixes["flow_class"] == "restored"
     not_learned = fixes["accuracy_class"] == "not learned"
+    exploding = fixes["flow_class"] == "exploding"
     groups = {
-        "learned": restored & (fixes["accuracy_class"] == "learned"),
-        "saturated": restored & not_learned & (fixes["saturation"] >= SATURATED),
-        "vanishing": (fixes["flow_class"] == "vanishing") & not_learned,
+        "learned": (fixes["flow_class"] == "restored") & (fixes["accuracy_class"] == "learned"),
+        "exploding": exploding,
+        "saturated": ~exploding & not_learned & (fixes["saturation"] >= SATURATED),
+        "vanishing": (fixes["flow_class"] == "vanishing") & not_learned & ~(fixes["saturation"] >= SATURATED),
     }
-    groups["mixed"] = ~(groups["learned"] | groups["saturated"] | groups["vanishing"])
+    groups["unlearned"] = (fixes["flow_class"] == "restored") & not_learned & ~groups["saturated"]
+    groups["mixed"] = ~(
+        groups["learned"] | groups["exploding"] | groups["saturated"] | groups["vanishing"] | groups["unlearned"]
+    )
     return {name: fixes[mask] for name, mask in groups.items()}
 
 
@@ -192,7 +201,7 @@ def init_ratios(init_flow: pd.DataFrame) -> pd.DataFrame:
 
 def init_summary(init_flow: pd.DataFrame) -> pd.DataFrame:
     """Per configuration and depth: geometric mean ratio and interval over seeds; ``zero`` where a seed's layer-1
-    gradient was exactly 0 (float32 underflow)."""
+    gradient was exactly 0 (norms are accumulated in float64: only a gradient that is 0 reads 0)."""
     rows = []
     for (label, depth), frame in init_ratios(init_flow).groupby(["label", "depth"], sort=False):
         mean, low, high = log_mean_ci(frame["ratio"])

@@ -11,12 +11,20 @@ import pandas as pd
 from .. import specs
 from ..study import variant_settings
 from .model import Study
-from .stats import HEALTHY_RATIO
+from .stats import EXPLODING_RATIO, HEALTHY_RATIO
 from .text import pct, ratio_text
 
 INIT_CAPTION = "Standard deviation of the initial weights per layer (PyTorch's default is uniform on ±1/√fan_in)"
 INIT_FLOW_CAPTION = "Layer-1/output gradient-norm ratio at initialisation (geometric mean [95% interval] over seeds)"
-SUMMARY_CAPTION = "All configurations: mean ± 95% t-interval over seeds; the ratio is a geometric mean [95% interval]"
+SUMMARY_CAPTION = (
+    "All configurations at their chosen learning rate: mean ± 95% t-interval over seeds of the test accuracy at the "
+    "best validation epoch and at the last; the ratio is a geometric mean [95% interval]"
+)
+CHOSEN_CAPTION = (
+    "Learning rates chosen on validation, the fair result at the chosen rate (test accuracy, mean [95% interval] "
+    "over the study's seeds, or how many seeds learned where they split) and the exercise's own run at the course's rate"
+)
+CHECK_CAPTION = "The short screen against the full budget: validation accuracy at every rate (the screen's seeds)"
 
 
 def format_summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -28,8 +36,10 @@ def format_summary(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "run": table["label"],
+            "rate": [f"{lr:g}" for lr in table["lr"]],
             "seeds": table["seeds"],
-            "test accuracy": with_ci("test_acc", 2),
+            "test accuracy (best epoch)": with_ci("best_test_acc", 2),
+            "test accuracy (last epoch)": with_ci("test_acc", 2),
             "best val accuracy": with_ci("best_val_acc", 2),
             "grad ratio hidden1/output": [
                 ratio_text(*r) for r in zip(table["ratio"], table["ratio_low"], table["ratio_high"], strict=True)
@@ -46,6 +56,7 @@ def config_table(config: dict) -> pd.DataFrame:
     rows += [(k, config[k]) for k in ("study", "seeds", "device", "threads") if k in config]
     rows += [(f"training.{k}", v) for k, v in config.get("training", {}).items()]
     rows += [(f"baseline.{k}", v) for k, v in config.get("baseline", {}).items()]
+    rows += [(f"selection.{k}", v) for k, v in config.get("selection", {}).items()]
     rows += [
         (f"fixes.{g}.{v}", overrides)
         for g, entry in config.get("fixes", {}).items()
@@ -88,7 +99,7 @@ def init_table(config: dict, group: str) -> pd.DataFrame:
 
 def init_depth_table(study: Study) -> pd.DataFrame:
     """Per configuration: the ratio at the shallowest, the course's (7) and the deepest depth, and the deepest
-    depth up to which layer 1 keeps at least a tenth of the output layer's gradient."""
+    depth up to which layer 1's gradient stays within the healthy band (a tenth to ten times the output layer's)."""
     table = study.init_summary
     depths = sorted(table["depth"].unique())
     shown = list(dict.fromkeys([depths[0], *(d for d in depths if d == 7), depths[-1]]))
@@ -98,10 +109,14 @@ def init_depth_table(study: Study) -> pd.DataFrame:
         row = {"configuration": label}
         for d in shown:
             r = frame.loc[d]
-            row[f"ratio at depth {d}"] = "0 (underflow)" if r["zero"] else ratio_text(r["ratio"], r["low"], r["high"])
-        healthy = [d for d in depths if not frame.loc[d, "zero"] and frame.loc[d, "ratio"] >= HEALTHY_RATIO]
+            row[f"ratio at depth {d}"] = "0" if r["zero"] else ratio_text(r["ratio"], r["low"], r["high"])
+        healthy = [
+            d
+            for d in depths
+            if not frame.loc[d, "zero"] and HEALTHY_RATIO <= frame.loc[d, "ratio"] <= EXPLODING_RATIO
+        ]
         cut = next((d for d in depths if d not in healthy), None)
-        row[f"ratio ≥ {HEALTHY_RATIO:g} up to depth"] = (
+        row[f"ratio in [{HEALTHY_RATIO:g}, {EXPLODING_RATIO:g}] up to depth"] = (
             f"{depths[-1]} (all)"
             if cut is None
             else (str(max(d for d in healthy if d < cut)) if any(d < cut for d in healthy) else "none")

@@ -8,18 +8,30 @@ import pandas as pd
 
 from ..measures import SATURATION_DEFINITIONS
 from ..study import BASELINE
+from .fair import comparison_sentence, comparisons
 from .model import Study
-from .stats import HEALTHY_RATIO, LEARNED, NO_SATURATION, RISE, SATURATED, groups_of_fixes, overfitting
+from .paired import clopper_pearson
+from .stats import (
+    EXPLODING_RATIO,
+    HEALTHY_RATIO,
+    LEARNED,
+    NO_SATURATION,
+    RISE,
+    SATURATED,
+    groups_of_fixes,
+    overfitting,
+)
 
 # The report's sections, anchor -> title: the table of contents and the notebook's headings.
 SECTIONS = {
     "setup": "1. Setup",
     "problem": "2. The problem: deep sigmoid networks stop learning",
-    "init-flow": "3. Gradient flow at initialisation",
-    "fixes": "4. The fixes",
-    "comparison": "5. Comparison",
-    "cost": "6. Cost",
-    "conclusions": "7. Conclusions",
+    "rates": "3. Learning rates, chosen on validation",
+    "init-flow": "4. Gradient flow at initialisation",
+    "fixes": "5. The fixes",
+    "comparison": "6. Comparison",
+    "cost": "7. Cost",
+    "conclusions": "8. Conclusions",
 }
 TITLES = {
     "baseline": "Baseline (sigmoid, SGD)",
@@ -32,13 +44,16 @@ TITLES = {
     "gradient_normalization": "Fix 7: gradient normalisation",
     "combined": "Reference: the helpful fixes combined",
 }
+BAND = f"{HEALTHY_RATIO:g} ≤ ratio ≤ {EXPLODING_RATIO:g}"
 GROUP_TITLES = {
-    "learned": f"Flow restored and the network learns (ratio ≥ {HEALTHY_RATIO:g}, test accuracy interval above "
-    f"{LEARNED:.0%})",
-    "saturated": f"Flow restored, but the units saturate and the network does not learn (ratio ≥ {HEALTHY_RATIO:g}, "
-    f"≥ {SATURATED:.0%} of the units saturated or dead, accuracy interval below {LEARNED:.0%})",
+    "learned": f"Flow restored and the network learns ({BAND}, test accuracy interval above {LEARNED:.0%})",
+    "exploding": f"The gradient grows towards the input instead (ratio > {EXPLODING_RATIO:g})",
+    "saturated": f"The units saturate and the network does not learn (≥ {SATURATED:.0%} of the units saturated or "
+    f"dead, accuracy interval below {LEARNED:.0%}, whatever the ratio)",
     "vanishing": f"The gradient still vanishes and the network does not learn (ratio < {HEALTHY_RATIO:g})",
-    "mixed": "Mixed or partial (the accuracy interval straddles 50%, or a network that learns with a small ratio)",
+    "unlearned": f"Flow restored, units not saturated, and still the network does not learn in this budget ({BAND})",
+    "mixed": "Mixed or partial (seeds split, the accuracy interval straddles 50%, or a network that learns with a "
+    "ratio outside the band)",
 }
 
 
@@ -62,10 +77,14 @@ def contents(study: Study) -> list[tuple[str, str, int]]:
 
 # ------------------------------------------------------------------------------------------ formats
 def pct(value: float, half: float = math.nan, digits: int = 1) -> str:
-    """'87.9%' or '87.9 ± 0.4%'."""
+    """A fraction in [0, 1] (an accuracy, a share of units): '87.9%', '87.9 ± 0.4%', or where the interval would
+    leave [0, 1], the interval clipped to it: '10.4% [0.0, 24.4]'."""
     if not math.isfinite(value):
         return "n/a"
     if math.isfinite(half):
+        if value - half < 0 or value + half > 1:
+            low, high = max(value - half, 0.0), min(value + half, 1.0)
+            return f"{100 * value:.{digits}f}% [{100 * low:.{digits}f}, {100 * high:.{digits}f}]"
         return f"{100 * value:.{digits}f} ± {100 * half:.{digits}f}%"
     return f"{100 * value:.{digits}f}%"
 
@@ -85,8 +104,15 @@ def join(items: list[str]) -> str:
 
 
 def outcome(row) -> str:
-    """'test accuracy 30.3 ± 87.3%, 1 of 3 seeds above 50%'."""
-    text = f"test accuracy {pct(row.test_acc, row.test_acc_ci)}"
+    """'test accuracy 87.9 ± 0.4%, 3 of 3 seeds above 50%'; where seeds split, no mean of a two-valued outcome:
+    'test accuracy above 50% in 1 of 3 seeds [1, 91%]' (exact 95% interval)."""
+    if 0 < row.seeds_learned < row.seeds:
+        low, high = clopper_pearson(row.seeds_learned, row.seeds)
+        return (
+            f"test accuracy above {LEARNED:.0%} in {row.seeds_learned} of {row.seeds} seeds "
+            f"[{100 * low:.0f}, {100 * high:.0f}%]"
+        )
+    text = f"test accuracy {pct(row.best_test_acc, row.best_test_acc_ci)}"
     if row.seeds > 1:
         text += f", {row.seeds_learned} of {row.seeds} seeds above {LEARNED:.0%}"
     return text
@@ -113,8 +139,9 @@ def seeds_note(study: Study) -> str:
     return (
         f"{len(seeds)} seeds ({', '.join(map(str, seeds))}): lines, bars and table entries are means over "
         "seeds; bands, error bars and ± are 95% t-intervals of the mean (geometric mean and interval on the "
-        "log scale for gradient norms and ratios). Two runs are called different only where their "
-        "intervals do not overlap."
+        "log scale for gradient norms and ratios). Configurations are compared through their paired "
+        "differences seed by seed, and called different only where the difference's test survives Holm's "
+        "correction for all the comparisons the report makes."
     )
 
 
@@ -129,85 +156,42 @@ def setup_text(study: Study) -> str:
     )
 
 
-# -------------------------------------------------------------------------------------- comparisons
-def compare_sentence(a: pd.Series, b: pd.Series, col: str = "test_acc") -> str:
-    """'A beat B', 'B beat A' or 'A and B cannot be told apart', from the two 95% intervals of ``col``."""
-    (ma, ha), (mb, hb) = (a[col], a[f"{col}_ci"]), (b[col], b[f"{col}_ci"])
-    if math.isnan(ha) or math.isnan(hb):
-        return f"{a['label']} ({pct(ma)}) and {b['label']} ({pct(mb)}) cannot be told apart from single runs"
-    if ma - ha > mb + hb:
-        return f"{a['label']} ({pct(ma, ha)}) beat {b['label']} ({pct(mb, hb)})"
-    if mb - hb > ma + ha:
-        return f"{b['label']} ({pct(mb, hb)}) beat {a['label']} ({pct(ma, ha)})"
-    n = min(a["seeds"], b["seeds"])
-    return (
-        f"{a['label']} ({pct(ma, ha)}) and {b['label']} ({pct(mb, hb)}) cannot be told apart with "
-        f"{n} seed{'s' if n > 1 else ''}"
-    )
-
-
-def ranking_sentences(study: Study) -> list[str]:
-    """The configurations ranked by mean test accuracy, each compared with the next through the intervals,
-    and which cannot be told apart from the best."""
-    ranked = study.summary.sort_values("test_acc", ascending=False).reset_index(drop=True)
-    if ranked.empty:
-        return []
-    best = ranked.iloc[0]
-    out = []
-    if len(ranked) > 1:
-        ties = [
-            r["label"] for _, r in ranked.iloc[1:].iterrows() if "cannot be told apart" in compare_sentence(best, r)
-        ]
-        text = f"Best mean test accuracy: {best['label']} ({pct(best['test_acc'], best['test_acc_ci'])})."
-        if ties:
-            text += f" It cannot be told apart from {join(ties)} with {best['seeds']} seeds."
-        out.append(text)
-        for i in range(len(ranked) - 1):
-            out.append(compare_sentence(ranked.iloc[i], ranked.iloc[i + 1]) + ".")
-    return out
-
-
 # ---------------------------------------------------------------------------------------- the problem
 def _depths_outcomes(rows: pd.DataFrame) -> tuple[str, list[str]]:
     """'5 and 7', ['5 layers: 10.0 ± 0.0%', ...] of a summary's rows."""
-    outcomes = zip(rows["depth"], rows["test_acc"], rows["test_acc_ci"], strict=True)
+    outcomes = zip(rows["depth"], rows["best_test_acc"], rows["best_test_acc_ci"], strict=True)
     return join([str(d) for d in rows["depth"]]), [f"{d} layers: {pct(a, c)}" for d, a, c in outcomes]
 
 
 def learning_rate_sentences(study: Study) -> list[str]:
-    """At which depths the sigmoid/SGD baseline learns at its best learning rate, and at which it does not."""
-    table = study.baseline_summary
-    if table.empty:
+    """At which depths the sigmoid/SGD baseline learns at some rate of the grid (the screen's validation
+    accuracy), and whether, at its chosen rate with the full budget, it still learns."""
+    screen = study.screen[study.screen["group"] == BASELINE]
+    if screen.empty:
         return []
-    best_lr = table.groupby("lr")["test_acc"].max().idxmax()
-    at_best = table[table["lr"] == best_lr].sort_values("depth")
-    lrs = ", ".join(f"{lr:g}" for lr in sorted(table["lr"].unique()))
-    out = [
-        f"Learning rates tried: {lrs}. The best for the sigmoid/SGD baseline is {best_lr:g} (the highest "
-        "test accuracy at any depth)."
-    ]
-    learned = at_best[at_best["accuracy_class"] == "learned"]
-    if len(learned):
-        depths, outcomes = _depths_outcomes(learned)
-        out.append(f"At learning rate {best_lr:g} it learns with {depths} hidden layers ({join(outcomes)}).")
-    failed = at_best[at_best["accuracy_class"] == "not learned"]
-    if len(failed):
-        accuracies = join([pct(a, c) for a, c in zip(failed["test_acc"], failed["test_acc_ci"], strict=True)])
+    best = screen.groupby(["depth", "lr"])["best_val_acc"].mean().unstack("lr")
+    lrs = ", ".join(f"{lr:g}" for lr in best.columns)
+    out = [f"Learning rates screened: {lrs} ({study.config.get('selection', {}).get('epochs', '?')} epochs each)."]
+    for depth, row in best.iterrows():
+        learned = [f"{lr:g}" for lr, v in row.items() if v >= LEARNED]
+        top = row.idxmax()
+        text = f"{depth} hidden layers: best validation accuracy {pct(row.max())} at rate {top:g}"
+        text += f"; above {LEARNED:.0%} at {join(learned)}" if learned else f"; at no rate above {LEARNED:.0%}"
+        out.append(text + ".")
+    full = study.baseline_summary.sort_values("depth")
+    for row in full.itertuples():
+        out.append(f"At its chosen rate {row.lr:g} with the full budget, depth {row.depth}: {outcome(row)}.")
+    never = [int(d) for d, row in best.iterrows() if (row < LEARNED).all()]
+    failed = set(full.loc[full["accuracy_class"] == "not learned", "depth"])
+    if never and len(never) == len(best):
         out.append(
-            f"It does not learn with {join([str(d) for d in failed['depth']])} hidden layers: test accuracy "
-            f"{accuracies} (chance: 10%)."
+            "No depth learns at any rate, not even the shallowest: this budget is too small to tell depth from "
+            "the learning rate (a preset this small cannot answer the question)."
         )
-    mixed = at_best[at_best["accuracy_class"] == "mixed"]
-    if len(mixed):
+    elif never and set(never) <= failed and min(never) > min(best.index):
         out.append(
-            f"Mixed, with {join([str(d) for d in mixed['depth']])} hidden layers: "
-            f"{join([outcome(r) for r in mixed.itertuples()])}."
-        )
-    never = [int(d) for d, frame in table.groupby("depth") if (frame["accuracy_class"] == "not learned").all()]
-    if never:
-        out.append(
-            f"At no learning rate of the grid does it learn with {join([str(d) for d in never])} hidden "
-            "layers: there the failure is depth, not the learning rate."
+            f"With {join([str(d) for d in never])} hidden layers no rate of the grid learns, in the screen nor with "
+            "the full budget at the best of them: there the failure is depth, not the learning rate."
         )
     return out
 
@@ -215,12 +199,12 @@ def learning_rate_sentences(study: Study) -> list[str]:
 def problem_sentences(study: Study) -> list[str]:
     """What the course's baselines show, in words, from the numbers."""
     out = []
-    for row in study.course_baseline_summary.sort_values("depth").itertuples():
+    for row in study.baseline_summary.sort_values("depth").itertuples():
         verdict = {"learned": "learned", "not learned": "did not learn", "mixed": "learned in some seeds only"}[
             row.accuracy_class
         ]
         out.append(
-            f"With {row.depth} hidden layers (SGD lr {row.lr:g}) the sigmoid MLP {verdict}: "
+            f"With {row.depth} hidden layers (SGD at its chosen rate {row.lr:g}) the sigmoid MLP {verdict}: "
             f"{outcome(row)} (chance: 10%); layer 1's gradient norm was "
             f"{ratio_text(row.ratio, row.ratio_low, row.ratio_high)} times the output layer's."
         )
@@ -266,48 +250,50 @@ def init_sentences(study: Study) -> list[str]:
     depths = sorted(table["depth"].unique())
     deepest = table[table["depth"] == depths[-1]].set_index("label")
     out = []
-    keep = [lab for lab, r in deepest.iterrows() if not r["zero"] and r["ratio"] >= HEALTHY_RATIO]
+    keep = [lab for lab, r in deepest.iterrows() if not r["zero"] and HEALTHY_RATIO <= r["ratio"] <= EXPLODING_RATIO]
     lose = [lab for lab, r in deepest.iterrows() if r["zero"] or r["ratio"] < HEALTHY_RATIO]
     if keep:
         out.append(
-            f"At {depths[-1]} hidden layers, layer 1 still receives at least a tenth of the output layer's "
-            f"gradient with {join(keep)}."
+            f"At {depths[-1]} hidden layers, layer 1 still receives between a tenth and ten times the output "
+            f"layer's gradient with {join(keep)}."
         )
     if lose:
         zero = [lab for lab in lose if deepest.loc[lab, "zero"]]
         text = f"It receives less with {join(lose)}"
         if zero:
-            text += f"; with {join(zero)} its gradient is exactly 0 in float32 for at least one seed (underflow)"
+            text += f"; with {join(zero)} its gradient is exactly 0 for at least one seed"
         out.append(text + ".")
-    exploding = [lab for lab, r in deepest.iterrows() if not r["zero"] and r["ratio"] > 10]
+    exploding = [lab for lab, r in deepest.iterrows() if not r["zero"] and r["ratio"] > EXPLODING_RATIO]
     if exploding:
         out.append(f"With {join(exploding)} the ratio exceeds 10: the gradient grows towards the input instead.")
     out.append(
-        "Adam does not change a gradient, so its network at initialisation is that of sigmoid/SGD with the "
-        "same init; Adam acts on the update, which it scales per parameter. Train-some-layers is measured "
-        "in its first stage: while the network grows, each new block is trained under a fresh head, "
-        "through at most one block."
+        "At initialisation an optimiser has not acted yet, so Adam's network there is that of sigmoid/SGD with "
+        "the same init; Adam acts on each update, which it scales per parameter (its gradients while training "
+        "are in the fixes' section). Train-some-layers is measured in its first stage: while the network grows, "
+        "each new block is trained under a fresh head, through at most one block."
     )
     return out
 
 
 # ------------------------------------------------------------------------------------------ the fixes
 def fix_sentences(study: Study, group: str) -> list[str]:
-    """Each variant of ``group`` against the course baseline at the same depth, through their intervals."""
+    """Each variant of ``group`` against the baseline at the same depth, paired by seed (Holm-corrected)."""
     table = study.summary
-    base = study.course_baseline_summary.set_index("depth")
+    paired = comparisons(study).set_index("a")
+    paired = paired[paired["kind"] == "against the baseline"]
+    base = study.baseline_summary.set_index("depth")
     out = []
     for row in table[table["group"] == group].itertuples():
         text = (
-            f"{row.label}: test accuracy {pct(row.test_acc, row.test_acc_ci)}, gradient ratio "
+            f"{row.label} (rate {row.lr:g}): {outcome(row)}, gradient ratio "
             f"{ratio_text(row.ratio, row.ratio_low, row.ratio_high)}"
         )
         if row.diverged:
             text += f" ({row.diverged} of {row.seeds} runs diverged)"
-        if row.depth in base.index:
+        if row.label in paired.index:
             b = base.loc[row.depth]
-            text += f" against the baseline's {ratio_text(b['ratio'], b['ratio_low'], b['ratio_high'])}: "
-            text += compare_sentence(pd.Series(row._asdict()), b) + "."
+            text += f" against the baseline's {ratio_text(b['ratio'], b['ratio_low'], b['ratio_high'])}. "
+            text += comparison_sentence(next(paired.loc[[row.label]].reset_index().itertuples())) + "."
         else:
             text += "; no baseline at this depth to compare with."
         out.append(text)
@@ -319,7 +305,7 @@ def group_sentences(study: Study) -> list[str]:
     out = []
     for name, frame in groups_of_fixes(study.summary).items():
         if len(frame):
-            rows = frame.sort_values("test_acc", ascending=False).itertuples()
+            rows = frame.sort_values("best_test_acc", ascending=False).itertuples()
             details = [f"{r.label} ({outcome(r)}; ratio {r.ratio:.2g}{_saturated(r, ';')})" for r in rows]
             out.append(f"**{GROUP_TITLES[name]}**: " + join(details) + ".")
     return out
@@ -330,7 +316,7 @@ def necessary_not_sufficient(study: Study) -> list[str]:
     all had one, and which had one and still did not learn."""
     out = []
     for depth, table in study.summary.groupby("depth"):
-        table = table[(table["group"] != BASELINE) | (table["lr"] == study.course_lr)].dropna(subset=["ratio"])
+        table = table.dropna(subset=["ratio"])
         learned = table[table["accuracy_class"] == "learned"]
         if learned.empty or len(table) < 2:
             continue
@@ -343,7 +329,8 @@ def necessary_not_sufficient(study: Study) -> list[str]:
                 f"({join([f'{r.label}: {r.ratio:.2g}, {r.accuracy_class}' for r in below.itertuples()])}). "
                 "Here a gradient that reaches the first layer was necessary."
             )
-        failed = table[(table["accuracy_class"] == "not learned") & (table["ratio"] >= HEALTHY_RATIO)]
+        in_band = (table["ratio"] >= HEALTHY_RATIO) & (table["ratio"] <= EXPLODING_RATIO)
+        failed = table[(table["accuracy_class"] == "not learned") & in_band]
         if len(failed):
             details = [f"{r.label}: ratio {r.ratio:.2g}, {outcome(r)}{_saturated(r, ',')}" for r in failed.itertuples()]
             out.append(f"It was not sufficient: {join(details)}.")

@@ -5,6 +5,7 @@ makes its own matplotlib figure, titled and laid out; with ``ax`` (one Axes, or 
 """
 
 from .base import Plot, canvas
+from .fair import lr_curve_data, lr_curves, paired_ranking
 from .overview import cost, init_flow_figure, lr_depth, ranked, ranked_comparison
 from .training import (
     curves,
@@ -31,7 +32,10 @@ __all__ = [
     "layer_profile",
     "layer_profile_data",
     "log_norm_range",
+    "lr_curve_data",
+    "lr_curves",
     "lr_depth",
+    "paired_ranking",
     "ranked",
     "ranked_comparison",
     "saturated_labels",

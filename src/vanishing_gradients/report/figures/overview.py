@@ -9,7 +9,7 @@ import pandas as pd
 import seaborn as sns
 
 from ..model import Study, palette_for, unique
-from ..stats import CHANCE, HEALTHY_RATIO, t_interval
+from ..stats import CHANCE, EXPLODING_RATIO, HEALTHY_RATIO, t_interval
 from ..text import pct
 from .base import Plot, canvas
 
@@ -17,7 +17,7 @@ from .base import Plot, canvas
 # --------------------------------------------------------------------------------------------- data
 def ranked(study: Study) -> pd.DataFrame:
     """The summary, best mean test accuracy first."""
-    return study.summary.sort_values("test_acc", ascending=False).reset_index(drop=True)
+    return study.summary.sort_values("best_test_acc", ascending=False).reset_index(drop=True)
 
 
 def init_flow_floor(table: pd.DataFrame) -> float:
@@ -40,16 +40,18 @@ def _error_bars(ax, labels, values, low, high, palette: dict) -> None:
 def ranked_comparison(study: Study, ax=None) -> Plot:
     """Test accuracy and gradient ratio per configuration, ranked by accuracy, with 95% t-interval error bars."""
     table = ranked(study)
-    half = table["test_acc_ci"].fillna(0).to_numpy()
+    half = table["best_test_acc_ci"].fillna(0).to_numpy()
     drawn = canvas(ax, 2, (13, 0.38 * len(table) + 1.8), sharey=True)
     accuracy, ratio = drawn.axes
     # An accuracy lies in [0, 1]: its error bars are drawn clipped to that range.
-    low, high = np.clip(table["test_acc"] - half, 0, 1), np.clip(table["test_acc"] + half, 0, 1)
-    _error_bars(accuracy, table["label"], table["test_acc"], low, high, study.palette)
+    low, high = np.clip(table["best_test_acc"] - half, 0, 1), np.clip(table["best_test_acc"] + half, 0, 1)
+    _error_bars(accuracy, table["label"], table["best_test_acc"], low, high, study.palette)
     accuracy.invert_yaxis()  # best at the top (the axes share y: invert once)
     accuracy.axvline(CHANCE, color="grey", lw=0.8, ls=":")
     accuracy.set(
-        xlabel="test accuracy (fraction; dotted: chance; bars clipped to [0, 1])", ylabel="configuration", xlim=(0, 1)
+        xlabel="test accuracy at the best validation epoch (dotted: chance; bars clipped to [0, 1])",
+        ylabel="configuration",
+        xlim=(0, 1),
     )
     _error_bars(
         ratio,
@@ -65,22 +67,23 @@ def ranked_comparison(study: Study, ax=None) -> Plot:
     alt = (
         "Two bar charts of every configuration, ranked by mean test accuracy with 95% error bars (left), and "
         "the gradient ratio of layer 1 to the output layer on a log scale (right). From best to worst: "
-        + "; ".join(f"{r.label} {pct(r.test_acc, r.test_acc_ci)}" for r in table.itertuples())
+        + "; ".join(f"{r.label} {pct(r.best_test_acc, r.best_test_acc_ci)}" for r in table.itertuples())
         + "."
     )
-    return drawn.finish("All configurations ranked by test accuracy", alt)
+    return drawn.finish("All configurations ranked by test accuracy at their best validation epoch", alt)
 
 
 def lr_depth(study: Study, ax=None) -> Plot:
-    """Test accuracy against depth for each baseline learning rate, with 95% t-intervals over seeds."""
-    frame = study.baselines.assign(learning_rate=study.baselines["lr"].map(lambda lr: f"{lr:g}"))
-    order = [f"{lr:g}" for lr in sorted(study.baselines["lr"].unique())]
+    """The screen's best validation accuracy against depth for each baseline learning rate."""
+    screen = study.screen[study.screen["group"] == "baseline"]
+    frame = screen.assign(learning_rate=screen["lr"].map(lambda lr: f"{lr:g}"))
+    order = [f"{lr:g}" for lr in sorted(screen["lr"].unique())]
     drawn = canvas(ax, 1, (7.5, 4.2))
     ax = drawn.axes[0]
     sns.lineplot(
         data=frame,
         x="depth",
-        y="test_acc",
+        y="best_val_acc",
         hue="learning_rate",
         hue_order=order,
         marker="o",
@@ -91,19 +94,20 @@ def lr_depth(study: Study, ax=None) -> Plot:
     )
     ax.axhline(CHANCE, color="grey", ls="--", lw=0.8, label="chance (10 classes)")
     ax.set(
-        xlabel="hidden layers", ylabel="test accuracy (fraction)", xticks=sorted(frame["depth"].unique()), ylim=(0, 1)
+        xlabel="hidden layers",
+        ylabel="best validation accuracy in the screen",
+        xticks=sorted(frame["depth"].unique()),
+        ylim=(0, 1),
     )
     ax.legend(title="SGD learning rate", fontsize=8)
+    means = frame.groupby(["lr", "depth"])["best_val_acc"].mean()
     alt = (
-        "Line chart: test accuracy of the sigmoid/SGD baseline against the number of hidden layers, one line "
-        "per learning rate, with 95% error bars; dashed line at chance (0.1). "
-        + "; ".join(
-            f"lr {r.lr:g}, {r.depth} layers: {pct(r.test_acc, r.test_acc_ci)}"
-            for r in study.baseline_summary.sort_values(["lr", "depth"]).itertuples()
-        )
+        "Line chart: the sigmoid/SGD baseline's best validation accuracy in the learning-rate screen against the "
+        "number of hidden layers, one line per learning rate; dashed line at chance (0.1). "
+        + "; ".join(f"lr {lr:g}, {d} layers: {pct(v)}" for (lr, d), v in means.items())
         + "."
     )
-    return drawn.finish("Is it the learning rate? Baselines' test accuracy against depth", alt)
+    return drawn.finish("Is it the learning rate? The baseline at every rate of the grid, by depth", alt)
 
 
 def init_flow_figure(study: Study, ax=None) -> Plot:
@@ -129,19 +133,19 @@ def init_flow_figure(study: Study, ax=None) -> Plot:
     ax.set_yscale("log")
     ax.set_ylim(bottom=floor / 2)
     ax.axhline(1.0, color="grey", lw=0.8, ls="--")
-    ax.axhspan(HEALTHY_RATIO, 10, color="green", alpha=0.05, lw=0)
+    ax.axhspan(HEALTHY_RATIO, EXPLODING_RATIO, color="green", alpha=0.05, lw=0)
     ax.set(xlabel="hidden layers", ylabel="‖∇W hidden1‖ / ‖∇W output‖ at initialisation (log scale)")
     handles, names = ax.get_legend_handles_labels()
     if table["zero"].any():
         handles.append(plt.Line2D([], [], marker="v", color="grey", ls=""))
-        names.append("layer 1's gradient exactly 0 (float32 underflow)")
+        names.append("layer 1's gradient exactly 0")
     ax.legend(handles, names, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     deepest = table[table["depth"] == table["depth"].max()].set_index("label")
     alt = (
         f"Line chart, log scale: the ratio of layer 1's to the output layer's gradient norm at initialisation "
         f"against depth ({table['depth'].min()} to {table['depth'].max()} hidden layers), one line per "
         "configuration, shaded 0.1 to 10 band marking healthy flow. At the deepest depth: "
-        + "; ".join(f"{lab} {'0 (underflow)' if r['zero'] else f'{r.ratio:.2g}'}" for lab, r in deepest.iterrows())
+        + "; ".join(f"{lab} {'0' if r['zero'] else f'{r.ratio:.2g}'}" for lab, r in deepest.iterrows())
         + "."
     )
     return drawn.finish("Gradient flow at initialisation: how deep each fix keeps the gradient alive", alt)

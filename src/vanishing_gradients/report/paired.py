@@ -42,9 +42,9 @@ def t_interval(values, level: float = LEVEL, bounds: tuple[float, float] | None 
 
 @dataclass(frozen=True)
 class Paired:
-    """The mean of ``a - b`` over the seeds both have, its t interval and the two-sided paired t-test's p."""
+    """The mean ``diff`` of ``a - b`` over the seeds both have, its t interval and the paired t-test's p."""
 
-    mean: float
+    diff: float
     low: float
     high: float
     p: float
