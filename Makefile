@@ -10,8 +10,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: study test lint status setup data-package test-packages benchmark
 
+# Snakemake finds the workflow profile profiles/default by itself, as in every snakemake run of this project.
 study: setup data-package
-	$(VENV)/bin/snakemake --workflow-profile workflow/profiles/default --cores $(CORES)
+	$(VENV)/bin/snakemake --cores $(CORES)
 
 test: lint data-package test-packages
 	$(PY) -m pytest -ra
