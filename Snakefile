@@ -23,6 +23,10 @@ update_config(_config, copy.deepcopy(config))
 config = _config
 
 
+# The workflow's description in `snakemake --report`.
+report: "reports/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/training.smk"

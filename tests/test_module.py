@@ -2,9 +2,11 @@
 
 The outer workflow lives in its own folder with its own config overlay (a study name of its own and the smoke
 settings) and imports a copy of the project by path. Its smoke study runs through the module once; its runs
-are then loaded with the public API and score their recorded test accuracy.
+are then loaded with the public API and score their recorded test accuracy, and `snakemake --report` of the
+outer workflow carries the module's description and tables.
 """
 
+import zipfile
 from collections import Counter
 
 import pytest
@@ -92,3 +94,14 @@ def test_smoke_study_runs_through_the_module_and_its_runs_load_with_the_api(fini
 def test_nothing_to_do_after_the_module_run(finished):
     _, workdir = finished
     assert planned_jobs(workdir) == {}
+
+
+def test_snakemake_report_of_the_outer_workflow_carries_the_modules_description_and_tables(finished):
+    _, workdir = finished
+    snakemake(workdir, "--report", "bundle.zip")
+    with zipfile.ZipFile(workdir / "bundle.zip") as bundle:
+        names = bundle.namelist()
+        page = next(bundle.read(n).decode() for n in names if n.endswith("/report.html") and "/data/" not in n)
+        tables = {n.rsplit("/", 1)[1] for n in names if "/data/raw/" in n}
+    assert "Vanishing gradients in deep MLPs on Fashion-MNIST: study" in page and STUDY in page
+    assert {"runs.csv", "metrics.csv", "grad_steps.parquet", "grad_epochs.parquet", "report.html"} <= tables

@@ -6,7 +6,16 @@ rule aggregate:
         summaries=run_files("summary"),  # each run writes its other tables beside it
         benchmarks=run_files("benchmark"),
     output:
-        **LAYOUT.aggregate(),
+        # Each table also goes into `snakemake --report`, with a caption that says what its rows are.
+        **{
+            name: report(
+                path,
+                caption=f"../../reports/captions/aggregate_{name}.rst",
+                category="Aggregate tables",
+                labels={"table": Path(path).name},
+            )
+            for name, path in LAYOUT.aggregate().items()
+        },
     log:
         LAYOUT.log("aggregate.log"),
     benchmark:
