@@ -12,7 +12,7 @@ summary and tables; ``load_study(path)`` a study's aggregate tables. They are im
 importing the package stays cheap and torch-free.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["Run", "Study", "__version__", "load_run", "load_study"]
 _API = ("Run", "Study", "load_run", "load_study")
 
