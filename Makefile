@@ -1,5 +1,5 @@
 # Two entry points: `make study` (set up, run the full study) and `make test` (set up, run the tests).
-# Setup is idempotent: a virtualenv in .venv with the pinned packages, and Debian's Fashion-MNIST package.
+# Setup is idempotent: a virtualenv in .venv with the tested versions (constraints.txt), and Debian's Fashion-MNIST package.
 
 VENV ?= .venv
 # The interpreter the virtualenv is made from: 3.11, 3.12 or 3.13 (make test PYTHON=python3.13 VENV=.venv-3.13).
@@ -10,8 +10,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: study test lint status setup data-package test-packages benchmark
 
+# Snakemake finds the workflow profile profiles/default by itself, as in every snakemake run of this project.
 study: setup data-package
-	$(VENV)/bin/snakemake --workflow-profile workflow/profiles/default --cores $(CORES)
+	$(VENV)/bin/snakemake --cores $(CORES)
 
 test: lint data-package test-packages
 	$(PY) -m pytest -ra
@@ -31,9 +32,11 @@ benchmark: setup data-package
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# pyproject.toml names compatible ranges; constraints.txt the exact versions tested, which the venv gets.
+# The test extra brings the slurm and tensorboard extras (the suite tests both).
+$(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $@
 
 # Fashion-MNIST from Debian, so the study runs offline; elsewhere the download rule uses the mirrors in config.yaml.

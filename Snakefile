@@ -1,12 +1,30 @@
 # Vanishing gradients in deep MLPs on Fashion-MNIST. The entry point only: rules live in workflow/rules.
+# Also usable as a module of another workflow (README, "As a module of another workflow"): every path of the
+# project's own files is built from this file's folder, not from the importing workflow's.
+import copy
 from pathlib import Path
 
-from snakemake.utils import min_version
+import yaml
+from snakemake.utils import min_version, update_config
 
 min_version("9.0")
 
+VG_DIR = Path(str(workflow.current_basedir))  # this project's folder, also when imported with `module`
 
-configfile: str(Path(workflow.basedir) / "config.yaml")
+
+configfile: str(VG_DIR / "config.yaml")
+
+
+# Imported with `module ...: config: ...`, Snakemake skips the configfile above: the given config is laid over
+# config.yaml here, so the importing workflow names only what it changes. (Run directly, config holds
+# config.yaml already and this changes nothing.) A copy: validation edits the config it is given.
+_config = yaml.safe_load((VG_DIR / "config.yaml").read_text())
+update_config(_config, copy.deepcopy(config))
+config = _config
+
+
+# The workflow's description in `snakemake --report`.
+report: "reports/workflow.rst"
 
 
 include: "workflow/rules/common.smk"

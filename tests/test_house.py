@@ -7,8 +7,11 @@ import sys
 import pytest
 from conftest import ROOT
 
-REPORT = ["report", *(f"report.{m}" for m in ("stats", "model", "text", "tables", "figures", "notebook"))]
-TORCH_FREE = ["layout", "study", "specs", "measures", "aggregate", "compare", "status", *REPORT]
+REPORT = [
+    "report",
+    *(f"report.{m}" for m in ("stats", "paired", "fair", "model", "text", "tables", "figures", "notebook")),
+]
+TORCH_FREE = ["layout", "study", "specs", "selection", "measures", "aggregate", "compare", "status", "api", *REPORT]
 MAX_FUNCTION_LINES = 60
 MAX_MODULE_LINES = 400
 

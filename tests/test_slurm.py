@@ -1,9 +1,9 @@
-"""The study on a real SLURM: the smoke DAG through workflow/profiles/slurm plus the test overlay.
+"""The study on a real SLURM: the smoke DAG through profiles/slurm plus the test overlay.
 
 A single-node SLURM (tests/cluster/slurm.sh, see tests/cluster/README.md) is installed and started for the
 module and stopped, by PID, afterwards. Needs root; skipped where SLURM cannot be installed (no apt-get).
 
-    snakemake --configfile tests/smoke.yaml --profile workflow/profiles/slurm --profile tests/cluster/profile
+    snakemake --configfile tests/smoke.yaml --profile profiles/slurm --profile tests/cluster/profile
 
 Checks: every training run is its own sbatch job that SLURM ran to exit 0; the results equal those of a
 local run (run at the same time, to use the CPU the cluster leaves idle between status checks); a second
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 HARNESS = ROOT / "tests/cluster/slurm.sh"
 # The command a site runs, plus the single-node overlay; relative paths: run from a copy of the project.
-SLURM_PROFILES = ("--profile", "workflow/profiles/slurm", "--profile", "tests/cluster/profile")
+SLURM_PROFILES = ("--profile", "profiles/slurm", "--profile", "tests/cluster/profile")
 SMOKE = ("--configfile", "tests/smoke.yaml", "tests/cluster/smoke.yaml")
 NOT_COPIED = {".venv", "results", "logs", "benchmarks", ".snakemake", ".git"}  # at the top of the project
 NOT_COPIED_ANYWHERE = shutil.ignore_patterns("__pycache__", ".pytest_cache", ".ruff_cache", "*.egg-info")
@@ -167,7 +167,7 @@ def slurm(tmp_path_factory):
 @pytest.fixture(scope="module")
 def failing_started(slurm, tmp_path_factory):
     """Two one-rule workflows started through the SLURM profiles: one fails once, one always fails."""
-    profiles = ("--profile", str(ROOT / "workflow/profiles/slurm"), "--profile", str(ROOT / "tests/cluster/profile"))
+    profiles = ("--profile", str(ROOT / "profiles/slurm"), "--profile", str(ROOT / "tests/cluster/profile"))
     flaky_dir, broken_dir = tmp_path_factory.mktemp("flaky"), tmp_path_factory.mktemp("broken")
     (flaky_dir / "Snakefile").write_text(
         "rule flaky:\n"
@@ -213,8 +213,6 @@ def smoke(slurm, failing_started, tmp_path_factory):
     local = Snakemake(
         local_dir,
         *SMOKE,
-        "--workflow-profile",
-        "workflow/profiles/default",
         "--cores",
         "2",
         "results/smoke/aggregate/runs.csv",
@@ -239,8 +237,9 @@ def test_smoke_dag_succeeds_on_slurm(smoke):
     assert cluster.returncode == 0, f"SLURM run failed after {cluster.seconds:.0f} s:\n{cluster.output[-6000:]}"
     print(f"\nsmoke DAG on SLURM: {cluster.seconds:.0f} s; locally, at the same time: {smoke['local'].seconds:.0f} s")
     assert (smoke["slurm_dir"] / "results/smoke/report/report.html").stat().st_size > 0
-    # workflow/profiles/default (cores: all) must not join a SLURM run: it would cap the cluster's cores.
-    assert "workflow specific profile" not in cluster.output
+    # profiles/default joins every run of the project, this one too: it sets nothing that caps the cluster
+    # (no cores, jobs or resources; tests/test_profiles.py checks its entries).
+    assert "workflow specific profile profiles/default" in cluster.output
 
 
 def test_every_training_run_is_its_own_slurm_job(smoke):

@@ -252,7 +252,7 @@ def test_editing_the_training_code_plans_every_training_run(smoke_run):
         code.write_text(original)
 
 
-def test_snakemake_report_bundles_the_html_report_and_key_figures(smoke_run):
+def test_snakemake_report_bundles_the_html_report_key_figures_and_aggregate_tables(smoke_run):
     import zipfile
 
     smoke_run.run("--report", "bundle.zip")
@@ -262,7 +262,13 @@ def test_snakemake_report_bundles_the_html_report_and_key_figures(smoke_run):
         assert {"report.html", "gradient_profile.png", "comparison.png"} <= set(files), names
         assert bundle.read(files["report.html"]) == (smoke_run / "results/smoke/report/report.html").read_bytes()
         assert bundle.read(files["comparison.png"])[:4] == b"\x89PNG"
+        for table in ("runs.csv", "metrics.csv", "grad_steps.parquet", "grad_epochs.parquet"):
+            assert bundle.read(files[table]) == (smoke_run / "results/smoke/aggregate" / table).read_bytes()
+        page = next(bundle.read(n).decode() for n in names if n.endswith("/report.html") and "/data/" not in n)
     assert (smoke_run / "results/smoke/report/gradient_profile.png").read_bytes()[:4] == b"\x89PNG"
+    # The workflow description (reports/workflow.rst, rendered with the study's config) and the captions.
+    assert "Vanishing gradients in deep MLPs on Fashion-MNIST: study" in page and "smoke" in page
+    assert "Aggregate tables" in page and "One row per training run of study" in page
 
 
 def planned_files(workdir, *args) -> set[str]:

@@ -9,7 +9,18 @@ from pathlib import Path
 from conftest import ROOT
 
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-PROJECT_ITEMS = ("Snakefile", "config.yaml", "studies", "workflow", "scripts", "src", "reports", "envs", "tests")
+PROJECT_ITEMS = (
+    "Snakefile",
+    "config.yaml",
+    "profiles",
+    "studies",
+    "workflow",
+    "scripts",
+    "src",
+    "reports",
+    "envs",
+    "tests",
+)
 IGNORE = shutil.ignore_patterns("__pycache__", "*.egg-info", ".pytest_cache")
 
 

@@ -6,6 +6,24 @@ composed from options), ``training`` (the trainer in phases) with ``gradstats`` 
 callbacks), ``job`` (a training job: lock, stop with Snakemake, progress), ``tboard`` (optional TensorBoard
 output), ``outputs`` (a run's files), ``initflow`` (gradient flow at initialisation), and the torch-free
 ``measures``, ``aggregate``, ``report``, ``compare`` and ``status``.
+
+The public API for reusing results (``api``): ``load_run(path)`` returns a finished run's trained model,
+summary and tables; ``load_study(path)`` a study's aggregate tables. They are imported on first use, so that
+importing the package stays cheap and torch-free.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+__all__ = ["Run", "Study", "__version__", "load_run", "load_study"]
+_API = ("Run", "Study", "load_run", "load_study")
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_API])

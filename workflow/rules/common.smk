@@ -2,13 +2,15 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # the library, even when not pip-installed
+# This project's folder, from this file's own (workflow.basedir is the importing workflow's in a module).
+REPO = Path(str(workflow.current_basedir)).parents[1]
+sys.path.insert(0, str(REPO / "src"))  # the library, even when not pip-installed
 
 from vanishing_gradients import selection, specs, study
 from vanishing_gradients.data import FILES as DATA_FILES
 
 try:
-    study.validate_config(config, str(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"))
+    study.validate_config(config, str(REPO / "workflow/schemas/config.schema.yaml"))
 except study.ConfigError as err:
     raise WorkflowError(f"Invalid configuration: {err}") from None
 
@@ -23,7 +25,6 @@ wildcard_constraints:
 # Every path comes from vanishing_gradients.layout: results/<study>/..., logs/<study>/..., benchmarks/<study>/...
 # Paths of the project's own files are absolute, so that `snakemake -d <elsewhere>` finds them.
 LAYOUT = study.layout(config)
-REPO = Path(workflow.basedir)
 RAW_FILES = [f"{LAYOUT.raw_dir()}/{name}" for name in DATA_FILES]
 DATASET = LAYOUT.dataset_file()
 # The library modules that compute a run: editing them retrains; editing the report code does not.

@@ -2,11 +2,6 @@
 # train/validation/test split.
 
 
-# On a cluster the download runs where Snakemake runs: compute nodes often have no internet.
-localrules:
-    download_fashion_mnist,
-
-
 # No params: the mirror list decides where the files come from, not what they are (each is checked by
 # content), so editing it must not rerun anything. The script reads it from the config.
 rule download_fashion_mnist:
@@ -16,6 +11,9 @@ rule download_fashion_mnist:
         LAYOUT.download_log(),
     benchmark:
         LAYOUT.download_benchmark()
+    # On a cluster the download runs where Snakemake runs: compute nodes often have no internet. (A rule
+    # flag, not `localrules:`, which would miss the rule's new name when the workflow is used as a module.)
+    localrule: True
     conda:
         "../../envs/data.yaml"
     resources:

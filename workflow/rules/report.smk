@@ -9,7 +9,16 @@ rule aggregate:
         screen_benchmarks=run_files("benchmark", study.SCREEN),
         code=str(LIBRARY / "aggregate.py"),
     output:
-        **LAYOUT.aggregate(),
+        # Each table also goes into `snakemake --report`, with a caption that says what its rows are.
+        **{
+            name: report(
+                path,
+                caption=f"../../reports/captions/aggregate_{name}.rst",
+                category="Aggregate tables",
+                labels={"table": Path(path).name},
+            )
+            for name, path in LAYOUT.aggregate().items()
+        },
     log:
         LAYOUT.log("aggregate.log"),
     benchmark:
