@@ -6,6 +6,7 @@ gzip wrappers, so the ``.gz`` bytes differ between mirrors while the IDX content
 
 from __future__ import annotations
 
+import filecmp
 import gzip
 import hashlib
 import os
@@ -58,8 +59,10 @@ def payload_sha256(gz_path: Path) -> str:
 
 
 def verify_file(path: Path, name: str, files: dict = FILES) -> None:
-    expected = files[name][0]
-    actual = payload_sha256(path)
+    _check_sha256(path, payload_sha256(path), files[name][0])
+
+
+def _check_sha256(path: Path, actual: str, expected: str) -> None:
     if actual != expected:
         raise DataError(f"{path}: SHA-256 of the decompressed data is {actual}, expected {expected}")
 
@@ -86,7 +89,8 @@ def fetch_fashion_mnist(mirrors: list[str], out_dir: str | Path, files: dict = F
 
     Every file is tried mirror by mirror until one passes the checksum. A file already in ``out_dir`` that
     verifies is kept; nothing unverified ever replaces a file in ``out_dir``. Every verified file is also
-    hard-linked into ``out_dir/.verified``, which is tried before the mirrors: Snakemake deletes a rule's
+    copied into ``out_dir/.verified`` (a copy of its own: writing the file in place leaves it intact), which is
+    tried before the mirrors: Snakemake deletes a rule's
     outputs before it reruns the rule, and a rerun whose mirrors all fail (offline, a typo) must not lose
     data that was already verified.
     """
@@ -116,6 +120,8 @@ def fetch_fashion_mnist(mirrors: list[str], out_dir: str | Path, files: dict = F
                 except Exception as err:
                     if mirror != str(kept):
                         tried.append(f"  {mirror}: {err}")
+                    elif (kept / name).exists():
+                        tried.append(f"  {kept / name} (the verified copy kept from an earlier download): {err}")
                     continue
                 with atomic_path(target) as tmp_target:
                     shutil.move(candidate, tmp_target)
@@ -128,15 +134,11 @@ def fetch_fashion_mnist(mirrors: list[str], out_dir: str | Path, files: dict = F
 
 
 def _keep(path: Path, kept: Path) -> None:
-    """A second name for a verified file (a hard link, or a copy where links are not possible)."""
-    if kept.is_file() and kept.stat().st_size == path.stat().st_size and os.path.samefile(kept, path):
+    """An independent copy of a verified file (not a hard link: a write into one would change the other)."""
+    if kept.is_file() and not os.path.samefile(kept, path) and filecmp.cmp(kept, path, shallow=False):
         return
     with atomic_path(kept) as tmp:
-        tmp.unlink()
-        try:
-            os.link(path, tmp)
-        except OSError:
-            shutil.copyfile(path, tmp)
+        shutil.copyfile(path, tmp)
 
 
 # ----------------------------------------------------------------------------------------------- IDX
@@ -162,12 +164,15 @@ def parse_idx(raw: bytes, source: str = "<bytes>") -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
-def read_idx_gz(path: Path, expected_shape: tuple[int, ...] | None = None) -> np.ndarray:
+def read_idx_gz(path: Path, expected_shape: tuple[int, ...] | None = None, sha256: str | None = None) -> np.ndarray:
+    """The IDX array in a .gz file; with ``sha256``, only if its decompressed bytes have that checksum."""
     try:
         with gzip.open(path, "rb") as f:
             raw = f.read()
     except (OSError, EOFError, zlib.error) as err:
         raise DataError(f"{path}: not a valid gzip file ({err})") from err
+    if sha256 is not None:
+        _check_sha256(path, hashlib.sha256(raw).hexdigest(), sha256)
     array = parse_idx(raw, str(path))
     if expected_shape is not None and array.shape != tuple(expected_shape):
         raise DataError(f"{path}: shape {array.shape}, expected {tuple(expected_shape)}")
@@ -197,15 +202,23 @@ def prepare_dataset(
     validation_size: int,
     split_seed: int,
     subset: dict | None = None,
-    check_shapes: bool = True,
+    files: dict = FILES,
 ) -> dict:
-    """Parse the IDX files, split train/validation with a fixed seed, optionally subset, save one .pt file."""
+    """Check each raw file's content checksum, parse the IDX files, split train/validation with a fixed seed,
+    optionally subset, save one .pt file.
+
+    The files were verified when they were downloaded, but anything may have written them since: a changed
+    file is refused with the command that fetches it again (from the verified copy or the mirrors).
+    """
     import torch  # imported here so that the Snakefile can read FILES without paying for torch
 
     raw_dir = Path(raw_dir)
     arrays = {}
-    for name, (_, shape) in FILES.items():
-        arr = read_idx_gz(raw_dir / name, shape if check_shapes else None)
+    for name, (sha256, shape) in files.items():
+        try:
+            arr = read_idx_gz(raw_dir / name, shape, sha256)
+        except DataError as err:
+            raise DataError(f"{err}. {refetch_hint(raw_dir / name)}") from None
         if arr.ndim == 1:
             check_labels(arr, str(raw_dir / name))
         arrays[name] = torch.from_numpy(arr.copy())
@@ -245,6 +258,13 @@ def splits_sha256(splits: dict) -> str:
 
 def rebuild_command(path: str | Path) -> str:
     return f"snakemake --cores 1 --force {path}"
+
+
+def refetch_hint(raw_path: str | Path) -> str:
+    return (
+        f"It changed after it was downloaded and verified: fetch it again with `{rebuild_command(raw_path)}` "
+        f"(from the copy kept in {Path(raw_path).parent / '.verified'} or the mirrors), then run the study again"
+    )
 
 
 def load_dataset(path: str | Path) -> dict[str, Split]:
