@@ -13,5 +13,6 @@ from vanishing_gradients.logs import rule_log
 
 with rule_log(snakemake.log[0]) as log:
     out_dir = Path(snakemake.output[0]).parent
-    for name, source in data.fetch_fashion_mnist(list(snakemake.config["data"]["mirrors"]), out_dir).items():
+    mirrors = list(snakemake.config["data"]["mirrors"])
+    for name, source in data.fetch_fashion_mnist(mirrors, out_dir, log=log).items():
         log(f"{name}: verified, from {source}")
