@@ -7,9 +7,11 @@ of ``training`` in the config. ``validate_config`` checks a config before any jo
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
+import reprlib
 
 from . import specs
 from .layout import RESERVED_STUDY_NAMES, RunId, StudyLayout
@@ -93,6 +95,82 @@ def runs(config: dict, group: str | None = None) -> list[RunId]:
 
 
 # ------------------------------------------------------------------------------------------ checks
+MAX_CONFIG_VALUES = 100_000  # values in the whole config once YAML aliases are expanded (the default: ~400)
+MAX_CONFIG_DEPTH = 32  # levels of nesting (the schema's deepest key is 6 levels down)
+_SHORT = reprlib.Repr()  # Python 3.11's Repr takes no keyword arguments
+_SHORT.maxstring = _SHORT.maxother = 60
+_SHORT.maxlist = _SHORT.maxdict = 4
+_SHORT.maxlevel = 2
+
+
+def _short(value) -> str:
+    """A repr of bounded length and cost, for messages (a config value may be huge)."""
+    return _SHORT.repr(value)
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _key_path(path: str, key) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _check_keys(config, schema: dict, node: dict | None = None, path: str = "") -> None:
+    """Refuse unknown keys before anything walks the values (a YAML alias bomb under a misspelt key would make
+    every walk of the values take forever): follows the schema's mappings, and looks only at keys."""
+    node = schema if node is None else node
+    while "$ref" in node:
+        node = schema["definitions"][node["$ref"].rsplit("/", 1)[-1]]
+    if not isinstance(config, dict):
+        return  # its type is checked by the schema
+    known, other = node.get("properties", {}), node.get("additionalProperties", True)
+    unknown = [key for key in config if key not in known and other is False]
+    missing = [key for key in node.get("required", []) if key not in config]
+    where = f"of `{_clip(path)}`" if path else "at the top level"
+    if missing:  # the missing key first: a fix written without `variants:` has its variants where they were expected
+        raise ConfigError(
+            f"config key `{_clip(path)}`: {missing[0]!r} is a required property"
+            + (f"; {_short(unknown[0])} is not a key {where} (the keys are {', '.join(known)})" if unknown else "")
+        )
+    if unknown:
+        close = difflib.get_close_matches(str(unknown[0]), list(known), n=1)
+        raise ConfigError(
+            f"config key `{_clip(_key_path(path, unknown[0]))}` is not a known key ({_short(unknown[0])} was "
+            f"unexpected); the keys {where} are {', '.join(known)}" + (f": did you mean `{close[0]}`?" if close else "")
+        )
+    for key, value in config.items():
+        if key in known or isinstance(other, dict):
+            _check_keys(value, schema, known.get(key, other), _key_path(path, key))
+
+
+def _check_size(node, path: str = "", sizes: dict | None = None, open_: set | None = None) -> int:
+    """Count the config's values as a walk sees them (YAML aliases expanded), each shared node counted once in
+    time: refuse a config too large or too deep to check (an alias bomb under a known key) or one that contains
+    itself (an alias to an enclosing node)."""
+    if not isinstance(node, (dict, list)):
+        return 1
+    sizes, open_ = ({} if sizes is None else sizes), (set() if open_ is None else open_)
+    if id(node) in sizes:
+        return sizes[id(node)]
+    if id(node) in open_:
+        raise ConfigError(f"config key `{_clip(path)}` contains itself (a YAML alias to a node around it)")
+    if path.count(".") >= MAX_CONFIG_DEPTH:
+        raise ConfigError(f"config key `{_clip(path)}` is nested more than {MAX_CONFIG_DEPTH} levels deep")
+    open_.add(id(node))
+    total = 1
+    for key, value in node.items() if isinstance(node, dict) else enumerate(node):
+        total += _check_size(value, _key_path(path, key), sizes, open_)
+        if total > MAX_CONFIG_VALUES:
+            raise ConfigError(
+                f"config key `{_clip(path.split('.')[0]) or '(top level)'}` holds more than {MAX_CONFIG_VALUES} "
+                "values once YAML aliases (&name, *name) are expanded: write the values out"
+            )
+    open_.discard(id(node))
+    sizes[id(node)] = total
+    return total
+
+
 def _check_numbers(node, path="") -> None:
     """JSON schema lets NaN and infinity through every range check and counts 128.0 as an integer: refuse both
     here, where the schema cannot."""
@@ -186,6 +264,8 @@ def validate_config(config: dict, schema_path: str) -> dict:
         yield from base.VALIDATORS["properties"](validator, properties, instance, schema)
 
     validator = jsonschema.validators.extend(base, {"properties": set_defaults}, type_checker=_strict_types(base))
+    _check_keys(config, schema)  # first: these two look at no more values than the schema names, or a bounded number
+    _check_size(config)
     _drop_removed(config)
     _check_numbers(config)
     # The shallowest error first; at one key a missing required key before the keys it makes unexpected.
