@@ -7,11 +7,13 @@ of ``training`` in the config. ``validate_config`` checks a config before any jo
 
 from __future__ import annotations
 
+import decimal
 import difflib
 import json
 import math
 import re
 import reprlib
+from pathlib import Path
 
 from . import specs
 from .layout import RESERVED_STUDY_NAMES, RunId, StudyLayout
@@ -92,6 +94,40 @@ def runs(config: dict, group: str | None = None) -> list[RunId]:
         for d in depths(config, g)
         for s in config["seeds"]
     ]
+
+
+# ---------------------------------------------------------------------------------------- resources
+MIN_TRAIN_MEM_MB = 1500  # the rule's request before it scaled: full-data jobs at width 128 peaked at 810-874 MB
+BASE_MEM_MB = 1000  # Python, torch, the libraries and the full dataset, with headroom
+BYTES_PER_PARAM = 40  # weights, gradients, Adam's two moments, the update-ratio snapshot, the checkpoint: ~25 measured
+
+
+def run_mem_mb(spec: specs.TrainSpec, data: dict) -> int:
+    """Memory (MB) a training job of ``spec`` needs: its parameters, activations and evaluation passes.
+
+    Measured on one epoch of a 1,024-image subset (peak RSS): width 128 x 7: 770 MB; width 1024 x 7 with Adam:
+    966 MB; width 2048 x 7 with Adam: 1,425 MB: about 25 bytes per parameter above the base. Activations: the
+    training batch (6 tensors per layer), an evaluation chunk of 2,000 rows (a whole split for ``standardize``,
+    whose output depends on the batch) and the per-layer saturation statistics over the validation set.
+    """
+    model, subset = spec.model, data.get("subset") or {}
+    params = model.in_features * model.width + (model.depth - 1) * model.width**2 + model.classes * model.width
+    validation = min(subset.get("validation", data["validation_size"]), data["validation_size"])
+    train = min(subset.get("train", 60000 - data["validation_size"]), 60000 - data["validation_size"])
+    chunk = max(train, validation, subset.get("test", 10000)) if model.norm == "standardize" else 2000
+    floats = model.width * (spec.batch_size * model.depth * 6 + chunk * 3 + validation * model.depth)
+    need = BASE_MEM_MB + (BYTES_PER_PARAM * params + 4 * floats) / 2**20
+    return max(MIN_TRAIN_MEM_MB, math.ceil(need * 1.2 / 100) * 100)
+
+
+def train_mem_mb(config: dict, group: str):
+    """Resources function of a training rule: each job's ``mem_mb`` from its run's width, depth and batch."""
+
+    def mem_mb(wildcards) -> int:
+        spec = train_spec(config, group, wildcards.variant, int(wildcards.depth), int(wildcards.seed))
+        return run_mem_mb(spec, config["data"])
+
+    return mem_mb
 
 
 # ------------------------------------------------------------------------------------------ checks
@@ -184,8 +220,20 @@ def _check_numbers(node, path="") -> None:
         raise ConfigError(f"config key `{path}`: {node} is not a finite number; give a number such as 0.01")
 
 
+MAX_NAME = 100  # characters in a study, fix or variant name: each names folders and files (file systems: 255)
+
+
+def _check_name_length(key: str, name: str) -> None:
+    if len(name) > MAX_NAME:
+        raise ConfigError(
+            f"{key}: the name {_short(name)} has {len(name)} characters, more than {MAX_NAME}: it names folders and "
+            "files (a file system takes at most 255 characters per name); choose a shorter one"
+        )
+
+
 def check_study(config: dict) -> None:
     """Cross-field checks the schema cannot express; raises ConfigError naming the key and the fix."""
+    _check_name_length("study", config["study"])
     if config["study"] in RESERVED_STUDY_NAMES:
         raise ConfigError(f"study: {config['study']!r} is reserved for shared files; choose another name")
     if len(set(config["seeds"])) != len(config["seeds"]):
@@ -194,17 +242,37 @@ def check_study(config: dict) -> None:
     if len({baseline_variant(lr) for lr in lrs}) != len(lrs):
         raise ConfigError(f"baseline.learning_rates: {lrs} lists a learning rate twice")
     for fix, entry in config.get("fixes", {}).items():
-        if fix == BASELINE or not NAME.match(fix):
+        if fix == BASELINE or not NAME.match(str(fix)):
             raise ConfigError(f"fixes.{fix}: a fix name must be letters, digits, '_', '.', '-' and not 'baseline'")
+        _check_name_length(f"fixes.{_clip(fix, 40)}", fix)
         for variant in entry["variants"]:
             if not NAME.match(str(variant)):
                 raise ConfigError(f"fixes.{fix}.variants.{variant}: names must be letters, digits, '_', '.', '-'")
+            _check_name_length(f"fixes.{fix}.variants.{_clip(variant, 40)}", variant)
     for run in runs(config):
         key = "baseline" if run.group == BASELINE else f"fixes.{run.group}.variants.{run.variant}"
         try:
             train_spec(config, run.group, run.variant, run.depth, run.seed)
         except (ValueError, TypeError, KeyError) as err:
             raise ConfigError(f"{key} at depth {run.depth}: {err}") from None
+
+
+def check_config_file(path) -> None:
+    """Refuse a config file that is not UTF-8 text with one line naming the file, the byte and its place (Snakemake
+    would stop with a traceback of the decoder). A missing file is left to Snakemake, which names it."""
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        return
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        column = err.start - raw.rfind(b"\n", 0, err.start)
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text: byte 0x{raw[err.start]:02x} at line {line}, column {column}; "
+            f"save it as UTF-8 (from Latin-1: `iconv -f latin1 -t utf-8 {path} > utf8.yaml && mv utf8.yaml {path}`)"
+        ) from None
 
 
 def _drop_removed(config: dict) -> None:
@@ -227,12 +295,48 @@ NESTED_CONFIG_HINT = (
 )
 
 
+# What YAML 1.1 (PyYAML, Snakemake's reader) reads as a string although it looks like a number: an exponent
+# without a '.' in the mantissa or without a sign (1e-3, 1.0e3). YAML 1.2 would read both as floats.
+YAML11_EXPONENT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
+def yaml_number_hint(text: str) -> str:
+    """Two spellings of ``text`` that YAML 1.1 reads as a number: 1e-3 -> '1.0e-3 or 0.001'."""
+    mantissa, exponent = re.split("[eE]", text)
+    mantissa += "" if "." in mantissa else ".0"
+    exponent = exponent if exponent[0] in "+-" else "+" + exponent
+    return f"{mantissa}e{exponent} or {format(decimal.Decimal(text), 'f')}"
+
+
 def _schema_message(error, schema_path: str) -> str:
     key = ".".join(map(str, error.absolute_path)) or "(top level)"
-    text = f"config key `{key}`: {error.message} (schema: {schema_path})"
-    if error.validator == "type" and isinstance(error.instance, str) and len(error.absolute_path) > 1:
+    value = error.instance
+    if error.validator == "type" and isinstance(value, str) and YAML11_EXPONENT.match(value):
+        return (
+            f"config key `{key}`: {value!r} is a string, not a number: YAML reads {value} as a string (a number "
+            f"in exponent form needs a '.' and a signed exponent); write {yaml_number_hint(value)}"
+        )
+    if error.validator == "type" and value is None:
+        if key == "fixes":
+            return (
+                "config key `fixes`: null cannot remove every fix (an overlay is merged key by key over "
+                "config.yaml): set each fix you do not want to null, e.g. `fixes: {combined: null, "
+                "weight_increasing: null}`"
+            )
+        return (
+            f"config key `{key}`: null (an empty value) is not {_type_words(error.validator_value)}; give a value, "
+            "or leave the key out to take its default"
+        )
+    text = f"config key `{key}`: {_clip(error.message, 300)} (schema: {schema_path})"
+    if error.validator == "type" and isinstance(value, str) and len(error.absolute_path) > 1:
         text += ". " + NESTED_CONFIG_HINT
     return text
+
+
+def _type_words(types) -> str:
+    words = {"object": "a mapping", "array": "a list", "string": "a string", "number": "a number",
+             "integer": "an integer", "boolean": "true or false"}  # fmt: skip
+    return " or ".join(words.get(t, t) for t in ([types] if isinstance(types, str) else types))
 
 
 def _strict_types(base):

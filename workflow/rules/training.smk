@@ -21,7 +21,7 @@ for group in study.groups(config):
             "../../envs/train.yaml"
         threads: config["threads"]
         resources:
-            mem_mb=1500,
+            mem_mb=study.train_mem_mb(config, group),
             runtime=train_runtime(group),
             gpu=GPU,
         params:
