@@ -7,7 +7,7 @@ import sys
 import pytest
 from conftest import ROOT
 
-TORCH_FREE = ["layout", "study", "specs", "measures", "aggregate", "compare", "status", "report"]
+TORCH_FREE = ["layout", "study", "specs", "measures", "aggregate", "compare", "status", "report", "procs"]
 MAX_FUNCTION_LINES = 60
 
 

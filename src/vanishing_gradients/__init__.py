@@ -5,7 +5,7 @@ Modules: ``layout`` (the run identity and every path of a study), ``study`` (con
 composed from options), ``training`` (the trainer in phases) with ``gradstats`` (its statistics, as
 callbacks), ``job`` (a training job: lock, stop with Snakemake, progress), ``tboard`` (optional TensorBoard
 output), ``outputs`` (a run's files), ``initflow`` (gradient flow at initialisation), and the torch-free
-``measures``, ``aggregate``, ``report``, ``compare`` and ``status``.
+``measures``, ``aggregate``, ``report``, ``compare``, ``status`` and ``procs`` (is a pid still its process).
 """
 
 __version__ = "0.1.0"
