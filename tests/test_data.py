@@ -11,7 +11,8 @@ import torch
 from conftest import DEBIAN_DATA, idx_bytes, write_gz
 
 from vanishing_gradients import data
-from vanishing_gradients.data import DataError, fetch_fashion_mnist, parse_idx, prepare_dataset
+from vanishing_gradients.data import DataError, parse_idx, prepare_dataset
+from vanishing_gradients.fetch import fetch_fashion_mnist
 
 
 def test_parse_idx_images_and_labels():

@@ -16,7 +16,8 @@ import time
 import pytest
 from conftest import ROOT
 
-from vanishing_gradients.data import DataError, Limits, fetch_fashion_mnist
+from vanishing_gradients.data import DataError
+from vanishing_gradients.fetch import Limits, fetch_fashion_mnist
 
 FAST = Limits(connect_s=0.5, file_s=1.5)
 
@@ -137,7 +138,7 @@ def test_http_errors_are_named_and_the_next_mirror_tried(synthetic_mirror, tmp_p
 FETCH = """
 import sys
 sys.path.insert(0, {src!r})
-from vanishing_gradients.data import Limits, fetch_fashion_mnist
+from vanishing_gradients.fetch import Limits, fetch_fashion_mnist
 fetch_fashion_mnist([{mirror!r}], {out!r}, limits=Limits(connect_s=60))
 """
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 from conftest import ROOT
 
-TORCH_FREE = ["layout", "study", "specs", "measures", "aggregate", "compare", "status", "report", "procs"]
+TORCH_FREE = ["layout", "study", "specs", "measures", "aggregate", "compare", "status", "report", "procs", "fetch"]
 MAX_FUNCTION_LINES = 60
 
 
