@@ -85,6 +85,8 @@ def test_a_pid_reused_by_another_process_is_not_running(tmp_path):
     recent = entry("recent")
     del recent["pid_start"]
     progress_file(tmp_path, "recent", recent)
+    unread = entry("unread", pid_start=None)  # its writer could not read its start time: judged by the time
+    progress_file(tmp_path, "unread", unread)
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     progress_file(tmp_path, "gone", entry("gone", pid=int(gone.stdout), pid_start="1"))
     states = {e["run"].split("/")[1]: e["state"] for e in status.progress(tmp_path)}
@@ -93,6 +95,7 @@ def test_a_pid_reused_by_another_process_is_not_running(tmp_path):
         "reused": "stopped",
         "old": "stopped",
         "recent": "running",
+        "unread": "running",
         "gone": "stopped",
     }
 

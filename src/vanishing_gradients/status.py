@@ -62,9 +62,10 @@ def _state(entry: dict) -> str:
     started = process_start(pid)
     if started is None:
         return "stopped"  # a zombie
-    if "pid_start" in entry:
+    if entry.get("pid_start") is not None:
         return "running" if str(entry["pid_start"]) == started else "stopped"
-    # A file written before pid_start was recorded: its writer was alive when it wrote it, so a process that
+    # A file written before pid_start was recorded (or where its writer could not read it): its writer was alive
+    # when it wrote it, so a process that
     # started later (a second of slack: boot time's precision) is another one that got the pid.
     updated = entry.get("updated")
     return "running" if updated is None or process_started_at(started) <= updated + 1 else "stopped"

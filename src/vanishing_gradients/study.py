@@ -152,14 +152,17 @@ def _key_path(path: str, key) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def _check_keys(config, schema: dict, node: dict | None = None, path: str = "") -> None:
+def _check_keys(config, schema: dict, node: dict | None = None, path: str = "", seen: set | None = None) -> None:
     """Refuse unknown keys before anything walks the values (a YAML alias bomb under a misspelt key would make
-    every walk of the values take forever): follows the schema's mappings, and looks only at keys."""
+    every walk of the values take forever): follows the schema's mappings, looks only at keys, and checks a
+    mapping that aliases share once."""
     node = schema if node is None else node
     while "$ref" in node:
         node = schema["definitions"][node["$ref"].rsplit("/", 1)[-1]]
-    if not isinstance(config, dict):
+    seen = set() if seen is None else seen
+    if not isinstance(config, dict) or (id(config), id(node)) in seen:
         return  # its type is checked by the schema
+    seen.add((id(config), id(node)))
     known, other = node.get("properties", {}), node.get("additionalProperties", True)
     unknown = [key for key in config if key not in known and other is False]
     missing = [key for key in node.get("required", []) if key not in config]
@@ -177,7 +180,7 @@ def _check_keys(config, schema: dict, node: dict | None = None, path: str = "") 
         )
     for key, value in config.items():
         if key in known or isinstance(other, dict):
-            _check_keys(value, schema, known.get(key, other), _key_path(path, key))
+            _check_keys(value, schema, known.get(key, other), _key_path(path, key), seen)
 
 
 def _check_size(node, path: str = "", sizes: dict | None = None, open_: set | None = None) -> int:
