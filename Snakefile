@@ -2,6 +2,7 @@
 # Also usable as a module of another workflow (README, "As a module of another workflow"): every path of the
 # project's own files is built from this file's folder, not from the importing workflow's.
 import copy
+import sys
 from pathlib import Path
 
 import yaml
@@ -10,6 +11,14 @@ from snakemake.utils import min_version, update_config
 min_version("9.0")
 
 VG_DIR = Path(str(workflow.current_basedir))  # this project's folder, also when imported with `module`
+sys.path.insert(0, str(VG_DIR / "src"))
+from vanishing_gradients import study
+
+try:  # one line for a config.yaml that is not UTF-8, not the decoder's traceback
+    study.check_config_file(VG_DIR / "config.yaml")
+except study.ConfigError as err:
+    raise WorkflowError(f"Invalid configuration: {err}") from None
+
 
 
 configfile: str(VG_DIR / "config.yaml")

@@ -31,7 +31,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from vanishing_gradients import aggregate, data, specs, training  # noqa: E402
+from vanishing_gradients import aggregate, data, fetch, specs, training  # noqa: E402
 from vanishing_gradients.models import MLP  # noqa: E402
 from vanishing_gradients.specs import ModelSpec  # noqa: E402
 
@@ -131,7 +131,7 @@ def main():
     torch.set_num_threads(args.threads)
 
     raw = Path(tempfile.mkdtemp(prefix="vg-raw-"))
-    data.fetch_fashion_mnist(MIRRORS, raw)
+    fetch.fetch_fashion_mnist(MIRRORS, raw)
     data.prepare_dataset(raw, raw / "fm.pt", validation_size=6000, split_seed=42)
     splits = data.load_dataset(raw / "fm.pt")
     samples = len(splits["train"])

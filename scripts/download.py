@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
-from vanishing_gradients import data
+from vanishing_gradients import fetch
 from vanishing_gradients.logs import rule_log
 
 with rule_log(snakemake.log[0]) as log:
     out_dir = Path(snakemake.output[0]).parent
-    for name, source in data.fetch_fashion_mnist(list(snakemake.config["data"]["mirrors"]), out_dir).items():
+    mirrors = list(snakemake.config["data"]["mirrors"])
+    for name, source in fetch.fetch_fashion_mnist(mirrors, out_dir, log=log).items():
         log(f"{name}: verified, from {source}")

@@ -1,6 +1,8 @@
 """Fetching, verifying and parsing Fashion-MNIST: good files pass, every kind of bad file is named."""
 
 import gzip
+import hashlib
+import os
 import shutil
 
 import numpy as np
@@ -9,7 +11,8 @@ import torch
 from conftest import DEBIAN_DATA, idx_bytes, write_gz
 
 from vanishing_gradients import data
-from vanishing_gradients.data import DataError, fetch_fashion_mnist, parse_idx, prepare_dataset
+from vanishing_gradients.data import DataError, parse_idx, prepare_dataset
+from vanishing_gradients.fetch import fetch_fashion_mnist
 
 
 def test_parse_idx_images_and_labels():
@@ -48,12 +51,13 @@ def test_read_idx_gz_checks_shape_and_gzip(tmp_path):
 
 
 def test_labels_out_of_range_are_refused(synthetic_mirror, tmp_path):
-    mirror, _, arrays = synthetic_mirror
+    mirror, files, arrays = synthetic_mirror
     bad = arrays["train-labels-idx1-ubyte.gz"].copy()
     bad[3] = 12
     write_gz(mirror / "train-labels-idx1-ubyte.gz", idx_bytes(bad))
+    files = {**files, "train-labels-idx1-ubyte.gz": (hashlib.sha256(idx_bytes(bad)).hexdigest(), bad.shape)}
     with pytest.raises(DataError, match=r"label 12 outside 0\.\.9"):
-        prepare_dataset(mirror, tmp_path / "d.pt", validation_size=10, split_seed=1, check_shapes=False)
+        prepare_dataset(mirror, tmp_path / "d.pt", validation_size=10, split_seed=1, files=files)
 
 
 def test_fetch_from_folder_and_file_url(synthetic_mirror, tmp_path):
@@ -102,6 +106,10 @@ def test_good_file_is_never_replaced_by_a_bad_one(synthetic_mirror, tmp_path):
     fetch_fashion_mnist([str(bad)], out, files)  # existing verified files are kept, bad mirror never used
     assert {n: (out / n).read_bytes() for n in files} == good
     (out / "t10k-images-idx3-ubyte.gz").write_bytes(b"half a fi")  # a corrupt local copy is replaced...
+    fetch_fashion_mnist([str(bad)], out, files)  # ...by the verified copy kept aside
+    assert {n: (out / n).read_bytes() for n in files} == good
+    (out / "t10k-images-idx3-ubyte.gz").write_bytes(b"half a fi")
+    (out / ".verified" / "t10k-images-idx3-ubyte.gz").unlink()
     with pytest.raises(DataError):
         fetch_fashion_mnist([str(bad)], out, files)  # ...but never by a bad one
     assert (out / "t10k-images-idx3-ubyte.gz").read_bytes() == b"half a fi"
@@ -121,18 +129,18 @@ def test_verified_files_survive_a_rerun_whose_mirrors_all_fail(synthetic_mirror,
 
 
 def test_prepare_splits_with_fixed_seed(synthetic_mirror, tmp_path):
-    mirror, _, arrays = synthetic_mirror
-    sizes = prepare_dataset(mirror, tmp_path / "d.pt", validation_size=10, split_seed=3, check_shapes=False)
+    mirror, files, arrays = synthetic_mirror
+    sizes = prepare_dataset(mirror, tmp_path / "d.pt", validation_size=10, split_seed=3, files=files)
     assert sizes == {"train": 40, "validation": 10, "test": 20}
     loaded = data.load_dataset(tmp_path / "d.pt")
     assert loaded["train"].images.dtype == torch.uint8 and loaded["train"].images.shape == (40, 784)
     all_train = torch.cat([loaded["train"].images, loaded["validation"].images])
     original = torch.from_numpy(arrays["train-images-idx3-ubyte.gz"].reshape(50, 784).astype(np.uint8))
     assert sorted(map(tuple, all_train.tolist())) == sorted(map(tuple, original.tolist()))
-    prepare_dataset(mirror, tmp_path / "e.pt", validation_size=10, split_seed=3, check_shapes=False)
+    prepare_dataset(mirror, tmp_path / "e.pt", validation_size=10, split_seed=3, files=files)
     again = data.load_dataset(tmp_path / "e.pt")
     assert torch.equal(again["validation"].labels, loaded["validation"].labels)
-    subset = prepare_dataset(mirror, tmp_path / "s.pt", 10, 3, subset={"train": 5, "test": 4}, check_shapes=False)
+    subset = prepare_dataset(mirror, tmp_path / "s.pt", 10, 3, subset={"train": 5, "test": 4}, files=files)
     assert subset == {"train": 5, "validation": 10, "test": 4}
 
 
@@ -149,9 +157,9 @@ def test_real_fashion_mnist_verifies_and_splits_54000_6000(tmp_path):
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "delete"])
 def test_a_damaged_dataset_cache_names_the_file_and_the_command_that_rebuilds_it(synthetic_mirror, tmp_path, damage):
-    mirror, _, _ = synthetic_mirror
+    mirror, files, _ = synthetic_mirror
     cache = tmp_path / "d.pt"
-    prepare_dataset(mirror, cache, validation_size=10, split_seed=3, check_shapes=False)
+    prepare_dataset(mirror, cache, validation_size=10, split_seed=3, files=files)
     raw = cache.read_bytes()
     if damage == "truncate":
         cache.write_bytes(raw[: len(raw) // 2])
@@ -164,3 +172,52 @@ def test_a_damaged_dataset_cache_names_the_file_and_the_command_that_rebuilds_it
     with pytest.raises(DataError) as err:
         data.load_dataset(cache)
     assert str(cache) in str(err.value) and f"snakemake --cores 1 --force {cache}" in str(err.value)
+
+
+def _permuted_labels(arrays, path):
+    """A valid gzip of the training labels in another order, written in place (same inode) over ``path``."""
+    labels = arrays["train-labels-idx1-ubyte.gz"]
+    with gzip.open(path, "wb") as f:  # opens the existing file for writing: a hard link would change too
+        f.write(idx_bytes(np.roll(labels, 1)))
+
+
+def test_prepare_refuses_a_raw_file_changed_after_download(synthetic_mirror, tmp_path):
+    mirror, files, arrays = synthetic_mirror
+    out = tmp_path / "raw"
+    fetch_fashion_mnist([str(mirror)], out, files)
+    name = "train-labels-idx1-ubyte.gz"
+    _permuted_labels(arrays, out / name)
+    with pytest.raises(DataError) as err:
+        prepare_dataset(out, tmp_path / "d.pt", validation_size=10, split_seed=1, files=files)
+    text = str(err.value)
+    assert str(out / name) in text and "SHA-256 of the decompressed data is" in text
+    assert f"snakemake --cores 1 --force {out / name}" in text
+    assert not (tmp_path / "d.pt").exists()
+
+
+def test_the_kept_copy_is_independent_of_the_raw_file_and_restores_it(synthetic_mirror, tmp_path):
+    mirror, files, arrays = synthetic_mirror
+    out = tmp_path / "raw"
+    fetch_fashion_mnist([str(mirror)], out, files)
+    name = "train-labels-idx1-ubyte.gz"
+    kept = out / ".verified" / name
+    good = kept.read_bytes()
+    assert not os.path.samefile(kept, out / name)
+    _permuted_labels(arrays, out / name)
+    assert kept.read_bytes() == good
+    served = fetch_fashion_mnist([str(tmp_path / "offline")], out, files)  # the changed file is replaced
+    assert served[name] == str(out / ".verified") and (out / name).read_bytes() == good
+    prepare_dataset(out, tmp_path / "d.pt", validation_size=10, split_seed=1, files=files)
+
+
+def test_a_failed_recovery_names_the_kept_copy_and_why_it_failed(synthetic_mirror, tmp_path):
+    mirror, files, arrays = synthetic_mirror
+    out = tmp_path / "raw"
+    fetch_fashion_mnist([str(mirror)], out, files)
+    name = "train-labels-idx1-ubyte.gz"
+    (out / name).unlink()
+    _permuted_labels(arrays, out / ".verified" / name)
+    with pytest.raises(DataError) as err:
+        fetch_fashion_mnist([str(tmp_path / "offline")], out, files)
+    kept_line = next(line for line in str(err.value).splitlines() if str(out / ".verified") in line)
+    assert "verified copy" in kept_line and "SHA-256 of the decompressed data is" in kept_line

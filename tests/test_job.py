@@ -1,6 +1,7 @@
 """A training job: the run lock, the progress file, clean-up, and the optional TensorBoard output."""
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ from conftest import ROOT, tiny_data
 
 from vanishing_gradients import data, job
 from vanishing_gradients.layout import RunId
+from vanishing_gradients.procs import process_start
 from vanishing_gradients.specs import ModelSpec, TrainSpec
 
 HOLD = """
@@ -96,6 +98,7 @@ def test_a_job_writes_its_outputs_and_leaves_no_state_behind(dataset, tmp_path):
     progress = next(m for m in seen if isinstance(m, dict))
     assert progress["epochs_done"] == 2 and progress["epochs_total"] == 3 and progress["seconds_left"] > 0
     assert progress["run"] == run.key and 0 <= progress["val_acc"] <= 1
+    assert progress["pid"] == os.getpid() and progress["pid_start"] == process_start(os.getpid())  # names the writer
     assert all((tmp_path / path).is_file() for path in run.outputs().values())
     assert not (tmp_path / run.checkpoint_dir).exists()
 

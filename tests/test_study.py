@@ -1,7 +1,9 @@
 """Config validation and the config -> runs mapping."""
 
+import contextlib
 import copy
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -150,7 +152,8 @@ BAD_CONFIGS = [
     (("seeds",), ["a"], "'a' is not of type 'integer'"),
     (("device",), "gpu", "'gpu' is not one of"),
     (("threads",), 0, "0 is less than the minimum of 1"),
-    (("trainig",), {}, "Additional properties are not allowed"),
+    (("trainig",), {}, "config key `trainig` is not a known key ('trainig' was unexpected); the keys at the top level"),
+    (("trainig",), {}, "did you mean `training`?"),
     (("training", "activation"), "relux", "'relux' is not one of"),
     (("training", "lr"), -0.1, "less than or equal to the minimum of 0"),
     (("training", "lr"), "fast", "'fast' is not of type 'number'"),
@@ -296,3 +299,69 @@ def test_the_report_param_is_sorted_and_leaves_out_the_mirrors():
     reordered = study.validate_config(dict(reversed(list(default_config().items()))), SCHEMA)
     reordered["data"]["mirrors"] = ["/elsewhere"]
     assert study.report_param(reordered) == study.report_param(config)
+
+
+@contextlib.contextmanager
+def within(seconds):
+    """Fail (instead of hanging) if the block takes longer than ``seconds``."""
+
+    def expire(signum, frame):
+        raise TimeoutError(f"took more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def alias_bomb(levels=30, width=10):
+    """What PyYAML makes of a billion-laughs document: one list referenced ``width`` times at every level."""
+    node = ["lol"] * width
+    for _ in range(levels):
+        node = [node] * width
+    return node
+
+
+@pytest.mark.parametrize(
+    "path", [("lol",), ("training", "lol"), ("fixes", "combined", "variants", "relu_bn_skip_adam", "lol")]
+)
+def test_an_alias_bomb_under_an_unknown_key_is_refused_at_once_naming_the_key(path):
+    config = with_change(path, alias_bomb())
+    with within(5), pytest.raises(ConfigError) as err:
+        study.validate_config(config, SCHEMA)
+    assert f"config key `{'.'.join(path)}` is not a known key ('lol' was unexpected)" in str(err.value)
+
+
+@pytest.mark.parametrize("path", [("seeds",), ("training", "skips"), ("data", "mirrors")])
+def test_an_alias_bomb_under_a_known_key_is_refused_at_once(path):
+    config = with_change(path, alias_bomb())
+    with within(5), pytest.raises(ConfigError) as err:
+        study.validate_config(config, SCHEMA)
+    assert f"config key `{path[0]}` holds more than 100000 values once YAML aliases" in str(err.value)
+    assert len(str(err.value)) < 300
+
+
+def test_yaml_aliases_of_a_normal_size_are_fine_and_a_node_that_contains_itself_is_refused():
+    text = (
+        (ROOT / "config.yaml").read_text().replace("skips: [[1, 3], [4, 7]], init", "skips: &s [[1, 3], [4, 7]], init")
+    )
+    config = yaml.safe_load(text.replace("skips: [[1, 3], [4, 7]]\n", "skips: *s\n"))
+    variants = config["fixes"]["combined"]["variants"]
+    assert variants["relu_bn_skip_adam"]["skips"] is config["fixes"]["skip_connection"]["variants"]["course"]["skips"]
+    study.validate_config(config, SCHEMA)
+    looped = yaml.safe_load("seeds: &s [1, *s]")
+    with within(5), pytest.raises(ConfigError, match=r"config key `seeds.1` contains itself"):
+        study.validate_config(looped, SCHEMA)
+
+
+def test_mappings_shared_through_aliases_are_key_checked_once():
+    """3,000 fixes sharing one mapping of 3,000 variants sharing one setting: 9 million settings to a walk, 6,000
+    entries in the YAML. Refused at once for its size, after a key check that looked at each mapping once."""
+    shared = {"lr": 0.1}
+    variants = {f"v{i}": shared for i in range(3000)}
+    config = {"fixes": {f"f{i}": {"variants": variants} for i in range(3000)}}
+    with within(5), pytest.raises(ConfigError, match=r"config key `fixes` holds more than 100000 values"):
+        study.validate_config(config, SCHEMA)

@@ -1,4 +1,4 @@
-"""Fashion-MNIST: fetch the four original files from a mirror list, verify them, parse IDX, cache a split.
+"""Fashion-MNIST: verify the four original files, parse IDX, cache a split (``fetch`` downloads them).
 
 Checksums are SHA-256 of the *decompressed* payload: Debian's ``dataset-fashion-mnist`` re-compressed the
 gzip wrappers, so the ``.gz`` bytes differ between mirrors while the IDX content does not.
@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
-import shutil
+import math
 import struct
-import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlparse
 
 import numpy as np
 
@@ -44,99 +41,36 @@ class DataError(RuntimeError):
     """The data is missing, corrupt or not what we expect; the message says which file and what to do."""
 
 
-# --------------------------------------------------------------------------------------------- fetch
-def payload_sha256(gz_path: Path) -> str:
-    """SHA-256 of the decompressed bytes; raises DataError if the gzip stream is truncated or corrupt."""
-    digest = hashlib.sha256()
+# -------------------------------------------------------------------------------------------- verify
+def payload_sha256(gz_path: Path, max_bytes: int | None = None) -> str:
+    """SHA-256 of the decompressed bytes; raises DataError if the gzip stream is truncated or corrupt, or
+    decompresses to more than ``max_bytes`` (a gzip bomb is not read to its end)."""
+    digest, size = hashlib.sha256(), 0
     try:
         with gzip.open(gz_path, "rb") as f:
             while chunk := f.read(1 << 20):
+                size += len(chunk)
+                if max_bytes is not None and size > max_bytes:
+                    raise DataError(f"{gz_path}: decompresses to more than {max_bytes} bytes, the size it should have")
                 digest.update(chunk)
     except (OSError, EOFError, zlib.error) as err:
         raise DataError(f"{gz_path}: not a valid gzip file ({err})") from err
     return digest.hexdigest()
 
 
+def idx_size(shape: tuple[int, ...]) -> int:
+    """Bytes of an IDX file of unsigned bytes with this shape: the header and the values."""
+    return 4 + 4 * len(shape) + math.prod(shape)
+
+
 def verify_file(path: Path, name: str, files: dict = FILES) -> None:
-    expected = files[name][0]
-    actual = payload_sha256(path)
+    expected, shape = files[name]
+    _check_sha256(path, payload_sha256(path, idx_size(shape)), expected)
+
+
+def _check_sha256(path: Path, actual: str, expected: str) -> None:
     if actual != expected:
         raise DataError(f"{path}: SHA-256 of the decompressed data is {actual}, expected {expected}")
-
-
-def _fetch_one(mirror: str, name: str, dest: Path) -> None:
-    """Copy or download ``name`` from one mirror into ``dest`` (a temporary path)."""
-    parsed = urlparse(mirror)
-    if parsed.scheme in ("", "file"):
-        source = Path(parsed.path if parsed.scheme == "file" else mirror) / name
-        if not source.is_file():
-            raise DataError(f"{source} does not exist")
-        shutil.copyfile(source, dest)
-    elif parsed.scheme in ("http", "https"):
-        from torchvision.datasets.utils import download_url
-
-        url = mirror.rstrip("/") + "/" + name
-        download_url(url, root=str(dest.parent), filename=dest.name)
-    else:
-        raise DataError(f"unsupported mirror scheme {parsed.scheme!r} in {mirror!r}; use a folder, file://, http(s)://")
-
-
-def fetch_fashion_mnist(mirrors: list[str], out_dir: str | Path, files: dict = FILES) -> dict[str, str]:
-    """Fetch and verify the four files into ``out_dir``; return which mirror served each one.
-
-    Every file is tried mirror by mirror until one passes the checksum. A file already in ``out_dir`` that
-    verifies is kept; nothing unverified ever replaces a file in ``out_dir``. Every verified file is also
-    hard-linked into ``out_dir/.verified``, which is tried before the mirrors: Snakemake deletes a rule's
-    outputs before it reruns the rule, and a rerun whose mirrors all fail (offline, a typo) must not lose
-    data that was already verified.
-    """
-    if not mirrors:
-        raise DataError("data.mirrors in the config is empty: list at least one folder or URL. " + OFFLINE_HINT)
-    out_dir = Path(out_dir)
-    kept = out_dir / ".verified"
-    kept.mkdir(parents=True, exist_ok=True)
-    served = {}
-    for name in files:
-        target = out_dir / name
-        if target.is_file():
-            try:
-                verify_file(target, name, files)
-                served[name] = str(target)
-                _keep(target, kept / name)
-                continue
-            except DataError:
-                pass  # replaced below, but only by a verified copy
-        tried = []
-        for mirror in [str(kept), *map(str, mirrors)]:
-            with tempfile.TemporaryDirectory(dir=out_dir, prefix=".fetch-") as tmp:
-                candidate = Path(tmp) / name
-                try:
-                    _fetch_one(mirror, name, candidate)
-                    verify_file(candidate, name, files)
-                except Exception as err:
-                    if mirror != str(kept):
-                        tried.append(f"  {mirror}: {err}")
-                    continue
-                with atomic_path(target) as tmp_target:
-                    shutil.move(candidate, tmp_target)
-                _keep(target, kept / name)
-                served[name] = mirror
-                break
-        else:
-            raise DataError(f"could not get {name} from any mirror. Tried:\n" + "\n".join(tried) + "\n" + OFFLINE_HINT)
-    return served
-
-
-def _keep(path: Path, kept: Path) -> None:
-    """A second name for a verified file (a hard link, or a copy where links are not possible)."""
-    if kept.is_file() and kept.stat().st_size == path.stat().st_size and os.path.samefile(kept, path):
-        return
-    with atomic_path(kept) as tmp:
-        tmp.unlink()
-        try:
-            os.link(path, tmp)
-        except OSError:
-            shutil.copyfile(path, tmp)
 
 
 # ----------------------------------------------------------------------------------------------- IDX
@@ -162,12 +96,15 @@ def parse_idx(raw: bytes, source: str = "<bytes>") -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
-def read_idx_gz(path: Path, expected_shape: tuple[int, ...] | None = None) -> np.ndarray:
+def read_idx_gz(path: Path, expected_shape: tuple[int, ...] | None = None, sha256: str | None = None) -> np.ndarray:
+    """The IDX array in a .gz file; with ``sha256``, only if its decompressed bytes have that checksum."""
     try:
         with gzip.open(path, "rb") as f:
             raw = f.read()
     except (OSError, EOFError, zlib.error) as err:
         raise DataError(f"{path}: not a valid gzip file ({err})") from err
+    if sha256 is not None:
+        _check_sha256(path, hashlib.sha256(raw).hexdigest(), sha256)
     array = parse_idx(raw, str(path))
     if expected_shape is not None and array.shape != tuple(expected_shape):
         raise DataError(f"{path}: shape {array.shape}, expected {tuple(expected_shape)}")
@@ -197,15 +134,23 @@ def prepare_dataset(
     validation_size: int,
     split_seed: int,
     subset: dict | None = None,
-    check_shapes: bool = True,
+    files: dict = FILES,
 ) -> dict:
-    """Parse the IDX files, split train/validation with a fixed seed, optionally subset, save one .pt file."""
+    """Check each raw file's content checksum, parse the IDX files, split train/validation with a fixed seed,
+    optionally subset, save one .pt file.
+
+    The files were verified when they were downloaded, but anything may have written them since: a changed
+    file is refused with the command that fetches it again (from the verified copy or the mirrors).
+    """
     import torch  # imported here so that the Snakefile can read FILES without paying for torch
 
     raw_dir = Path(raw_dir)
     arrays = {}
-    for name, (_, shape) in FILES.items():
-        arr = read_idx_gz(raw_dir / name, shape if check_shapes else None)
+    for name, (sha256, shape) in files.items():
+        try:
+            arr = read_idx_gz(raw_dir / name, shape, sha256)
+        except DataError as err:
+            raise DataError(f"{err}. {refetch_hint(raw_dir / name)}") from None
         if arr.ndim == 1:
             check_labels(arr, str(raw_dir / name))
         arrays[name] = torch.from_numpy(arr.copy())
@@ -245,6 +190,13 @@ def splits_sha256(splits: dict) -> str:
 
 def rebuild_command(path: str | Path) -> str:
     return f"snakemake --cores 1 --force {path}"
+
+
+def refetch_hint(raw_path: str | Path) -> str:
+    return (
+        f"It changed after it was downloaded and verified: fetch it again with `{rebuild_command(raw_path)}` "
+        f"(from the copy kept in {Path(raw_path).parent / '.verified'} or the mirrors), then run the study again"
+    )
 
 
 def load_dataset(path: str | Path) -> dict[str, Split]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .gradstats import Callback
 from .layout import RunId
+from .procs import process_start
 from .specs import TrainSpec, total_epochs
 from .storage import atomic_path
 
@@ -175,6 +176,7 @@ class ProgressFile(Callback):
             "run": self.run.key,
             "study": self.run.study,
             "pid": os.getpid(),
+            "pid_start": process_start(os.getpid()),  # the pid with its start time: vanishing_gradients.status
             "host": socket.gethostname(),
             "epochs_total": self.total,
             "updated": time.time(),

@@ -11,23 +11,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import socket
 import sys
 import time
 from pathlib import Path
 
 from .layout import RESULTS
+from .procs import HAVE_PROC, pid_alive, process_start, process_started_at
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+# The fields the table shows, with their types (job.ProgressFile writes them); anything else is a damaged file.
+REQUIRED = {"run": str, "study": str, "pid": int, "epochs_done": int, "epochs_total": int}
+NUMBERS = ["val_acc", "seconds_per_epoch", "seconds_left", "updated"]  # each a number or null when present
 
 
 def _duration(seconds: float | None) -> str:
@@ -38,17 +32,63 @@ def _duration(seconds: float | None) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
+def _damage(entry) -> str | None:
+    """What is wrong with a progress file's content, or None."""
+    if not isinstance(entry, dict):
+        return f"a JSON {type(entry).__name__}, not an object"
+    for key, kind in REQUIRED.items():
+        if key not in entry:
+            return f"no {key!r}"
+        if not isinstance(entry[key], kind) or isinstance(entry[key], bool):
+            return f"{key!r} is {json.dumps(entry[key])[:40]}, not {'an integer' if kind is int else 'a string'}"
+    for key in NUMBERS:
+        value = entry.get(key)
+        if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+            return f"{key!r} is {json.dumps(value)[:40]}, not a number"
+    if not isinstance(entry.get("host", ""), str):
+        return "'host' is not a string"
+    return None
+
+
+def _state(entry: dict) -> str:
+    """running (the process that wrote the file is alive), stopped, or elsewhere (another machine's job)."""
+    if entry.get("host", socket.gethostname()) != socket.gethostname():
+        return "elsewhere"
+    pid = entry["pid"]
+    if pid <= 0 or not pid_alive(pid):
+        return "stopped"
+    if not HAVE_PROC:
+        return "running"  # cannot tell a reused pid from the writer
+    started = process_start(pid)
+    if started is None:
+        return "stopped"  # a zombie
+    if entry.get("pid_start") is not None:
+        return "running" if str(entry["pid_start"]) == started else "stopped"
+    # A file written before pid_start was recorded (or where its writer could not read it): its writer was alive
+    # when it wrote it, so a process that
+    # started later (a second of slack: boot time's precision) is another one that got the pid.
+    updated = entry.get("updated")
+    return "running" if updated is None or process_started_at(started) <= updated + 1 else "stopped"
+
+
 def progress(root: str | Path = ".", study: str | None = None) -> list[dict]:
-    """Every progress file under ``root``/results, with ``state``: running, elsewhere or stopped."""
+    """Every progress file under ``root``/results, with ``state``: running, elsewhere, stopped or damaged (then
+    with ``path`` and ``reason``)."""
     out = []
     pattern = f"{study or '*'}/checkpoints/**/progress.json"
     for path in sorted(Path(root, RESULTS).glob(pattern)):
         try:
-            entry = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue  # being replaced right now, or gone
-        here = entry.get("host", socket.gethostname()) == socket.gethostname()
-        entry["state"] = ("running" if _alive(entry["pid"]) else "stopped") if here else "elsewhere"
+            entry = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            continue  # the run ended since the glob (files are replaced atomically: never half-written)
+        except (OSError, ValueError) as err:
+            out.append({"state": "damaged", "path": str(path), "reason": f"not JSON: {err}"})
+            continue
+        reason = _damage(entry)
+        if reason:
+            out.append({"state": "damaged", "path": str(path), "reason": reason})
+            continue
+        entry["state"] = _state(entry)
         out.append(entry)
     return out
 
@@ -58,6 +98,9 @@ def table(entries: list[dict]) -> str:
         return "No training job is running (no progress files under results/*/checkpoints/)."
     lines = [f"{'study':<10} {'run':<58} {'epoch':>9} {'val acc':>8} {'s/epoch':>8} {'left':>8}  state"]
     for e in entries:
+        if e["state"] == "damaged":
+            lines.append(f"{e['path']}: damaged progress file ({e['reason']}); its job is not shown")
+            continue
         acc = f"{100 * e['val_acc']:.1f}%" if e.get("val_acc") is not None else "-"
         per_epoch = f"{e['seconds_per_epoch']:.2f}" if e.get("seconds_per_epoch") else "-"
         left = _duration(e.get("seconds_left")) if e["state"] != "stopped" else "-"

@@ -24,7 +24,7 @@ for phase in (study.SCREEN, study.FINAL):
                 "../../envs/train.yaml"
             threads: config["threads"]
             resources:
-                mem_mb=1500,
+                mem_mb=study.train_mem_mb(config, phase, group),
                 runtime=train_runtime(phase, group),
                 gpu=GPU,
             params:

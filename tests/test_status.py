@@ -1,0 +1,115 @@
+"""The status view: one damaged progress file is one line of its own, and a pid reused by another process is
+not shown as running."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import ROOT
+
+from vanishing_gradients import status
+from vanishing_gradients.procs import process_start
+
+pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs /proc")
+
+
+def progress_file(root, run, content):
+    path = root / "results" / "s" / "checkpoints" / "fashion_mnist" / run / "progress.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return path
+
+
+def entry(run, **fields):
+    return {
+        "run": f"fashion_mnist/{run}",
+        "study": "s",
+        "pid": os.getpid(),
+        "pid_start": process_start(os.getpid()),
+        "host": socket.gethostname(),
+        "epochs_total": 10,
+        "epochs_done": 4,
+        "val_acc": 0.5,
+        "seconds_per_epoch": 1.0,
+        "seconds_left": 6.0,
+        "updated": time.time(),
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        ({}, "no 'run'"),
+        ([1, 2], "a JSON list, not an object"),
+        ("{not json", "not JSON"),
+        (b"\xff\xfe", "not JSON"),
+        ({"pid": "abc"}, "'pid' is \"abc\", not an integer"),
+        ("pid-as-text", "'pid' is \"123\", not an integer"),
+        ("acc-as-text", "'val_acc' is \"high\", not a number"),
+    ],
+)
+def test_a_damaged_progress_file_is_one_line_and_the_other_jobs_are_shown(tmp_path, capsys, content, reason):
+    if content == "pid-as-text":
+        content = entry("x", pid="123")
+    elif content == "acc-as-text":
+        content = entry("x", val_acc="high")
+    elif isinstance(content, dict) and content:
+        content = {**entry("x"), **content}
+    if isinstance(content, bytes):
+        path = progress_file(tmp_path, "bad", "")
+        path.write_bytes(content)
+    else:
+        path = progress_file(tmp_path, "bad", content)
+    progress_file(tmp_path, "good", entry("good"))
+    assert status.main(["--root", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    damaged = [line for line in lines if str(path) in line]
+    assert len(damaged) == 1 and "damaged progress file" in damaged[0] and reason in damaged[0], lines
+    good = next(line for line in lines if "fashion_mnist/good" in line)
+    assert good.endswith("running") and "4/10" in good
+
+
+def test_a_pid_reused_by_another_process_is_not_running(tmp_path):
+    progress_file(tmp_path, "writer", entry("writer"))  # this process wrote it: running
+    progress_file(tmp_path, "reused", entry("reused", pid_start="1"))  # same pid, another start: another process
+    # written before progress files recorded pid_start: the writer was alive when it wrote; this process is not
+    # the writer of a file written before it started
+    old = entry("old", updated=time.time() - 10 * 24 * 3600)
+    del old["pid_start"]
+    progress_file(tmp_path, "old", old)
+    recent = entry("recent")
+    del recent["pid_start"]
+    progress_file(tmp_path, "recent", recent)
+    unread = entry("unread", pid_start=None)  # its writer could not read its start time: judged by the time
+    progress_file(tmp_path, "unread", unread)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    progress_file(tmp_path, "gone", entry("gone", pid=int(gone.stdout), pid_start="1"))
+    states = {e["run"].split("/")[1]: e["state"] for e in status.progress(tmp_path)}
+    assert states == {
+        "writer": "running",
+        "reused": "stopped",
+        "old": "stopped",
+        "recent": "running",
+        "unread": "running",
+        "gone": "stopped",
+    }
+
+
+def test_the_status_command_survives_a_damaged_file(tmp_path):
+    progress_file(tmp_path, "bad", "[]")
+    progress_file(tmp_path, "good", entry("good", pid=1, pid_start="1"))  # pid 1 did not write it
+    result = subprocess.run(
+        [sys.executable, "-m", "vanishing_gradients.status", "--root", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        timeout=60,
+    )
+    assert result.returncode == 0 and not result.stderr, result.stderr
+    assert "damaged progress file (a JSON list, not an object)" in result.stdout
+    assert next(line for line in result.stdout.splitlines() if "fashion_mnist/good" in line).endswith("stopped")
