@@ -20,7 +20,6 @@ except study.ConfigError as err:
     raise WorkflowError(f"Invalid configuration: {err}") from None
 
 
-
 configfile: str(VG_DIR / "config.yaml")
 
 

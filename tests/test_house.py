@@ -11,7 +11,20 @@ REPORT = [
     "report",
     *(f"report.{m}" for m in ("stats", "paired", "fair", "model", "text", "tables", "figures", "notebook")),
 ]
-TORCH_FREE = ["layout", "study", "specs", "selection", "measures", "aggregate", "compare", "status", "api", "procs", "fetch", *REPORT]
+TORCH_FREE = [
+    "layout",
+    "study",
+    "specs",
+    "selection",
+    "measures",
+    "aggregate",
+    "compare",
+    "status",
+    "api",
+    "procs",
+    "fetch",
+    *REPORT,
+]
 MAX_FUNCTION_LINES = 60
 MAX_MODULE_LINES = 400
 

@@ -427,8 +427,8 @@ def test_a_checkpoint_never_resumes_on_other_data(tmp_path, change):
     other = dict(data)
     split = "train" if change == "labels" else change
     images, labels = data[split].images, data[split].labels
-    other[split] = type(data[split])(images, labels.roll(1)) if change == "labels" else type(data[split])(
-        images[:-1], labels[:-1]
+    other[split] = (
+        type(data[split])(images, labels.roll(1)) if change == "labels" else type(data[split])(images[:-1], labels[:-1])
     )
     messages = []
     _, run = training.train(spec, other, checkpoint=ckpt, log=messages.append)

@@ -4,9 +4,10 @@ Modules: ``layout`` (the run identity and every path of a study), ``study`` (con
 ``specs`` (the run settings), ``data`` (verify and cache Fashion-MNIST), ``fetch`` (download it), ``models``
 (one MLP builder composed from options), ``training`` (the trainer in phases) with ``gradstats`` (its
 statistics, as callbacks), ``job`` (a training job: lock, stop with Snakemake, progress), ``tboard`` (optional
-TensorBoard output), ``outputs`` (a run's files), ``initflow`` (gradient flow at initialisation), and the
-torch-free ``selection``, ``measures``, ``aggregate``, ``report``, ``compare``, ``status`` and ``procs`` (is a pid still its
-process).
+TensorBoard output), ``outputs`` (a run's files), ``checkpoints`` (a run's state while it trains), ``initflow``
+(gradient flow at initialisation), and the torch-free ``validation`` (config checks), ``resources``,
+``selection`` (the learning rate chosen on validation), ``measures``, ``aggregate``, ``report``, ``compare``,
+``status`` and ``procs`` (is a pid still its process).
 
 The public API for reusing results (``api``): ``load_run(path)`` returns a finished run's trained model,
 summary and tables; ``load_study(path)`` a study's aggregate tables. They are imported on first use, so that

@@ -9,12 +9,11 @@ it trains and evaluates on (so a changed validation size, subset or dataset neve
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import struct
 from pathlib import Path
-
-import hashlib
 
 import torch
 

@@ -45,12 +45,12 @@ checkpoint select_learning_rates:
         LAYOUT.selection(),
     log:
         LAYOUT.log("select_learning_rates.log"),
-    params:
-        fixed=study.fixed_rates(config),
     conda:
         "../../envs/report.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        fixed=study.fixed_rates(config),
     script:
         "../../scripts/select.py"

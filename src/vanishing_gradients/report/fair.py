@@ -120,7 +120,9 @@ def ranking_sentences(study: Study) -> list[str]:
         )
     behind = table[(table["kind"] == "against the best") & table["separated"]]
     if len(behind):
-        out.append(f"Behind {best}, separated: " + "; ".join(f"{r.a} {difference_text(r)}" for r in behind.itertuples()))
+        out.append(
+            f"Behind {best}, separated: " + "; ".join(f"{r.a} {difference_text(r)}" for r in behind.itertuples())
+        )
     return out
 
 

@@ -138,7 +138,6 @@ class Study:
     def baseline_summary(self) -> pd.DataFrame:
         return self.summary[self.summary["group"] == BASELINE]
 
-
     @cached_property
     def init_summary(self) -> pd.DataFrame:
         """Per configuration and depth at initialisation: ``stats.init_summary``."""
@@ -154,8 +153,7 @@ def roles(runs: pd.DataFrame, selection: pd.DataFrame, config: dict) -> pd.DataF
     screen = config.get("selection", {})
     final = runs["phase"] == FINAL
     course_lr = [
-        course_rate(config, g, v) if config else math.nan
-        for g, v in zip(runs["group"], runs["variant"], strict=True)
+        course_rate(config, g, v) if config else math.nan for g, v in zip(runs["group"], runs["variant"], strict=True)
     ]
     checked = {(c["group"], c["variant"], int(c["depth"])) for c in screen.get("check", [])}
     in_check = [key in checked for key in zip(runs["group"], runs["variant"], runs["depth"], strict=True)]

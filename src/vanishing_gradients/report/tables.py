@@ -22,7 +22,8 @@ SUMMARY_CAPTION = (
 )
 CHOSEN_CAPTION = (
     "Learning rates chosen on validation, the fair result at the chosen rate (test accuracy, mean [95% interval] "
-    "over the study's seeds, or how many seeds learned where they split) and the exercise's own run at the course's rate"
+    "over the study's seeds, or how many seeds learned where they split) and the exercise's own run at the "
+    "course's rate"
 )
 CHECK_CAPTION = "The short screen against the full budget: validation accuracy at every rate (the screen's seeds)"
 
@@ -111,9 +112,7 @@ def init_depth_table(study: Study) -> pd.DataFrame:
             r = frame.loc[d]
             row[f"ratio at depth {d}"] = "0" if r["zero"] else ratio_text(r["ratio"], r["low"], r["high"])
         healthy = [
-            d
-            for d in depths
-            if not frame.loc[d, "zero"] and HEALTHY_RATIO <= frame.loc[d, "ratio"] <= EXPLODING_RATIO
+            d for d in depths if not frame.loc[d, "zero"] and HEALTHY_RATIO <= frame.loc[d, "ratio"] <= EXPLODING_RATIO
         ]
         cut = next((d for d in depths if d not in healthy), None)
         row[f"ratio in [{HEALTHY_RATIO:g}, {EXPLODING_RATIO:g}] up to depth"] = (
