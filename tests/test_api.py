@@ -41,10 +41,12 @@ def study(tmp_path_factory):
     torch.save({"splits": payload, "sha256": data.splits_sha256(payload)}, root / LAYOUT.dataset_file())
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)  # the job's paths are relative to Snakemake's working directory
-        runs = {name: LAYOUT.run("fix", name, spec.model.depth, spec.seed) for name, spec in SPECS.items()}
+        runs = {
+            name: LAYOUT.run("runs", "fix", name, spec.lr, spec.model.depth, spec.seed) for name, spec in SPECS.items()
+        }
         for name, run in runs.items():
             job.run(run, SPECS[name], LAYOUT.dataset_file(), run.outputs(), "cpu", 1, lambda m: None)
-        aggregate.aggregate([run.outputs()["summary"] for run in runs.values()], LAYOUT.aggregate())
+        aggregate.aggregate([run.outputs()["summary"] for run in runs.values()], [], LAYOUT.aggregate())
     return root, {name: root / run.run_dir for name, run in runs.items()}
 
 

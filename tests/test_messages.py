@@ -9,6 +9,7 @@ from snakemake.utils import update_config
 from workflow_helpers import SNAKEMAKE, copy_project
 
 from vanishing_gradients import specs, study
+from vanishing_gradients.resources import run_mem_mb
 from vanishing_gradients.study import ConfigError
 
 SCHEMA = str(ROOT / "workflow/schemas/config.schema.yaml")
@@ -29,7 +30,12 @@ def refused(overlay: str) -> str:
     "overlay, key, value, fix",
     [
         ("training: {lr: 1e-3}", "training.lr", "'1e-3'", "write 1.0e-3 or 0.001"),
-        ("baseline: {learning_rates: [0.01, 1E-1]}", "baseline.learning_rates.1", "'1E-1'", "write 1.0e-1 or 0.1"),
+        (
+            "selection: {learning_rates: {sgd: [0.01, 1E-1]}}",
+            "selection.learning_rates.sgd.1",
+            "'1E-1'",
+            "write 1.0e-1 or 0.1",
+        ),
         (
             "fixes: {better_optimizer: {variants: {adam: {lr: 1.0e3}}}}",
             "fixes.better_optimizer.variants.adam.lr",
@@ -108,19 +114,17 @@ def test_snakemake_with_a_config_yaml_that_is_not_utf8_stops_with_one_line(tmp_p
 
 def test_the_memory_of_a_training_job_follows_its_width_and_depth():
     config = study.validate_config(merged_config(), SCHEMA)
-    rule_mem = study.train_mem_mb(config, "baseline")
+    rule_mem = study.train_mem_mb(config, study.FINAL, "baseline")
 
     class Wildcards:
-        variant, depth, seed = "lr0.01", "7", "42"
+        variant, lr, depth, seed = "sigmoid", "0.01", "7", "42"
 
     assert rule_mem(Wildcards) == 1500  # the default study asks for what it always did
-    assert {study.run_mem_mb(study.train_spec(config, r.group, r.variant, r.depth, r.seed), config["data"])
-            for r in study.runs(config)} == {1500}  # fmt: skip
+    assert {run_mem_mb(study.spec_of(config, r), config["data"])
+            for r in study.screening_runs(config)} == {1500}  # fmt: skip
     data = config["data"]
-    wide = [
-        study.run_mem_mb(specs.TrainSpec(model=specs.ModelSpec(depth=7, width=w)), data) for w in (1024, 2048, 4096)
-    ]
+    wide = [run_mem_mb(specs.TrainSpec(model=specs.ModelSpec(depth=7, width=w)), data) for w in (1024, 2048, 4096)]
     assert 1500 < wide[0] < wide[1] < wide[2] and wide[2] > 4 * 4096**2 * 6 * 10 / 2**20  # 10 copies of 100M weights
-    assert study.run_mem_mb(specs.TrainSpec(model=specs.ModelSpec(depth=30, width=2048)), data) > wide[1] * 3
+    assert run_mem_mb(specs.TrainSpec(model=specs.ModelSpec(depth=30, width=2048)), data) > wide[1] * 3
     # measured peaks (one epoch on a subset, this machine): 2048 x 7 with Adam 1,425 MB; the request is above it
     assert wide[1] >= 1.5 * 1425

@@ -144,6 +144,14 @@ class Study:
         return stats.init_summary(self.init_flow)
 
 
+def _course_rate(config: dict, group: str, variant: str) -> float:
+    """The course's rate of a configuration; NaN where the config does not hold it (runs of a removed fix)."""
+    try:
+        return course_rate(config, group, variant)
+    except (KeyError, TypeError):
+        return math.nan
+
+
 def roles(runs: pd.DataFrame, selection: pd.DataFrame, config: dict) -> pd.DataFrame:
     """``runs`` with the rate chosen for each configuration and what each final run is for: ``fair`` (the chosen
     rate, the study's seeds), ``course`` (the course's rate, ``selection.course_seeds``), ``check`` (a
@@ -152,9 +160,7 @@ def roles(runs: pd.DataFrame, selection: pd.DataFrame, config: dict) -> pd.DataF
     runs = runs.join(chosen, on=stats.CONFIG_KEYS)
     screen = config.get("selection", {})
     final = runs["phase"] == FINAL
-    course_lr = [
-        course_rate(config, g, v) if config else math.nan for g, v in zip(runs["group"], runs["variant"], strict=True)
-    ]
+    course_lr = [_course_rate(config, g, v) for g, v in zip(runs["group"], runs["variant"], strict=True)]
     checked = {(c["group"], c["variant"], int(c["depth"])) for c in screen.get("check", [])}
     in_check = [key in checked for key in zip(runs["group"], runs["variant"], runs["depth"], strict=True)]
     seeds = config.get("seeds", sorted(runs["seed"].unique()))
