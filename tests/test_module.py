@@ -15,7 +15,7 @@ from conftest import DEFAULT_FIXES, ROOT, merged_config
 from workflow_helpers import copy_project, planned_jobs, snakemake
 
 import vanishing_gradients as vg
-from vanishing_gradients import study
+from vanishing_gradients import selection, study
 
 pytestmark = pytest.mark.e2e
 STUDY = "outer-smoke"
@@ -39,15 +39,26 @@ def outer_config() -> dict:
     return {**yaml.safe_load((ROOT / "tests/smoke.yaml").read_text()), "study": STUDY}
 
 
-def expected_jobs() -> tuple[dict[str, int], list]:
-    """Rule -> jobs the outer workflow should plan (the module's rules renamed vg_*), and its runs."""
+def module_config() -> dict:
     config = merged_config("tests/smoke.yaml")
     config["study"] = STUDY
-    runs = study.runs(study.validate_config(config, str(ROOT / "workflow/schemas/config.schema.yaml")))
-    jobs = Counter(study.rule_name(run.group) for run in runs)
-    for rule in ("download_fashion_mnist", "prepare_dataset", "gradient_flow_at_init", "aggregate", "report", "all"):
+    return study.validate_config(config, str(ROOT / "workflow/schemas/config.schema.yaml"))
+
+
+def expected_jobs() -> dict[str, int]:
+    """Rule -> jobs the outer workflow plans before the screen has chosen (the module's rules renamed vg_*)."""
+    jobs = Counter(study.rule_name(run.group, run.phase) for run in study.screening_runs(module_config()))
+    for rule in ("download_fashion_mnist", "prepare_dataset", "gradient_flow_at_init", "select_learning_rates"):
         jobs[rule] = 1
-    return {f"vg_{rule}": n for rule, n in jobs.items()}, runs
+    for rule in ("aggregate", "report", "all"):
+        jobs[rule] = 1
+    return {f"vg_{rule}": n for rule, n in jobs.items()}
+
+
+def finished_runs(workdir) -> list:
+    """Every run of the finished module study: its screen and the final runs at the rates it chose."""
+    chosen = selection.read(workdir / study.layout(module_config()).selection())
+    return study.runs(module_config(), chosen)
 
 
 @pytest.fixture(scope="module")
@@ -68,26 +79,27 @@ def finished(outer):
 
 def test_outer_workflow_plans_the_whole_study_under_its_own_name(outer):
     _, workdir = outer
-    jobs, _ = expected_jobs()
+    jobs = expected_jobs()
     assert planned_jobs(workdir) == jobs
     out = snakemake(workdir, "-n", "--forceall")
     outputs = [line.split(": ", 1)[1] for line in out.stdout.splitlines() if line.strip().startswith("output: ")]
     paths = [p.strip() for line in outputs for p in line.split(",")]
     assert paths and all(p.startswith((f"results/{STUDY}/", "results/downloads/")) for p in paths), paths
     # The overlay names no fix: every fix comes from the module's own config.yaml, laid under the overlay.
-    assert {f"vg_fix_{name}" for name in DEFAULT_FIXES} <= set(jobs)
+    assert {f"vg_screen_{name}" for name in DEFAULT_FIXES} <= set(jobs)
 
 
 def test_smoke_study_runs_through_the_module_and_its_runs_load_with_the_api(finished):
     project, workdir = finished
-    _, runs = expected_jobs()
+    runs = finished_runs(workdir)
     assert (workdir / f"results/{STUDY}/report/report.html").stat().st_size > 0
     loaded = vg.load_study(workdir / f"results/{STUDY}")
     assert len(loaded.runs) == len(runs)
     for run in runs:
         model = vg.load_run(workdir / run.run_dir)
         assert model.evaluate()["acc"] == model.summary["test_acc"], run.key
-    assert (loaded.runs["epochs"] == outer_config()["training"]["epochs"]).all()  # the overlay's setting
+    assert (loaded.runs["epochs"] == outer_config()["training"]["epochs"]).all()  # the overlay's settings
+    assert set(loaded.runs["phase"]) == {"screen", "runs"}
     assert not any((project / d).exists() for d in ("results", "logs", "benchmarks", ".snakemake"))
 
 

@@ -114,7 +114,7 @@ def smoke_runs(project: Path) -> list:
     for overlay in SMOKE[1:]:
         update_config(config, yaml.safe_load((project / overlay).read_text()))
     study.validate_config(config, str(project / "workflow/schemas/config.schema.yaml"))
-    return study.runs(config)
+    return study.runs(config)  # one rate per optimiser: no screen, the final runs are known
 
 
 def submissions(output: str) -> dict[tuple, list[str]]:

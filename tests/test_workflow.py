@@ -5,6 +5,7 @@ The smoke run is started the way a user runs the workflow from another folder: `
 """
 
 import html
+import json
 import re
 from collections import Counter
 
@@ -13,8 +14,8 @@ import pytest
 from conftest import DEFAULT_FIXES, ROOT, merged_config
 from workflow_helpers import copy_project, planned_jobs, snakemake
 
-from vanishing_gradients import study
-from vanishing_gradients.report import figures, model, tables, text
+from vanishing_gradients import selection, study
+from vanishing_gradients.report import fair, figures, model, tables, text
 from vanishing_gradients.report.stats import log_mean_ci, mean_ci
 from vanishing_gradients.report.text import pct, ratio_text
 
@@ -26,9 +27,17 @@ def smoke_config():
     return study.validate_config(merged_config("tests/smoke.yaml"), SCHEMA)
 
 
-def training_jobs(config):
-    """Rule -> number of training jobs the config asks for."""
-    return dict(Counter(study.rule_name(run.group) for run in study.runs(config)))
+def training_jobs(config, chosen=None):
+    """Rule -> number of training jobs the config asks for, given the screen's choice."""
+    return dict(Counter(study.rule_name(run.group, run.phase) for run in study.runs(config, chosen)))
+
+
+def screening_jobs(config):
+    return dict(Counter(study.rule_name(run.group, run.phase) for run in study.screening_runs(config)))
+
+
+def chosen(smoke_run):
+    return selection.read(smoke_run / study.layout(smoke_config()).selection())
 
 
 class SmokeRun:
@@ -63,22 +72,28 @@ def smoke_run(tmp_path_factory):
 
 
 def test_default_config_plans_the_whole_study(tmp_path):
+    """Before the screen has run, the plan is the screen, the choice (a checkpoint) and what follows it."""
     jobs = planned_jobs(copy_project(tmp_path))
-    seeds = 3
+    config = study.validate_config(merged_config(), SCHEMA)
+    sgd, adam = (len(config["selection"]["learning_rates"][k]) for k in ("sgd", "adam"))
     assert jobs == {
         "download_fashion_mnist": 1,
         "prepare_dataset": 1,
-        "train_baseline": 3 * 3 * seeds,
+        "screen_baseline": 3 * sgd,
+        "select_learning_rates": 1,
         "gradient_flow_at_init": 1,
         "aggregate": 1,
         "report": 1,
         "all": 1,
-        **{f"fix_{f}": n * seeds for f, n in zip(DEFAULT_FIXES, [4, 2, 1, 2, 1, 1, 1, 1], strict=True)},
+        **{
+            f"screen_{f}": n * (adam if f in ("better_optimizer", "combined") else sgd)
+            for f, n in zip(DEFAULT_FIXES, [4, 2, 1, 2, 1, 1, 1, 1], strict=True)
+        },
     }
 
 
-def test_longest_training_run_is_scheduled_first(tmp_path):
-    """Priorities are total epochs x depth: train-some-layers (7 stages x 100 epochs) outranks every run."""
+def test_the_screen_runs_first_and_its_longest_runs_first(tmp_path):
+    """Priorities: the screen before any final run (they wait for its choice), then total epochs x depth."""
     out = snakemake(copy_project(tmp_path), "-n")
     priorities = {}
     for block in re.split(r"^(?=(?:local)?rule \w+:$)", out.stdout + out.stderr, flags=re.M):
@@ -87,11 +102,13 @@ def test_longest_training_run_is_scheduled_first(tmp_path):
         priority = re.search(r"^\s+priority: (\d+)$", block, flags=re.M)
         if rule and wildcards:
             priorities[(rule.group(1), wildcards.group(1))] = int(priority.group(1)) if priority else 0
-    assert len(priorities) == len(study.runs(study.validate_config(merged_config(), SCHEMA)))
+    config = study.validate_config(merged_config(), SCHEMA)
+    assert len(priorities) == len(study.screening_runs(config))
     first = max(priorities, key=priorities.get)
-    assert first[0] == "fix_train_some_layers" and priorities[first] == 7 * 100 * 7
-    baseline = {w: p for (rule, w), p in priorities.items() if rule == "train_baseline"}
-    assert sorted(set(baseline.values())) == [3 * 100, 5 * 100, 7 * 100]
+    epochs = config["selection"]["epochs"]
+    assert first[0] == "screen_train_some_layers" and priorities[first] == 10**6 + 7 * epochs * 7
+    baseline = {w: p for (rule, w), p in priorities.items() if rule == "screen_baseline"}
+    assert sorted(set(baseline.values())) == [10**6 + d * epochs for d in (3, 5, 7)]
 
 
 def test_lint_is_clean():
@@ -101,10 +118,11 @@ def test_lint_is_clean():
 
 def test_smoke_run_trains_every_run_and_reports_it(smoke_run):
     runs = pd.read_csv(smoke_run / "results/smoke/aggregate/runs.csv")
-    expected = study.runs(smoke_config())
-    assert sorted(
-        zip(runs.study, runs.dataset, runs.group, runs.variant, runs.depth, runs.seed, strict=True)
-    ) == sorted((r.study, r.dataset, r.group, r.variant, r.depth, r.seed) for r in expected)
+    expected = study.runs(smoke_config(), chosen(smoke_run))
+    keys = ("study", "dataset", "phase", "group", "variant", "lr", "depth", "seed")
+    assert sorted(zip(*(runs[k] for k in keys), strict=True)) == sorted(
+        tuple(getattr(r, k) for k in keys) for r in expected
+    )
     assert (runs["epochs_run"] == runs["group"].map(lambda g: 14 if g == "train_some_layers" else 2)).all()
     assert runs["wall_s"].gt(0).all() and runs["max_rss_mb"].gt(0).all()
 
@@ -117,19 +135,26 @@ def test_smoke_run_trains_every_run_and_reports_it(smoke_run):
     for heading in (
         "1. Setup",
         "2. The problem",
-        "3. Gradient flow at initialisation",
-        "4. The fixes",
-        "5. Comparison",
-        "6. Cost",
-        "7. Conclusions",
+        "3. Learning rates, chosen on validation",
+        "4. Gradient flow at initialisation",
+        "5. The fixes",
+        "6. Comparison",
+        "7. Cost",
+        "8. Conclusions",
         "Is it depth, or a learning rate",
     ):
         assert heading in text, heading
     for title in ("Fix 1: weight increasing", "Fix 6: train some layers", "Fix 7: gradient normalisation"):
         assert title in text
-    for _, frame in runs.groupby(["group", "variant", "depth"]):  # every configuration's mean ± 95% interval
-        assert pct(*mean_ci(frame["test_acc"]), digits=2) in text
-    deepest = runs[(runs.group == "baseline") & (runs.depth == 7) & (runs.lr == 0.01)]
+    picked = chosen(smoke_run)
+    fair = runs[
+        (runs.phase == "runs")
+        & runs.seed.isin(smoke_config()["seeds"])
+        & (runs.lr == [picked[key] for key in zip(runs.group, runs.variant, runs.depth, strict=True)])
+    ]
+    for _, frame in fair.groupby(["group", "variant", "depth"]):  # every configuration's mean ± 95% interval
+        assert pct(*mean_ci(frame["best_test_acc"]), digits=2) in text
+    deepest = fair[(fair.group == "baseline") & (fair.depth == 7)]
     ratio = ratio_text(*log_mean_ci(deepest["grad_ratio_first_last"]))
     assert f"layer 1's gradient norm was {ratio} times the output layer's" in text
     flow = pd.read_parquet(smoke_run / "results/smoke/init_flow/grad_norms.parquet")
@@ -154,28 +179,29 @@ def test_smoke_report_shows_the_sections_tables_and_sentences_the_library_comput
     paths = {name: aggregate / f"{name}.csv" for name in ("runs", "metrics")}
     paths |= {name: aggregate / f"{name}.parquet" for name in ("grad_steps", "grad_epochs")}
     paths["init_flow"] = smoke_run / "results/smoke/init_flow/grad_norms.parquet"
-    S = model.load(paths, smoke_config())
+    paths["selection"] = smoke_run / "results/smoke/selection/learning_rates.csv"
+    S = model.load(paths, json.loads(study.report_param(smoke_config())))
     page = (smoke_run / "results/smoke/report/report.html").read_text()
     seen = visible_text(page)
     for anchor, name, _ in text.contents(S):
         assert f'id="{anchor}"' in page and f'href="#{anchor}"' in page and name in seen, anchor
-    course = S.course_baseline_labels()
+    course = S.baseline_labels()
     sentences = [text.seeds_note(S), text.setup_text(S), text.saturation_sentence(S, course)]
     sentences += text.problem_sentences(S) + text.learning_rate_sentences(S) + text.saturation_notes(S, course)
     sentences += text.init_sentences(S) + [s for g in S.fix_groups for s in text.fix_sentences(S, g)]
     sentences += text.group_sentences(S) + text.necessary_not_sufficient(S) + text.overfitting_sentences(S)
-    sentences += text.ranking_sentences(S)
+    sentences += fair.ranking_sentences(S) + fair.selection_sentences(S) + fair.check_sentences(S)
     assert len(sentences) > 30
     for sentence in sentences:
         assert " ".join(sentence.replace("**", "").split()) in seen, sentence
     unescaped = html.unescape(page)
-    for frame in (tables.format_summary(S.summary), tables.init_depth_table(S)):
+    for frame in (tables.format_summary(S.summary), tables.init_depth_table(S), fair.chosen_table(S)):
         for cell in frame.astype(str).to_numpy().ravel():
             assert f">{cell}</td>" in unescaped, cell
     per_fix = sum(2 + len(S.labels(g, d)) for g in S.fix_groups for d in S.depths(g))
     saturation = 1 if figures.saturated_labels(S, course) else 0
-    lr_figure = 1 if S.baselines["lr"].nunique() > 1 else 0
-    assert len(re.findall(r"<img ", page)) == lr_figure + 4 + saturation + 1 + per_fix + 2
+    screened = 2 if len(S.screen) else 0  # the baselines by depth and rate, and every configuration's rates
+    assert len(re.findall(r"<img ", page)) == screened + 4 + saturation + 1 + per_fix + 3
 
 
 def test_the_project_folder_gets_nothing_written_into_it(smoke_run):
@@ -198,20 +224,21 @@ def test_changing_one_fix_variant_plans_only_its_runs(smoke_run):
         "fixes:\n  weight_increasing:\n    variants:\n"
         "      std1: {init: normal, init_std: 1.0}\n      std10: {init: normal, init_std: 5.0}\n",
     )
-    assert smoke_run.planned(*args) == {
-        "fix_weight_increasing": len(smoke_config()["seeds"]),
-        "gradient_flow_at_init": 1,
-        "aggregate": 1,
-        "report": 1,
-        "all": 1,
-    }
+    jobs = smoke_run.planned(*args)
+    rates = len(smoke_config()["selection"]["learning_rates"]["sgd"])
+    assert jobs.pop("screen_weight_increasing") == rates  # std10's screen, then its choice
+    assert jobs.pop("select_learning_rates") == 1
+    std10 = [r for r in study.final_runs(smoke_config(), chosen(smoke_run)) if r.variant == "std10"]
+    assert jobs.pop("fix_weight_increasing", 0) <= len(std10)  # its final runs, if the old choice stands
+    assert jobs == {"gradient_flow_at_init": 1, "aggregate": 1, "report": 1, "all": 1}
 
 
 def test_adding_a_seed_plans_only_the_new_runs(smoke_run):
     args = extra_config(smoke_run, "seeds.yaml", "seeds: [42, 43, 7]\n")
     jobs = smoke_run.planned(*args)
     assert jobs.pop("aggregate") == 1 and jobs.pop("report") == 1 and jobs.pop("all") == 1
-    assert jobs == {rule: n // 2 for rule, n in training_jobs(smoke_config()).items()}  # one seed of two more
+    fair = Counter(study.rule_name(g) for g, _, _ in study.configurations(smoke_config()))
+    assert jobs == dict(fair)  # one run per configuration at its chosen rate: the new seed; no screen
     out = smoke_run.run("-n", *args).stdout
     assert "seed=42" not in out and "seed=43" not in out and "seed=7" in out
 
@@ -244,9 +271,8 @@ def test_editing_the_training_code_plans_every_training_run(smoke_run):
     try:
         code.write_text(original + "\n# an edit\n")
         jobs = smoke_run.planned()
-        assert {rule: n for rule, n in jobs.items() if rule in training_jobs(smoke_config())} == training_jobs(
-            smoke_config()
-        )
+        every = training_jobs(smoke_config(), chosen(smoke_run))
+        assert {rule: n for rule, n in jobs.items() if rule in every} == every
         assert "download_fashion_mnist" not in jobs and "prepare_dataset" not in jobs
     finally:
         code.write_text(original)
@@ -304,3 +330,40 @@ def test_studies_never_share_an_output_but_the_downloaded_data(tmp_path):
 def test_editing_the_mirror_list_reruns_nothing(smoke_run):
     args = extra_config(smoke_run, "mirrors.yaml", "data:\n  mirrors: [/nowhere, /usr/share/datasets/fashion-mnist]\n")
     assert smoke_run.planned(*args) == {}
+
+
+def run_summaries(workdir) -> dict:
+    return {p: p.stat().st_mtime_ns for p in (workdir / "results/smoke").glob("*/fashion_mnist/**/summary.json")}
+
+
+def test_a_deleted_run_is_trained_again_by_a_plain_snakemake(smoke_run):
+    run = study.final_runs(smoke_config(), chosen(smoke_run))[0]
+    (smoke_run / run.outputs()["summary"]).unlink()
+    assert smoke_run.planned() == {study.rule_name(run.group): 1, "aggregate": 1, "report": 1, "all": 1}
+    smoke_run.run("--cores", "2")
+    assert (smoke_run / run.outputs()["summary"]).exists() and smoke_run.planned() == {}
+
+
+def test_a_changed_screening_run_retrains_exactly_the_final_runs_whose_rate_it_changes(smoke_run):
+    """A screening result that changes (here: written over, as a rerun that came out otherwise would) makes the
+    choice rerun; only the configuration whose chosen rate moved gets new final runs, nothing else retrains."""
+    config, before = smoke_config(), chosen(smoke_run)
+    key = ("better_activation", "tanh", 7)
+    other = next(lr for lr in study.grid(config, *key[:2]) if lr != before[key])
+    screen = next(r for r in study.screening_runs(config) if (r.group, r.variant, r.depth) == key and r.lr == other)
+    summary_path = smoke_run / screen.outputs()["summary"]
+    summary = json.loads(summary_path.read_text())
+    summary["best_val_acc"] = 1.0
+    summary_path.write_text(json.dumps(summary))
+    trained = run_summaries(smoke_run.workdir)
+    smoke_run.run("--cores", "2")
+    after = chosen(smoke_run)
+    assert after[key] == other and {k: v for k, v in after.items() if k != key} == {
+        k: v for k, v in before.items() if k != key
+    }
+    new = set(study.final_runs(config, after)) - set(study.final_runs(config, before))
+    now = run_summaries(smoke_run.workdir)
+    assert {p for p in now if p not in trained} == {smoke_run / r.outputs()["summary"] for r in new}
+    assert new and {(r.group, r.variant, r.depth, r.lr) for r in new} == {(*key, other)}
+    assert all(now[p] == t for p, t in trained.items() if p != summary_path)  # nothing else retrained
+    assert smoke_run.planned() == {}

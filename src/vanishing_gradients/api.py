@@ -2,7 +2,7 @@
 
     import vanishing_gradients as vg
 
-    run = vg.load_run("results/default/runs/fashion_mnist/baseline/lr0.01/depth7/seed42")
+    run = vg.load_run("results/default/runs/fashion_mnist/baseline/sigmoid/lr1/depth7/seed42")
     run.model                  # the trained MLP, in eval mode, on the CPU
     run.summary["test_acc"]    # summary.json as a dict; run.spec: its settings (specs.TrainSpec)
     run.metrics, run.grad_steps, run.grad_epochs   # the run's tables (pandas)
@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from .layout import AGGREGATE_TABLES, RUN_OUTPUTS
+from .study import FINAL, SCREEN
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 
@@ -71,12 +72,13 @@ class Run(_Tables):
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def dataset_file(self) -> Path:
-        """The study's cached dataset, ``results/<study>/data/<dataset>.pt``, above the run's ``runs/`` folder."""
+        """The study's cached dataset, ``results/<study>/data/<dataset>.pt``, above the run's ``runs/`` (or
+        ``screen/``) folder."""
         dataset = self.summary.get("run", {}).get("dataset", "fashion_mnist")
         for parent in self.path.resolve().parents:
-            if parent.name == "runs":
+            if parent.name in (FINAL, SCREEN):
                 return parent.parent / "data" / f"{dataset}.pt"
-        raise FileNotFoundError(f"{self.path} is not below a study's runs/ folder: pass the dataset file")
+        raise FileNotFoundError(f"{self.path} is not below a study's runs/ or screen/ folder: pass the dataset file")
 
     def predict(self, images):
         """The predicted class of each image (a torch tensor of class indices)."""
