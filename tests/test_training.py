@@ -1,5 +1,7 @@
 """The training loop: recorded gradient statistics, determinism, schedules, optimisers, resume, divergence."""
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -436,3 +438,14 @@ def test_a_checkpoint_never_resumes_on_other_data(tmp_path, change):
     assert not any("resumed" in m for m in messages) and len(run.metrics) == 3
     _, fresh = training.train(spec, other, log=lambda m: None)
     assert run.test_loss == fresh.test_loss
+
+
+@pytest.mark.parametrize("norm", ["batchnorm", "standardize"])
+def test_a_last_training_batch_of_one_sample_is_left_out_with_normalisation(norm):
+    """Train subset 1001, batch 500: BatchNorm stopped with 'Expected more than 1 value per channel'."""
+    data = tiny_data(n_train=129)
+    spec = small_spec(model=ModelSpec(depth=2, width=8, norm=norm), batch_size=64, epochs=1)
+    _, run = training.train(spec, data, log=lambda m: None)
+    assert math.isfinite(run.metrics[0]["train_loss"]) and math.isfinite(run.test_loss)
+    _, plain = training.train(small_spec(batch_size=64, epochs=1), data, log=lambda m: None)
+    assert math.isfinite(plain.metrics[0]["train_loss"])  # without normalisation the batch of one trains

@@ -291,7 +291,10 @@ class Trainer:
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
         order = torch.randperm(n, generator=self.shuffle).to(self.device)
-        for start in range(0, n, batch):
+        # A batch of one cannot be normalised over the batch (BatchNorm refuses it, standardize divides by a
+        # zero spread): with normalisation, a last batch of one sample is left out of the epoch.
+        seen = n - 1 if model.spec.norm != "none" and n % batch == 1 and n > 1 else n
+        for start in range(0, seen, batch):
             idx = order[start : start + batch]
             xb, yb = self.train_x[idx], self.train_y[idx]
             logits = model(xb)
@@ -306,7 +309,7 @@ class Trainer:
             loss_sum += loss.detach() * len(yb)
             correct += (logits.detach().argmax(1) == yb).sum()
         tags = {"stage": stage_index + 1, "epoch": len(self.run_log.metrics) + 1}
-        row = {**tags, "train_loss": float(loss_sum) / n, "train_acc": float(correct) / n}
+        row = {**tags, "train_loss": float(loss_sum) / seen, "train_acc": float(correct) / seen}
         records = {}
         for callback in self.callbacks:
             callback.end_epoch(model, row, records)
