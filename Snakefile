@@ -38,6 +38,7 @@ report: "reports/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/training.smk"
+include: "workflow/rules/selection.smk"
 include: "workflow/rules/init_flow.smk"
 include: "workflow/rules/report.smk"
 

@@ -36,7 +36,7 @@ TRAINING_CODE = [
 
 
 def run_pattern(phase, group):
-    """The run identity of a rule that trains ``group`` in ``phase``: variant, lr, depth and seed left as wildcards."""
+    """The run identity that a training job of ``group`` in ``phase`` fills in: variant, lr, depth, seed as wildcards."""
     return LAYOUT.run(phase, group, "{variant}", "{lr}", "{depth}", "{seed}")
 
 

@@ -61,8 +61,9 @@ def comparisons(study: Study) -> pd.DataFrame:
                 pairs.setdefault((label, best), "against the best")
     rows = []
     for (a, b), kind in pairs.items():
-        d = paired_difference(by_seed(study.runs, a), by_seed(study.runs, b))
-        rows.append({"a": a, "b": b, "kind": kind, **d.__dict__})
+        d = paired_difference(by_seed(study.runs, a), by_seed(study.runs, b)).__dict__
+        d["low"], d["high"] = max(d["low"], -1.0), min(d["high"], 1.0)  # a difference of accuracies: [-1, 1]
+        rows.append({"a": a, "b": b, "kind": kind, **d})
     table = pd.DataFrame(rows, columns=["a", "b", "kind", *Paired.__dataclass_fields__])
     table["p_holm"] = holm(table["p"]) if len(table) else []
     table["separated"] = table["p_holm"] <= ALPHA
@@ -192,13 +193,17 @@ def check_table(study: Study) -> pd.DataFrame:
                 {
                     "configuration": label,
                     "rate": lr,
-                    "screen val accuracy": short.get(lr, math.nan),
-                    "full-budget val accuracy": long.get(lr, math.nan),
+                    "screen val accuracy": _percent(short.get(lr, math.nan)),
+                    "full-budget val accuracy": _percent(long.get(lr, math.nan)),
                     "screen's choice": lr == short.fillna(-1).idxmax() if len(short) else False,
                     "full budget's choice": lr == long.fillna(-1).idxmax(),
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _percent(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{100 * value:.1f}%"
 
 
 def check_sentences(study: Study) -> list[str]:

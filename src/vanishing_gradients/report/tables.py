@@ -34,12 +34,18 @@ def format_summary(table: pd.DataFrame) -> pd.DataFrame:
     def with_ci(col: str, digits: int = 1) -> list[str]:
         return [pct(v, c, digits) for v, c in zip(table[col], table[f"{col}_ci"], strict=True)]
 
+    def accuracy(col: str) -> list[str]:
+        """Where seeds split, how many learned (a mean of a two-valued outcome says little)."""
+        split = (table["seeds_learned"] > 0) & (table["seeds_learned"] < table["seeds"])
+        counts = [f"{k} of {n} seeds learned" for k, n in zip(table["seeds_learned"], table["seeds"], strict=True)]
+        return [c if s else v for c, s, v in zip(counts, split, with_ci(col, 2), strict=True)]
+
     return pd.DataFrame(
         {
             "run": table["label"],
             "rate": [f"{lr:g}" for lr in table["lr"]],
             "seeds": table["seeds"],
-            "test accuracy (best epoch)": with_ci("best_test_acc", 2),
+            "test accuracy (best epoch)": accuracy("best_test_acc"),
             "test accuracy (last epoch)": with_ci("test_acc", 2),
             "best val accuracy": with_ci("best_val_acc", 2),
             "grad ratio hidden1/output": [
