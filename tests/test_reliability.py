@@ -145,6 +145,7 @@ def test_diverged_run_is_recorded_and_the_report_still_renders(tmp_path):
     config = {
         **SMALL,
         "training": {"epochs": 3, "width": 32},
+        "selection": {"learning_rates": {"sgd": [1.0]}, "course_seeds": [], "check": []},  # one run each
         "fixes": {
             "exploding": {
                 "depths": [2],

@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from vanishing_gradients import compare, study  # tests/conftest.py puts src/ on sys.path
+from vanishing_gradients.layout import lr_name
 
 pytestmark = pytest.mark.slurm
 
@@ -37,7 +38,7 @@ SMOKE = ("--configfile", "tests/smoke.yaml", "tests/cluster/smoke.yaml")
 NOT_COPIED = {".venv", "results", "logs", "benchmarks", ".snakemake", ".git"}  # at the top of the project
 NOT_COPIED_ANYWHERE = shutil.ignore_patterns("__pycache__", ".pytest_cache", ".ruff_cache", "*.egg-info")
 SUBMITTED = re.compile(r"^Job (\d+) has been submitted with SLURM jobid (\d+) ", re.M)
-RULE_BLOCK = re.compile(r"^(local)?rule (\S+):\n((?:    .*\n)+)", re.M)
+RULE_BLOCK = re.compile(r"^(local)?(?:rule|checkpoint) (\S+):\n((?:    .*\n)+)", re.M)
 SMOKE_TIMEOUT_S = 900
 
 
@@ -246,7 +247,10 @@ def test_every_training_run_is_its_own_slurm_job(smoke):
     assert smoke["cluster"].returncode == 0
     found = submissions(smoke["cluster"].output)
     expected = {
-        (study.rule_name(r.group), (("depth", str(r.depth)), ("seed", str(r.seed)), ("variant", r.variant)))
+        (
+            study.rule_name(r.group, r.phase),
+            (("depth", str(r.depth)), ("lr", lr_name(r.lr)), ("seed", str(r.seed)), ("variant", r.variant)),
+        )
         for r in smoke["runs"]
     }
     assert expected and len(expected) == len(smoke["runs"])
