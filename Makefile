@@ -1,4 +1,4 @@
-# Two entry points: `make study` (set up, run the full study) and `make test` (set up, run the tests).
+# Entry points: `make quick` (a first report in minutes), `make study` (the full study), `make test` (the tests).
 # Setup is idempotent: a virtualenv in .venv with the tested versions (constraints.txt), and Debian's Fashion-MNIST package.
 
 VENV ?= .venv
@@ -8,11 +8,15 @@ PY := $(VENV)/bin/python
 CORES ?= $(shell nproc)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: study test lint status setup data-package test-packages benchmark
+.PHONY: quick study test lint status setup data-package test-packages benchmark
 
 # Snakemake finds the workflow profile profiles/default by itself, as in every snakemake run of this project.
 study: setup data-package
 	$(VENV)/bin/snakemake --cores $(CORES)
+
+# A first report in minutes on the real data (studies/quick.yaml): results/quick/report/report.html
+quick: setup data-package
+	$(VENV)/bin/snakemake --cores $(CORES) --configfile studies/quick.yaml
 
 test: lint data-package test-packages
 	$(PY) -m pytest -ra

@@ -365,3 +365,17 @@ def test_mappings_shared_through_aliases_are_key_checked_once():
     config = {"fixes": {f"f{i}": {"variants": variants} for i in range(3000)}}
     with within(5), pytest.raises(ConfigError, match=r"config key `fixes` holds more than 100000 values"):
         study.validate_config(config, SCHEMA)
+
+
+def test_quick_preset_is_small_real_and_unscreened():
+    config = study.validate_config(merged_config("studies/quick.yaml"), SCHEMA)
+    assert study.screening_runs(config) == [] and config["data"]["subset"] is None  # the real data, no screen
+    assert study.configurations(config) == [
+        ("baseline", "sigmoid", 3),
+        ("baseline", "sigmoid", 7),
+        ("better_activation", "tanh", 7),
+        ("normalization", "batchnorm", 7),
+    ]
+    runs = study.runs(config)
+    assert len(runs) == 4 * 2 and {study.spec_of(config, r).epochs for r in runs} == {15}
+    assert {r.lr for r in runs} == {0.3} and {r.study for r in runs} == {"quick"}

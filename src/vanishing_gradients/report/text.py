@@ -200,9 +200,13 @@ def problem_sentences(study: Study) -> list[str]:
     """What the course's baselines show, in words, from the numbers."""
     out = []
     for row in study.baseline_summary.sort_values("depth").itertuples():
-        verdict = {"learned": "learned", "not learned": "did not learn", "mixed": "learned in some seeds only"}[
-            row.accuracy_class
-        ]
+        verdict = {"learned": "learned", "not learned": "did not learn"}.get(row.accuracy_class)
+        if verdict is None:  # mixed: the interval straddles 50%
+            verdict = (
+                f"learned in {row.seeds_learned} of {row.seeds} seeds, with an interval too wide to place above 50%"
+                if row.seeds_learned == row.seeds
+                else f"learned in {row.seeds_learned} of {row.seeds} seeds only"
+            )
         out.append(
             f"With {row.depth} hidden layers (SGD at its chosen rate {row.lr:g}) the sigmoid MLP {verdict}: "
             f"{outcome(row)} (chance: 10%); layer 1's gradient norm was "
