@@ -27,6 +27,12 @@ def by_seed(runs: pd.DataFrame, label: str, col: str = METRIC) -> dict:
     return dict(zip(frame["seed"], frame[col], strict=True))
 
 
+def learned_text(learned: int, seeds: int) -> str:
+    """'1 of 3 seeds learned [1, 91%]': the count of seeds above 50%, with its exact 95% interval."""
+    low, high = clopper_pearson(learned, seeds)
+    return f"{learned} of {seeds} seeds learned [{100 * low:.0f}, {100 * high:.0f}%]"
+
+
 def accuracy_text(values) -> str:
     """'87.9% [87.1, 88.6]' (95% t-interval, kept within [0, 100]); where seeds split, 'k of n seeds learned
     [exact 95% interval]' instead of a mean of a two-valued outcome; a single run's value alone."""
@@ -35,8 +41,7 @@ def accuracy_text(values) -> str:
         return "n/a"
     learned = sum(v >= LEARNED for v in values)
     if 0 < learned < len(values):
-        low, high = clopper_pearson(learned, len(values))
-        return f"{learned} of {len(values)} seeds learned [{100 * low:.0f}, {100 * high:.0f}%]"
+        return learned_text(learned, len(values))
     mean, low, high = t_interval(values, bounds=(0.0, 1.0))
     if math.isnan(low):
         return f"{100 * mean:.1f}%"
@@ -90,7 +95,7 @@ def comparison_sentence(row) -> str:
 
 def ranking(study: Study) -> pd.DataFrame:
     """Every configuration against the best one (the best's own row has a difference of 0), best first."""
-    table = comparisons(study)
+    table = study.comparisons
     against = table[table["kind"] == "against the best"]
     if study.summary.empty:
         return against
@@ -107,7 +112,7 @@ def ranking_sentences(study: Study) -> list[str]:
     if len(table) < 2:
         return []
     best = table.iloc[0]["a"]
-    family = len(comparisons(study))
+    family = len(study.comparisons)
     out = [
         f"Best mean test accuracy at the best validation epoch: {best} "
         f"({accuracy_text(by_seed(study.runs, best).values())}). Differences are paired by seed; separations "

@@ -139,6 +139,14 @@ class Study:
         return self.summary[self.summary["group"] == BASELINE]
 
     @cached_property
+    def comparisons(self) -> pd.DataFrame:
+        """The report's family of paired comparisons (``fair.comparisons``), computed once: every sentence and
+        figure that states a comparison reads this table, so Holm's correction covers them all."""
+        from .fair import comparisons  # fair builds on this model
+
+        return comparisons(self)
+
+    @cached_property
     def init_summary(self) -> pd.DataFrame:
         """Per configuration and depth at initialisation: ``stats.init_summary``."""
         return stats.init_summary(self.init_flow)

@@ -10,6 +10,7 @@ import pandas as pd
 
 from .. import specs
 from ..study import variant_settings
+from .fair import learned_text
 from .model import Study
 from .stats import EXPLODING_RATIO, HEALTHY_RATIO
 from .text import pct, ratio_text
@@ -37,7 +38,7 @@ def format_summary(table: pd.DataFrame) -> pd.DataFrame:
     def accuracy(col: str) -> list[str]:
         """Where seeds split, how many learned (a mean of a two-valued outcome says little)."""
         split = (table["seeds_learned"] > 0) & (table["seeds_learned"] < table["seeds"])
-        counts = [f"{k} of {n} seeds learned" for k, n in zip(table["seeds_learned"], table["seeds"], strict=True)]
+        counts = [learned_text(k, n) for k, n in zip(table["seeds_learned"], table["seeds"], strict=True)]
         return [c if s else v for c, s, v in zip(counts, split, with_ci(col, 2), strict=True)]
 
     return pd.DataFrame(

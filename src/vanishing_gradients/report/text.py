@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..measures import SATURATION_DEFINITIONS
 from ..study import BASELINE
-from .fair import comparison_sentence, comparisons
+from .fair import comparison_sentence
 from .model import Study
 from .paired import clopper_pearson
 from .stats import (
@@ -283,7 +283,7 @@ def init_sentences(study: Study) -> list[str]:
 def fix_sentences(study: Study, group: str) -> list[str]:
     """Each variant of ``group`` against the baseline at the same depth, paired by seed (Holm-corrected)."""
     table = study.summary
-    paired = comparisons(study).set_index("a")
+    paired = study.comparisons.set_index("a")
     paired = paired[paired["kind"] == "against the baseline"]
     base = study.baseline_summary.set_index("depth")
     out = []
