@@ -133,6 +133,23 @@ def test_course_settings_reach_the_specs():
     assert specs.from_param(study.spec_param(config, run)) == skip
 
 
+def test_a_fix_trained_at_other_depths_repeats_its_skips_and_blocks():
+    """The course's pattern, written for 7 layers, fills 15 and is cut at 3; a pair that fits no depth is refused."""
+    config = default_config()
+    for fix in ("skip_connection", "train_some_layers"):
+        config["fixes"][fix]["depths"] = [3, 7, 15]
+    config = study.validate_config(config, SCHEMA)
+    at = {
+        d: study.train_spec(config, study.FINAL, "skip_connection", "course", 0.1, d, 42).model.skips
+        for d in (3, 7, 15)
+    }
+    assert at == {3: ((1, 3),), 7: ((1, 3), (4, 7)), 15: ((1, 3), (4, 7), (8, 10), (11, 14))}
+    blocks = {
+        d: study.train_spec(config, study.FINAL, "train_some_layers", "course", 0.1, d, 42).schedule for d in (3, 15)
+    }
+    assert blocks == {3: (2, 1), 15: (2, 2, 2, 1, 2, 2, 2, 1, 1)}
+
+
 def test_spec_param_changes_only_for_the_changed_variant():
     config = study.validate_config(default_config(), SCHEMA)
     runs = at_course_rates(config) + study.screening_runs(config)
@@ -176,8 +193,9 @@ BAD_CONFIGS = [
     (("data", "validation_size"), 60000, "greater than the maximum of 59999"),
     (("data", "mirrors"), "/usr/share", "is not of type 'array'"),
     (("data", "subset"), {"train": 0}, "less than the minimum of 1"),
-    (("fixes", "skip_connection", "depths"), [5], "skip (4, 7) must satisfy"),
-    (("fixes", "train_some_layers", "variants", "course", "schedule"), [2, 2, 2], "summing to depth 7"),
+    (("fixes", "skip_connection", "depths"), [5], "skip (4, 7) fits none of the fix's depths [5]"),
+    (("fixes", "skip_connection", "variants", "course", "skips"), [[3, 2]], "skip (3, 2) must satisfy"),
+    (("fixes", "train_some_layers", "variants", "course", "schedule"), [2, 0], "less than the minimum of 1"),
     (("fixes", "weight_increasing", "variants", "std1", "init_std"), 0, "less than or equal to the minimum of 0"),
     (("fixes", "weight_increasing", "variants", "std1"), {"init": "normal", "init_std": None}, "needs init_std > 0"),
     (("fixes", "better_activation", "variants"), {}, "should be non-empty"),

@@ -74,9 +74,32 @@ def lr_of(config: dict, group: str, variant: str, name: str) -> float:
     return rates[name]
 
 
+def tiled(settings: dict, depth: int) -> dict:
+    """A variant's settings at any depth: its skips and schedule, written for one depth, repeat with that period.
+
+    The course writes skips (1, 3), (4, 7) and blocks 2, 2, 2, 1 for 7 hidden layers; at 30 layers they become
+    (1, 3), (4, 7), (8, 10), (11, 14), ... and blocks 2, 2, 2, 1, 2, 2, 2, 1, ... cut at the depth.
+    """
+    out = dict(settings)
+    skips = [tuple(pair) for pair in settings.get("skips") or []]
+    if skips:
+        period = max(target for _, target in skips)
+        out["skips"] = [[s + k, t + k] for k in range(0, depth, period) for s, t in skips if t + k <= depth]
+    if settings.get("schedule"):
+        blocks, total = [], 0
+        while total < depth:
+            for size in settings["schedule"]:
+                size = min(size, depth - total)
+                if size:
+                    blocks.append(size)
+                    total += size
+        out["schedule"] = blocks
+    return out
+
+
 def train_spec(config: dict, phase: str, group: str, variant: str, lr: float, depth: int, seed: int) -> specs.TrainSpec:
     """A run's settings: the variant's, at rate ``lr``; a screening run takes the screen's epochs and patience."""
-    settings = {**variant_settings(config, group, variant), "lr": float(lr)}
+    settings = {**tiled(variant_settings(config, group, variant), depth), "lr": float(lr)}
     if phase == SCREEN:
         screen = config["selection"]
         settings.update(epochs=screen["epochs"], patience=screen["patience"])
@@ -207,29 +230,6 @@ def train_mem_mb(config: dict, phase: str, group: str):
 
 
 # ------------------------------------------------------------------------------ init flow (no training)
-def tiled(settings: dict, depth: int) -> dict:
-    """A variant's settings at any depth: its skips and schedule, written for one depth, repeat with that period.
-
-    The course writes skips (1, 3), (4, 7) and blocks 2, 2, 2, 1 for 7 hidden layers; at 30 layers they become
-    (1, 3), (4, 7), (8, 10), (11, 14), ... and blocks 2, 2, 2, 1, 2, 2, 2, 1, ... cut at the depth.
-    """
-    out = dict(settings)
-    skips = [tuple(pair) for pair in settings.get("skips") or []]
-    if skips:
-        period = max(target for _, target in skips)
-        out["skips"] = [[s + k, t + k] for k in range(0, depth, period) for s, t in skips if t + k <= depth]
-    if settings.get("schedule"):
-        blocks, total = [], 0
-        while total < depth:
-            for size in settings["schedule"]:
-                size = min(size, depth - total)
-                if size:
-                    blocks.append(size)
-                    total += size
-        out["schedule"] = blocks
-    return out
-
-
 def init_flow_variants(config: dict) -> list[tuple[str, str]]:
     """(group, variant) of every configuration measured at initialisation: the baseline (its first learning
     rate: the rate does not change a gradient) and every fix variant."""

@@ -153,6 +153,15 @@ def check_study(config: dict) -> None:
             if not NAME.match(str(variant)):
                 raise ConfigError(f"fixes.{fix}.variants.{variant}: names must be letters, digits, '_', '.', '-'")
             _check_name_length(f"fixes.{fix}.variants.{_clip(variant, 40)}", variant)
+        for variant, settings in entry["variants"].items():
+            # Skips repeat with their period to fill a deeper network and are cut at a shallower one (study.tiled);
+            # a pair that fits none of the fix's depths would vanish silently: refuse it.
+            for source, target in settings.get("skips") or []:
+                if target > max(entry["depths"]):
+                    raise ConfigError(
+                        f"fixes.{fix}.variants.{variant}: skip ({source}, {target}) fits none of the fix's depths "
+                        f"{entry['depths']}; give a target layer within the deepest one"
+                    )
     known = configurations(config)
     for entry in config["selection"]["check"]:
         if (entry["group"], entry["variant"], entry["depth"]) not in known:
