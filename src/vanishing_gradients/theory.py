@@ -1,0 +1,177 @@
+"""Mean-field theory of a deep MLP at initialisation: what the gradient should do, layer by layer (torch-free).
+
+For hidden layers of width N with weights of variance sigma_w^2 / N and biases of variance sigma_b^2, the
+pre-activations are Gaussian in the wide limit and their variance q follows the map
+q <- sigma_w^2 E[phi(sqrt(q) z)^2] + sigma_b^2 (z ~ N(0, 1)) to a fixed point q* (Poole et al. 2016,
+"Exponential expressivity in deep neural networks through transient chaos"). Back-propagated through one layer
+at q*, the squared gradient is multiplied by chi_1 = sigma_w^2 E[phi'(sqrt(q*) z)^2], its norm by sqrt(chi_1)
+(Schoenholz et al. 2017, "Deep Information Propagation"). chi_1 < 1 is the ordered phase (gradients vanish
+towards the input), chi_1 > 1 the chaotic one (they explode), chi_1 = 1 the edge of chaos. The squared gradient
+changes by e every xi = 1 / |ln chi_1| layers, the gradient's depth scale; in the ordered phase it equals the
+correlation depth scale below which Schoenholz et al. found networks trainable (up to about 6 xi).
+
+    python -m vanishing_gradients.theory        # the study's initialisations, and the sigmoid's edge of chaos
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .specs import ModelSpec, weight_std
+
+
+def _sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # = 1 / (1 + e^-x), without overflow
+
+
+def _sigmoid_slope(x):
+    s = _sigmoid(x)
+    return s * (1.0 - s)
+
+
+# phi and phi' of each activation the theory covers (linear: the case that can be solved by hand).
+ACTIVATIONS = {
+    "sigmoid": (_sigmoid, _sigmoid_slope),
+    "tanh": (np.tanh, lambda x: 1.0 - np.tanh(x) ** 2),
+    "relu": (lambda x: np.maximum(x, 0.0), lambda x: (x > 0).astype(float)),
+    "linear": (lambda x: x, np.ones_like),
+}
+
+# z ~ N(0, 1) on a fine grid: the trapezoid rule resolves a steep sigmoid (sqrt(q) ~ 100) and ReLU's kink alike.
+_Z = (np.arange(-24_000, 24_000) + 0.5) * 5e-4  # midpoints: symmetric, and z = 0 (ReLU's kink) off the grid
+_W = np.exp(-0.5 * _Z**2)
+_W /= _W.sum()
+
+
+def gaussian_mean(f, q: float) -> float:
+    """E[f(sqrt(q) z)] for z ~ N(0, 1)."""
+    return float(np.sum(_W * f(math.sqrt(q) * _Z)))  # not np.dot: a BLAS call spins threads on a busy machine
+
+
+def fixed_point(activation: str, sigma_w2: float, sigma_b2: float, q0: float = 1.0) -> float:
+    """q*, the pre-activation variance the layers converge to (iterated from ``q0``): 0 if it decays to 0,
+    infinite if it grows without bound (an unbounded activation such as ReLU with sigma_w^2 > 2)."""
+    phi, _ = ACTIVATIONS[activation]
+    q, previous = q0, math.inf
+    for _ in range(3_000):
+        new = sigma_w2 * gaussian_mean(lambda x: phi(x) ** 2, q) + sigma_b2
+        if new < 1e-30:
+            return 0.0
+        if new > 1e100:
+            return math.inf
+        if abs(new - q) <= 1e-12 * new:
+            return new
+        q, previous = new, q
+    if q < 1e-3 and q < previous:  # at the critical point (tanh, sigma_w^2 = 1, no bias) q decays as 1/depth
+        return 0.0
+    raise ArithmeticError(f"{activation}: q did not converge (sigma_w^2 {sigma_w2}, sigma_b^2 {sigma_b2})")
+
+
+def chi_1(activation: str, sigma_w2: float, sigma_b2: float) -> float:
+    """The factor of the squared gradient per layer at the fixed point."""
+    _, slope = ACTIVATIONS[activation]
+    # At q* = 0 the limit q -> 0+ (tanh: phi'(0)^2 = 1; ReLU's slope does not depend on the scale, nor at q* = inf)
+    q = min(max(fixed_point(activation, sigma_w2, sigma_b2), 1e-300), 1e100)
+    return sigma_w2 * gaussian_mean(lambda x: slope(x) ** 2, q)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    activation: str
+    sigma_w2: float
+    sigma_b2: float
+    q_star: float
+    chi_1: float
+
+    @property
+    def factor(self) -> float:
+        """The gradient norm's factor per layer towards the input: sqrt(chi_1) (1/7.07 means sevenfold smaller)."""
+        return math.sqrt(self.chi_1)
+
+    @property
+    def depth_scale(self) -> float:
+        """xi = 1 / |ln chi_1| layers (infinite at the edge of chaos)."""
+        return math.inf if abs(self.chi_1 - 1.0) < 1e-9 else 1.0 / abs(math.log(self.chi_1))
+
+    @property
+    def phase(self) -> str:
+        return "ordered" if self.chi_1 < 1 - 1e-6 else "chaotic" if self.chi_1 > 1 + 1e-6 else "edge of chaos"
+
+
+def predict(activation: str, sigma_w2: float, sigma_b2: float = 0.0) -> Prediction:
+    q = fixed_point(activation, sigma_w2, sigma_b2)
+    return Prediction(activation, sigma_w2, sigma_b2, q, chi_1(activation, sigma_w2, sigma_b2))
+
+
+def variances(spec: ModelSpec) -> tuple[float, float]:
+    """(sigma_w^2, sigma_b^2) of the equal-shape hidden layers (fan_in = fan_out = width) of ``spec``'s init.
+
+    PyTorch's default Linear init draws weights and biases from U(-1/sqrt(fan_in), 1/sqrt(fan_in)), of variance
+    1 / (3 fan_in): sigma_w^2 = 1/3, sigma_b^2 = 1 / (3 width). The normal inits zero the biases.
+    """
+    std = weight_std(spec, spec.width, spec.width)
+    if std is None:
+        return 1.0 / 3.0, 1.0 / (3.0 * spec.width)
+    return spec.width * std**2, 0.0
+
+
+def not_covered(spec: ModelSpec, optimizer: str = "sgd", schedule=None) -> str | None:
+    """Why the theory does not predict this configuration's gradient at initialisation, or None if it does."""
+    if spec.norm != "none":
+        return "normalisation rescales every layer's pre-activations by the batch's statistics"
+    if spec.skips:
+        return "a skip adds a path around layers, so the gradient is not a product of per-layer factors"
+    if spec.grad_norm:
+        return "the backward pass rescales the gradient after every activation"
+    if schedule:
+        return "trained block by block: each gradient crosses one block under a fresh head"
+    if spec.activation not in ACTIVATIONS:
+        return f"no mean-field map for {spec.activation}"
+    return None
+
+
+def for_spec(spec: ModelSpec) -> Prediction:
+    return predict(spec.activation, *variances(spec))
+
+
+def edge_of_chaos_std(activation: str = "sigmoid", width: int = 128, sigma_b2: float = 0.0) -> float:
+    """The std of N(0, std) weights at which chi_1 = 1 for hidden layers of ``width`` (bisection on log sigma_w^2)."""
+    low, high = 1e-3, 1e6  # sigma_w^2: chi_1 grows with it for the saturating activations
+    if not chi_1(activation, low, sigma_b2) < 1 < chi_1(activation, high, sigma_b2):
+        raise ValueError(f"{activation}: chi_1 does not cross 1 between sigma_w^2 {low} and {high}")
+    for _ in range(80):
+        mid = math.sqrt(low * high)
+        low, high = (mid, high) if chi_1(activation, mid, sigma_b2) < 1 else (low, mid)
+    return math.sqrt(math.sqrt(low * high) / width)
+
+
+def factor_text(factor: float) -> str:
+    """'1/7.07' for a factor below 1 (the gradient shrinks towards the input), 'x3.27' above."""
+    return f"1/{1 / factor:.3g}" if factor < 1 else f"×{factor:.3g}"
+
+
+def main() -> None:
+    inits = {
+        "default (PyTorch)": ModelSpec(depth=2),
+        "normal 0.05": ModelSpec(depth=2, init="normal", init_std=0.05),
+        "normal 1": ModelSpec(depth=2, init="normal", init_std=1.0),
+        "normal 10": ModelSpec(depth=2, init="normal", init_std=10.0),
+        "xavier_normal": ModelSpec(depth=2, init="xavier_normal"),
+        "kaiming_normal": ModelSpec(depth=2, init="kaiming_normal"),
+    }
+    print(f"{'activation':10} {'init':18} {'sigma_w^2':>10} {'q*':>10} {'chi_1':>8} {'per layer':>10} {'xi':>7}")
+    for activation in ("sigmoid", "tanh", "relu"):
+        for name, spec in inits.items():
+            p = predict(activation, *variances(spec))
+            print(
+                f"{activation:10} {name:18} {p.sigma_w2:10.4g} {p.q_star:10.4g} {p.chi_1:8.4g} "
+                f"{factor_text(p.factor):>10} {p.depth_scale:7.3g}"
+            )
+    print(f"sigmoid at the edge of chaos, width 128, biases 0: N(0, {edge_of_chaos_std('sigmoid', 128):.4g})")
+
+
+if __name__ == "__main__":
+    main()

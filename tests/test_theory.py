@@ -1,0 +1,120 @@
+"""The mean-field theory module against values derived by hand, the issue's anchors and a Monte Carlo network."""
+
+import math
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import ROOT
+from vanishing_gradients import theory
+from vanishing_gradients.specs import ModelSpec
+
+
+def test_linear_activation_has_the_closed_form_fixed_point():
+    # q = sigma_w^2 q + sigma_b^2  =>  q* = sigma_b^2 / (1 - sigma_w^2); phi' = 1  =>  chi_1 = sigma_w^2
+    p = theory.predict("linear", 0.5, 0.1)
+    assert p.q_star == pytest.approx(0.2, rel=1e-9)
+    assert p.chi_1 == pytest.approx(0.5, rel=1e-9)
+
+
+@pytest.mark.parametrize("sigma_w2", [0.3, 0.5, 0.9])
+def test_tanh_without_bias_in_the_ordered_phase_decays_to_q_zero_where_chi_1_is_sigma_w2(sigma_w2):
+    p = theory.predict("tanh", sigma_w2, 0.0)
+    assert p.q_star == 0.0
+    assert p.chi_1 == pytest.approx(sigma_w2, rel=1e-9)
+    assert p.phase == "ordered" and p.depth_scale == pytest.approx(1 / math.log(1 / sigma_w2))
+
+
+@pytest.mark.parametrize("sigma_w2", [0.5, 2.0, 10.0])
+def test_relu_chi_1_is_half_sigma_w2_at_any_scale(sigma_w2):
+    # q* is 0 below sigma_w^2 = 2 and infinite above it; ReLU's slope is 1 on half the line at every scale
+    p = theory.predict("relu", sigma_w2, 0.0)
+    assert p.chi_1 == pytest.approx(sigma_w2 / 2, rel=1e-9)
+    assert p.phase == {0.5: "ordered", 2.0: "edge of chaos", 10.0: "chaotic"}[sigma_w2]
+    assert (
+        theory.predict("relu", sigma_w2, 0.0).phase == ("edge of chaos" if sigma_w2 == 2.0 else None) or sigma_w2 != 2
+    )
+
+
+@pytest.mark.parametrize(
+    ("init", "std", "anchor"),
+    # Per-layer factors of the sigmoid, width 128 (issue 21 and ../shared/design.md: 1/7.07, 1/4.24, 1/3.15, x3.27)
+    [
+        ("default", None, 1 / 7.07),
+        ("xavier_normal", None, 1 / 4.24),
+        ("kaiming_normal", None, 1 / 3.15),
+        ("normal", 10.0, 3.27),
+    ],  # fmt: skip
+)
+def test_sigmoid_factors_match_the_published_anchors(init, std, anchor):
+    spec = ModelSpec(depth=7, init=init, init_std=std)
+    assert theory.for_spec(spec).factor == pytest.approx(anchor, rel=0.003)
+
+
+def test_pytorch_default_init_variances():
+    # U(-1/sqrt(n), 1/sqrt(n)) has variance 1/(3n): weights sigma_w^2 = n * 1/(3n), biases 1/(3n)
+    assert theory.variances(ModelSpec(depth=3, width=128)) == pytest.approx((1 / 3, 1 / 384))
+    assert theory.variances(ModelSpec(depth=3, width=128, init="normal", init_std=0.5)) == (32.0, 0.0)
+
+
+def test_the_edge_of_chaos_std_gives_chi_1_one_and_the_depth_preset_uses_it():
+    std = theory.edge_of_chaos_std("sigmoid", 128)
+    p = theory.for_spec(ModelSpec(depth=7, init="normal", init_std=std))
+    assert p.chi_1 == pytest.approx(1.0, abs=1e-9) and p.phase == "edge of chaos" and p.depth_scale == math.inf
+    preset = yaml.safe_load((ROOT / "studies" / "depth.yaml").read_text())
+    assert preset["fixes"]["weight_increasing"]["variants"]["edge_of_chaos"]["init_std"] == round(std, 3)
+
+
+def test_what_the_theory_does_not_cover_is_named():
+    assert theory.not_covered(ModelSpec(depth=7)) is None
+    assert "normalisation" in theory.not_covered(ModelSpec(depth=7, norm="batchnorm"))
+    assert "skip" in theory.not_covered(ModelSpec(depth=7, skips=((1, 3),)))
+    assert "block" in theory.not_covered(ModelSpec(depth=7), schedule=(2, 2, 2, 1))
+
+
+def monte_carlo(activation, sigma_w2, sigma_b2, uniform=False, width=1000, depth=16, batch=100, seed=0):
+    """q at the last layer and the mean per-layer factor of the squared backward signal, in a random network."""
+    phi, slope = theory.ACTIVATIONS[activation]
+    rng = np.random.default_rng(seed)
+    q_star = theory.fixed_point(activation, sigma_w2, sigma_b2)
+    h = rng.normal(0, math.sqrt(q_star), (batch, width))  # start at the fixed point: no burn-in
+    bound = math.sqrt(3 * sigma_w2 / width)
+    weights, pre = [], [h]
+    for _ in range(depth):
+        w = (
+            rng.uniform(-bound, bound, (width, width))
+            if uniform
+            else rng.normal(0, math.sqrt(sigma_w2 / width), (width, width))
+        )
+        b = (
+            rng.uniform(-1, 1, width) * math.sqrt(3 * sigma_b2)
+            if uniform
+            else rng.normal(0, math.sqrt(sigma_b2), width)
+        )
+        h = phi(h) @ w.T + b
+        weights.append(w)
+        pre.append(h)
+    delta = rng.normal(size=(batch, width)) * slope(pre[-1])
+    squares = [np.mean(delta**2)]
+    for w, h in zip(reversed(weights), reversed(pre[:-1])):
+        delta = (delta @ w) * slope(h)
+        squares.append(np.mean(delta**2))
+    ratios = np.array(squares[1:]) / np.array(squares[:-1])
+    return float(np.mean(pre[-1] ** 2)), float(np.exp(np.mean(np.log(ratios))))
+
+
+@pytest.mark.parametrize(
+    ("activation", "sigma_w2", "sigma_b2", "uniform"),
+    [
+        ("sigmoid", 1 / 3, 1 / 3000, True),
+        ("sigmoid", 2.0, 0.0, False),
+        ("sigmoid", 103.0, 0.0, False),
+        ("tanh", 1.5, 0.05, False),
+    ],  # fmt: skip
+)
+def test_a_random_wide_network_follows_the_prediction(activation, sigma_w2, sigma_b2, uniform):
+    q, chi = monte_carlo(activation, sigma_w2, sigma_b2, uniform)
+    p = theory.predict(activation, sigma_w2, sigma_b2)
+    assert q == pytest.approx(p.q_star, rel=0.05)
+    assert chi == pytest.approx(p.chi_1, rel=0.05)
