@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 import yaml
-
 from conftest import ROOT
+
 from vanishing_gradients import theory
 from vanishing_gradients.specs import ModelSpec
 
@@ -37,6 +37,16 @@ def test_relu_chi_1_is_half_sigma_w2_at_any_scale(sigma_w2):
     )
 
 
+@pytest.mark.parametrize(("activation", "sigma_w2"), [("tanh", 0.32), ("relu", 0.32), ("relu", 128.0)])
+def test_where_the_signal_itself_vanishes_or_grows_a_weight_gradient_keeps_its_size(activation, sigma_w2):
+    # q* = 0 (or infinite): the input of each layer shrinks (grows) by 1/sqrt(chi_1) per layer as the backward signal
+    # shrinks (grows) by sqrt(chi_1); a weight gradient, their product, keeps its norm: factor 1 exactly
+    p = theory.predict(activation, sigma_w2, 0.0)
+    assert p.q_star in (0.0, math.inf)
+    assert p.signal_ratio == pytest.approx(p.chi_1, rel=1e-6) and p.factor == pytest.approx(1.0, rel=1e-6)
+    assert p.backward_factor == pytest.approx(math.sqrt(p.chi_1))
+
+
 @pytest.mark.parametrize(
     ("init", "std", "anchor"),
     # Per-layer factors of the sigmoid, width 128 (issue 21 and ../shared/design.md: 1/7.07, 1/4.24, 1/3.15, x3.27)
@@ -45,7 +55,7 @@ def test_relu_chi_1_is_half_sigma_w2_at_any_scale(sigma_w2):
         ("xavier_normal", None, 1 / 4.24),
         ("kaiming_normal", None, 1 / 3.15),
         ("normal", 10.0, 3.27),
-    ],  # fmt: skip
+    ],
 )
 def test_sigmoid_factors_match_the_published_anchors(init, std, anchor):
     spec = ModelSpec(depth=7, init=init, init_std=std)
@@ -97,7 +107,7 @@ def monte_carlo(activation, sigma_w2, sigma_b2, uniform=False, width=1000, depth
         pre.append(h)
     delta = rng.normal(size=(batch, width)) * slope(pre[-1])
     squares = [np.mean(delta**2)]
-    for w, h in zip(reversed(weights), reversed(pre[:-1])):
+    for w, h in zip(reversed(weights), reversed(pre[:-1]), strict=True):
         delta = (delta @ w) * slope(h)
         squares.append(np.mean(delta**2))
     ratios = np.array(squares[1:]) / np.array(squares[:-1])
@@ -111,7 +121,7 @@ def monte_carlo(activation, sigma_w2, sigma_b2, uniform=False, width=1000, depth
         ("sigmoid", 2.0, 0.0, False),
         ("sigmoid", 103.0, 0.0, False),
         ("tanh", 1.5, 0.05, False),
-    ],  # fmt: skip
+    ],
 )
 def test_a_random_wide_network_follows_the_prediction(activation, sigma_w2, sigma_b2, uniform):
     q, chi = monte_carlo(activation, sigma_w2, sigma_b2, uniform)

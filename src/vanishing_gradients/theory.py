@@ -1,14 +1,16 @@
 """Mean-field theory of a deep MLP at initialisation: what the gradient should do, layer by layer (torch-free).
 
-For hidden layers of width N with weights of variance sigma_w^2 / N and biases of variance sigma_b^2, the
-pre-activations are Gaussian in the wide limit and their variance q follows the map
-q <- sigma_w^2 E[phi(sqrt(q) z)^2] + sigma_b^2 (z ~ N(0, 1)) to a fixed point q* (Poole et al. 2016,
-"Exponential expressivity in deep neural networks through transient chaos"). Back-propagated through one layer
-at q*, the squared gradient is multiplied by chi_1 = sigma_w^2 E[phi'(sqrt(q*) z)^2], its norm by sqrt(chi_1)
-(Schoenholz et al. 2017, "Deep Information Propagation"). chi_1 < 1 is the ordered phase (gradients vanish
-towards the input), chi_1 > 1 the chaotic one (they explode), chi_1 = 1 the edge of chaos. The squared gradient
-changes by e every xi = 1 / |ln chi_1| layers, the gradient's depth scale; in the ordered phase it equals the
-correlation depth scale below which Schoenholz et al. found networks trainable (up to about 6 xi).
+For hidden layers of width N with weights of variance sigma_w^2 / N and biases of variance sigma_b^2, the pre-
+activations are Gaussian in the wide limit and their variance q follows the map q <- sigma_w^2 E[phi(sqrt(q) z)^2] +
+sigma_b^2 (z ~ N(0, 1)) to a fixed point q* (Poole et al. 2016, "Exponential expressivity in deep neural networks
+through transient chaos"). Back-propagated through one layer at q*, the squared gradient is multiplied by chi_1 =
+sigma_w^2 E[phi'(sqrt(q*) z)^2], its norm by sqrt(chi_1) (Schoenholz et al. 2017, "Deep Information Propagation"). A
+weight gradient is that backward signal times the layer's input, whose size is kept at q* > 0: its norm changes by
+sqrt(chi_1) per layer too; where q* is 0 (tanh or ReLU without biases in the ordered phase) the input shrinks as
+fast and the weight gradient keeps its size. chi_1 < 1 is the ordered phase (gradients vanish towards the input),
+chi_1 > 1 the chaotic one (they explode), chi_1 = 1 the edge of chaos. The squared gradient changes by e every xi =
+1 / |ln chi_1| layers, the gradient's depth scale; in the ordered phase it equals the correlation depth scale below
+which Schoenholz et al. found networks trainable (up to about 6 xi).
 
     python -m vanishing_gradients.theory        # the study's initialisations, and the sigmoid's edge of chaos
 """
@@ -85,11 +87,20 @@ class Prediction:
     sigma_b2: float
     q_star: float
     chi_1: float
+    signal_ratio: float = 1.0  # E[x^2] of a layer's input over that of the layer below it: 1 at a finite q* > 0
+
+    @property
+    def backward_factor(self) -> float:
+        """The back-propagated signal's norm factor per layer towards the input: sqrt(chi_1)."""
+        return math.sqrt(self.chi_1)
 
     @property
     def factor(self) -> float:
-        """The gradient norm's factor per layer towards the input: sqrt(chi_1) (1/7.07 means sevenfold smaller)."""
-        return math.sqrt(self.chi_1)
+        """A weight gradient's norm factor per layer towards the input (1/7.07: sevenfold smaller), what the study
+        measures. A weight gradient is the backward signal times the layer's input: at a fixed point q* > 0 the
+        input keeps its size and the factor is sqrt(chi_1); where q* is 0 (or infinite) the forward signal shrinks
+        (or grows) layer by layer too, and the factor is sqrt(chi_1 / signal_ratio)."""
+        return math.sqrt(self.chi_1 / self.signal_ratio)
 
     @property
     def depth_scale(self) -> float:
@@ -98,12 +109,24 @@ class Prediction:
 
     @property
     def phase(self) -> str:
-        return "ordered" if self.chi_1 < 1 - 1e-6 else "chaotic" if self.chi_1 > 1 + 1e-6 else "edge of chaos"
+        """'ordered', 'chaotic', or 'edge of chaos' within 1% of chi_1 = 1 (a depth scale of 100 layers or more)."""
+        return "ordered" if self.chi_1 < 0.99 else "chaotic" if self.chi_1 > 1.01 else "edge of chaos"
+
+
+def signal_ratio(activation: str, sigma_w2: float, q_star: float) -> float:
+    """How much E[x^2] (x = phi(h), a layer's output) grows per layer, in the limit the variance q tends to: 1 at a
+    finite q* > 0; at q* = 0 or infinity the slope sigma_w^2 E[phi(sqrt(q) z)^2] / q of the variance map there."""
+    if 0 < q_star < math.inf:
+        return 1.0
+    phi, _ = ACTIVATIONS[activation]
+    q = 1e-24 if q_star == 0 else 1e100
+    return sigma_w2 * gaussian_mean(lambda x: phi(x) ** 2, q) / q
 
 
 def predict(activation: str, sigma_w2: float, sigma_b2: float = 0.0) -> Prediction:
     q = fixed_point(activation, sigma_w2, sigma_b2)
-    return Prediction(activation, sigma_w2, sigma_b2, q, chi_1(activation, sigma_w2, sigma_b2))
+    ratio = signal_ratio(activation, sigma_w2, q)
+    return Prediction(activation, sigma_w2, sigma_b2, q, chi_1(activation, sigma_w2, sigma_b2), ratio)
 
 
 def variances(spec: ModelSpec) -> tuple[float, float]:
@@ -118,7 +141,7 @@ def variances(spec: ModelSpec) -> tuple[float, float]:
     return spec.width * std**2, 0.0
 
 
-def not_covered(spec: ModelSpec, optimizer: str = "sgd", schedule=None) -> str | None:
+def not_covered(spec: ModelSpec, schedule=None) -> str | None:
     """Why the theory does not predict this configuration's gradient at initialisation, or None if it does."""
     if spec.norm != "none":
         return "normalisation rescales every layer's pre-activations by the batch's statistics"
@@ -162,7 +185,7 @@ def main() -> None:
         "xavier_normal": ModelSpec(depth=2, init="xavier_normal"),
         "kaiming_normal": ModelSpec(depth=2, init="kaiming_normal"),
     }
-    print(f"{'activation':10} {'init':18} {'sigma_w^2':>10} {'q*':>10} {'chi_1':>8} {'per layer':>10} {'xi':>7}")
+    print(f"{'activation':10} {'init':18} {'sigma_w^2':>10} {'q*':>10} {'chi_1':>8} {'∇W/layer':>10} {'xi':>7}")
     for activation in ("sigmoid", "tanh", "relu"):
         for name, spec in inits.items():
             p = predict(activation, *variances(spec))

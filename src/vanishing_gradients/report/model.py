@@ -95,6 +95,13 @@ class Study:
     def fix_groups(self) -> list[str]:
         return [g for g in unique(self.runs["group"]) if g != BASELINE]
 
+    @property
+    def depth_sweep(self) -> bool:
+        """True if some fix variant is trained at three depths or more (the baselines' depths are the problem's
+        section): the report then leads with depth."""
+        fixes = self.runs[self.runs["group"] != BASELINE]
+        return bool(len(fixes)) and fixes.groupby(["group", "variant"])["depth"].nunique().max() >= 3
+
     def baseline_labels(self, depth: int | None = None) -> list[str]:
         """The baselines' labels by depth (only ``depth``'s, if given), each at its chosen rate."""
         runs = self.baselines.sort_values("depth")

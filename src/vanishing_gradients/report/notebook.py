@@ -14,7 +14,7 @@ import pandas as pd
 
 from .figures import Plot
 from .model import Study
-from .text import SECTIONS, contents
+from .text import contents, sections
 
 
 def _html(markup: str) -> None:
@@ -53,9 +53,9 @@ def heading(text: str, anchor: str, level: int = 3) -> None:
     _html(f'<h{level} id="{anchor}">{html.escape(text)}</h{level}>')
 
 
-def section(anchor: str) -> None:
-    """The heading of one of the report's sections (``text.SECTIONS``)."""
-    heading(SECTIONS[anchor], anchor, level=2)
+def section(anchor: str, study: Study) -> None:
+    """The numbered heading of one of the report's sections (``text.SECTIONS``)."""
+    heading(sections(study)[anchor], anchor, level=2)
 
 
 def markdown(text: str) -> None:

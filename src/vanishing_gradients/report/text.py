@@ -22,16 +22,18 @@ from .stats import (
     overfitting,
 )
 
-# The report's sections, anchor -> title: the table of contents and the notebook's headings.
+# The report's sections, anchor -> title, in order: the table of contents and the notebook's headings. A study
+# that trains a fix at three depths or more (studies/depth.yaml) leads with "depth"; the others skip it.
 SECTIONS = {
-    "setup": "1. Setup",
-    "problem": "2. The problem: deep sigmoid networks stop learning",
-    "rates": "3. Learning rates, chosen on validation",
-    "init-flow": "4. Gradient flow at initialisation",
-    "fixes": "5. The fixes",
-    "comparison": "6. Comparison",
-    "cost": "7. Cost",
-    "conclusions": "8. Conclusions",
+    "setup": "Setup",
+    "depth": "How deep each configuration trains",
+    "problem": "The problem: deep sigmoid networks stop learning",
+    "rates": "Learning rates, chosen on validation",
+    "init-flow": "Gradient flow at initialisation",
+    "fixes": "The fixes",
+    "comparison": "Comparison",
+    "cost": "Cost",
+    "conclusions": "Conclusions",
 }
 TITLES = {
     "baseline": "Baseline (sigmoid, SGD)",
@@ -65,10 +67,16 @@ def fix_anchor(group: str) -> str:
     return f"fix-{group}"
 
 
+def sections(study: Study) -> dict[str, str]:
+    """The sections this study's report has, anchor -> numbered title ('1. Setup')."""
+    present = [a for a in SECTIONS if a != "depth" or study.depth_sweep]
+    return {anchor: f"{i}. {SECTIONS[anchor]}" for i, anchor in enumerate(present, start=1)}
+
+
 def contents(study: Study) -> list[tuple[str, str, int]]:
     """(anchor, title, level) of every section, with a subsection per fix under 'The fixes'."""
     toc = []
-    for anchor, name in SECTIONS.items():
+    for anchor, name in sections(study).items():
         toc.append((anchor, name, 2))
         if anchor == "fixes":
             toc += [(fix_anchor(g), title(g), 3) for g in study.fix_groups]

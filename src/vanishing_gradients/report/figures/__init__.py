@@ -1,10 +1,12 @@
 """The report's figures, one function each: ``f(study, ..., ax=None) -> Plot`` (figure and alt text).
 
-``training``: chosen configurations' training records; ``overview``: the whole study. Without ``ax`` a figure
+``training``: chosen configurations' training records; ``overview``: the whole study; ``depth``: the depth sweep.
+Without ``ax`` a figure
 makes its own matplotlib figure, titled and laid out; with ``ax`` (one Axes, or one per panel) it draws there.
 """
 
 from .base import Plot, canvas
+from .depth import accuracy_vs_depth
 from .fair import lr_curve_data, lr_curves, paired_ranking
 from .overview import cost, init_flow_figure, lr_depth, ranked, ranked_comparison
 from .training import (
@@ -22,6 +24,7 @@ from .training import (
 
 __all__ = [
     "Plot",
+    "accuracy_vs_depth",
     "canvas",
     "cost",
     "curves",

@@ -11,6 +11,7 @@ import seaborn as sns
 from ..model import Study, palette_for, unique
 from ..stats import CHANCE, EXPLODING_RATIO, HEALTHY_RATIO, t_interval
 from ..text import pct
+from ..theory import predicted_lines
 from .base import Plot, canvas
 
 
@@ -119,6 +120,7 @@ def init_flow_figure(study: Study, ax=None) -> Plot:
     colours = palette_for(labels)
     colours["baseline (sigmoid)"] = (0, 0, 0)
     floor = init_flow_floor(table)
+    theory = predicted_lines(study)
     drawn = canvas(ax, 1, (10, 5.5))
     ax = drawn.axes[0]
     for label in labels:
@@ -127,6 +129,10 @@ def init_flow_figure(study: Study, ax=None) -> Plot:
         style = {"lw": 2.5} if label.startswith("baseline") else {"lw": 1.3}
         ax.plot(ok["depth"], ok["ratio"], marker="o", ms=3, color=colours[label], label=label, **style)
         ax.fill_between(ok["depth"], ok["low"], ok["high"], color=colours[label], alpha=0.15, lw=0)
+        predicted = theory[theory["label"] == label]
+        if len(predicted):  # the theory's slope, from the shallowest depth; clipped where it leaves the axes
+            shown = predicted[predicted["ratio"] >= floor]
+            ax.plot(shown["depth"], shown["ratio"], ls="--", lw=1, color=colours[label])
         zero = frame[frame["zero"]]
         if len(zero):
             ax.scatter(zero["depth"], [floor] * len(zero), marker="v", s=40, color=colours[label], zorder=5)
@@ -139,6 +145,9 @@ def init_flow_figure(study: Study, ax=None) -> Plot:
     if table["zero"].any():
         handles.append(plt.Line2D([], [], marker="v", color="grey", ls=""))
         names.append("layer 1's gradient exactly 0")
+    if len(theory):
+        handles.append(plt.Line2D([], [], color="grey", ls="--", lw=1))
+        names.append("dashed: mean-field theory (√χ₁ per layer,\nfrom the shallowest depth)")
     ax.legend(handles, names, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     deepest = table[table["depth"] == table["depth"].max()].set_index("label")
     alt = (
@@ -147,6 +156,12 @@ def init_flow_figure(study: Study, ax=None) -> Plot:
         "configuration, shaded 0.1 to 10 band marking healthy flow. At the deepest depth: "
         + "; ".join(f"{lab} {'0' if r['zero'] else f'{r.ratio:.2g}'}" for lab, r in deepest.iterrows())
         + "."
+        + (
+            f" Dashed lines, in the same colours: the ratio mean-field theory predicts for {theory['label'].nunique()} "
+            "configurations, its per-layer factor applied from the shallowest measured depth."
+            if len(theory)
+            else ""
+        )
     )
     return drawn.finish("Gradient flow at initialisation: how deep each fix keeps the gradient alive", alt)
 

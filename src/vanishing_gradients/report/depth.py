@@ -1,0 +1,127 @@
+"""The depth sweep (studies/depth.yaml): how deep each configuration still trains, at its own chosen rate per depth,
+beside its gradient flow at initialisation and the theory's depth scale (torch-free; figures in figures/depth.py)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .model import Study, flow_label
+from .stats import EXPLODING_RATIO, HEALTHY_RATIO, LEARNED
+from .text import join, pct, ratio_text
+from .theory import beside
+
+
+def sweep(study: Study) -> pd.DataFrame:
+    """One row per configuration (across depths) and depth: test accuracy at the best epoch with its interval
+    clipped to [0, 1], whether the whole interval is above 50%, and layer 1's gradient ratio at initialisation."""
+    summary = study.summary.copy()
+    summary["configuration"] = [flow_label(g, v) for g, v in zip(summary["group"], summary["variant"], strict=True)]
+    half = summary["best_test_acc_ci"].fillna(0.0)
+    summary["low"] = np.clip(summary["best_test_acc"] - half, 0, 1)
+    summary["high"] = np.clip(summary["best_test_acc"] + half, 0, 1)
+    # A single seed has no interval: it trains at a depth only if every seed is above 50% and the interval is too.
+    summary["trains"] = (summary["low"] > LEARNED) & (summary["seeds_learned"] == summary["seeds"])
+    flow = study.init_summary.rename(columns={"label": "configuration", "ratio": "init_ratio"})
+    flow = flow[["configuration", "depth", "init_ratio", "zero"]]
+    out = summary.merge(flow, on=["configuration", "depth"], how="left")
+    ratio = out["init_ratio"]
+    out["flows"] = np.where(
+        ratio.isna(), np.nan, (~out["zero"].fillna(False)) & ratio.between(HEALTHY_RATIO, EXPLODING_RATIO)
+    )
+    return out.sort_values(["configuration", "depth"], kind="stable").reset_index(drop=True)
+
+
+def deepest(frame: pd.DataFrame) -> int | None:
+    """The deepest depth of one configuration whose whole interval is above 50%, or None."""
+    trained = frame.loc[frame["trains"], "depth"]
+    return int(trained.max()) if len(trained) else None
+
+
+DEPTH_CAPTION = (
+    "Test accuracy at the best validation epoch per depth (each depth at its own rate chosen on validation; mean "
+    "and 95% t-interval over seeds, clipped to [0, 100]), the deepest depth whose whole interval is above 50%, "
+    "layer 1's gradient ratio at initialisation at that depth's deepest sweep point, and mean-field theory's depth "
+    "scale ξ = 1/|ln χ₁| where it applies"
+)
+
+
+def depth_table(study: Study) -> pd.DataFrame:
+    frame = sweep(study)
+    theory = beside(study).set_index("label") if len(study.init_flow) else pd.DataFrame()
+    deepest_depth = frame["depth"].max()
+    rows = []
+    for name, rows_of in frame.groupby("configuration", sort=False):
+        row = {"configuration": name}
+        for r in rows_of.itertuples():
+            row[f"depth {r.depth}"] = pct(r.best_test_acc, r.best_test_acc_ci)
+        found = deepest(rows_of)
+        row["trains up to depth"] = str(found) if found else "none"
+        at = rows_of[rows_of["depth"] == deepest_depth]
+        row[f"init ratio at depth {deepest_depth}"] = (
+            ("0" if at.iloc[0]["zero"] else ratio_text(at.iloc[0]["init_ratio"]))
+            if len(at) and not pd.isna(at.iloc[0]["init_ratio"])
+            else "n/a"
+        )
+        xi = theory["depth_scale"].get(name, math.nan) if len(theory) else math.nan
+        row["depth scale ξ"] = "∞" if math.isinf(xi) else f"{xi:.2f}" if math.isfinite(xi) else "n/a"
+        rows.append(row)
+    return pd.DataFrame(rows).fillna("not trained")
+
+
+def depth_sentences(study: Study) -> list[str]:
+    """How deep each configuration trains, and whether its gradient flow at initialisation predicted it."""
+    frame = sweep(study)
+    if frame.empty:
+        return []
+    depths = sorted(frame["depth"].unique())
+    out = []
+    for name, rows_of in frame.groupby("configuration", sort=False):
+        found = deepest(rows_of)
+        at = rows_of.set_index("depth")
+        if found is None:
+            out.append(f"{name} trains at none of the depths {join([str(d) for d in depths])}.")
+            continue
+        accuracy = pct(at.loc[found, "best_test_acc"], at.loc[found, "best_test_acc_ci"])
+        text = f"{name} still trains at {found} layers ({accuracy})"
+        deeper = [d for d in at.index if d > found]
+        if deeper:
+            d = deeper[0]
+            text += f"; at {d}: {pct(at.loc[d, 'best_test_acc'], at.loc[d, 'best_test_acc_ci'])}"
+        gaps = [d for d in at.index if d < found and not at.loc[d, "trains"]]
+        if gaps:
+            text += f" (not at {join([str(d) for d in gaps])}, shallower)"
+        out.append(text + ".")
+    known = frame.dropna(subset=["flows"])
+    if len(known):
+        agree = known[known["flows"].astype(bool) == known["trains"]]
+        missed = known[known["flows"].astype(bool) != known["trains"]]
+        text = (
+            f"Gradient flow at initialisation (layer 1 receiving {HEALTHY_RATIO:g} to {EXPLODING_RATIO:g} times the "
+            f"output layer's gradient) matches whether the network trains in {len(agree)} of {len(known)} "
+            "configurations and depths"
+        )
+        if len(missed):
+            flowed = missed[missed["flows"].astype(bool)]
+            starved = missed[~missed["flows"].astype(bool)]
+            parts = []
+            if len(starved):
+                parts.append(
+                    "trains although its initial gradient vanishes or explodes: "
+                    + join(
+                        [
+                            f"{r.configuration} at {r.depth} (ratio {ratio_text(r.init_ratio)})"
+                            for r in starved.itertuples()
+                        ]
+                    )
+                )
+            if len(flowed):
+                parts.append(
+                    "does not train although its initial gradient flows: "
+                    + join([f"{r.configuration} at {r.depth}" for r in flowed.itertuples()])
+                )
+            text += "; it " + "; it ".join(parts)
+        out.append(text + ".")
+    return out

@@ -1,0 +1,220 @@
+"""Theory beside measurement at initialisation: each configuration's per-layer gradient factor as mean-field theory
+predicts it (``vanishing_gradients.theory``) and as the init-flow table measured it (torch-free, no plotting)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .. import specs, theory
+from ..study import tiled, variant_settings
+from .model import Study, flow_label, layer_order
+from .stats import log_mean_ci
+
+# A gradient norm this small is at float32's edge in some element: the fit leaves such a depth out.
+TINY = 1e-30
+
+
+# ----------------------------------------------------------------------------------------- prediction
+def prediction(config: dict, group: str, variant: str) -> tuple[theory.Prediction | None, str, str]:
+    """(prediction, "", optimizer) where the theory covers the configuration, else (None, why not, optimizer)."""
+    try:
+        spec = specs.from_settings(tiled(variant_settings(config, group, variant), 7), 7, 0)
+    except (KeyError, TypeError, ValueError):
+        return None, "its settings are not in this report's config", ""
+    reason = theory.not_covered(spec.model, spec.schedule)
+    return (None, reason, spec.optimizer) if reason else (theory.for_spec(spec.model), "", spec.optimizer)
+
+
+def predictions(study: Study) -> dict[str, tuple[theory.Prediction | None, str, str]]:
+    """Per init-flow configuration label: its prediction or the reason there is none."""
+    keys = study.init_flow[["label", "group", "variant"]].drop_duplicates()
+    return {r.label: prediction(study.config, r.group, r.variant) for r in keys.itertuples()}
+
+
+# ---------------------------------------------------------------------------------------- measurement
+def fitted_factor(norms: pd.Series) -> float:
+    """The per-layer factor towards the input of the equal-shape hidden layers' gradient norms (hidden2 ...
+    hiddenD, by layer), from a least-squares line through their logarithms: norm(l - 1) = factor * norm(l)."""
+    index = np.array([int(name.removeprefix("hidden")) for name in norms.index], dtype=float)
+    slope = np.polyfit(index, np.log(norms.to_numpy(dtype=float)), 1)[0]
+    return float(np.exp(-slope))
+
+
+def measured_factors(init_flow: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration: the factor fitted at the deepest depth with at least 3 equal-shape hidden layers whose
+    norms are all above ``TINY`` for every seed; geometric mean and 95% interval over seeds."""
+    rows = []
+    for label, frame in init_flow.groupby("label", sort=False):
+        hidden = frame[frame["layer"].str.startswith("hidden") & (frame["layer"] != "hidden1")]
+        usable = [
+            d
+            for d, at in hidden.groupby("depth")
+            if at.groupby("seed")["layer"].nunique().min() >= 3  # trained layers (train-some-layers: one block)
+            and (at["grad_norm"] > TINY).all()
+            and np.isfinite(at["grad_norm"]).all()
+        ]
+        if not usable:
+            rows.append({"label": label, "depth": math.nan, "factor": math.nan, "low": math.nan, "high": math.nan})
+            continue
+        at = hidden[hidden["depth"] == max(usable)]
+        per_seed = [
+            fitted_factor(seed.set_index("layer")["grad_norm"].reindex(layer_order(seed["layer"])))
+            for _, seed in at.groupby("seed")
+        ]
+        mean, low, high = log_mean_ci(per_seed)
+        rows.append({"label": label, "depth": max(usable), "factor": mean, "low": low, "high": high})
+    return pd.DataFrame(rows, columns=["label", "depth", "factor", "low", "high"])
+
+
+# ------------------------------------------------------------------------------------ both, together
+def beside(study: Study) -> pd.DataFrame:
+    """One row per init-flow configuration: the prediction (or why none) beside the measured factor."""
+    measured = measured_factors(study.init_flow).set_index("label")
+    rows = []
+    for label, (p, reason, optimizer) in predictions(study).items():
+        m = measured.loc[label]
+        rows.append(
+            {
+                "label": label,
+                "covered": p is not None,
+                "reason": reason,
+                "optimizer": optimizer,
+                "sigma_w2": p.sigma_w2 if p else math.nan,
+                "sigma_b2": p.sigma_b2 if p else math.nan,
+                "q_star": p.q_star if p else math.nan,
+                "chi_1": p.chi_1 if p else math.nan,
+                "predicted": p.factor if p else math.nan,
+                "depth_scale": p.depth_scale if p else math.nan,
+                "phase": p.phase if p else "",
+                "measured": m["factor"],
+                "measured_low": m["low"],
+                "measured_high": m["high"],
+                "fit_depth": m["depth"],
+            }
+        )
+    table = pd.DataFrame(rows)
+    if len(table):
+        table["ratio"] = table["measured"] / table["predicted"]
+    return table
+
+
+def predicted_lines(study: Study) -> pd.DataFrame:
+    """Per covered configuration and init-flow depth: the hidden1/output ratio the theory predicts, anchored at
+    the shallowest measured depth (the theory gives the slope, factor per layer, not the two end layers)."""
+    table = beside(study).set_index("label")
+    summary = study.init_summary
+    rows = []
+    for label, frame in summary.groupby("label", sort=False):
+        if label not in table.index or not table.loc[label, "covered"]:
+            continue
+        ok = frame[~frame["zero"]].sort_values("depth")
+        if ok.empty:
+            continue
+        start = ok.iloc[0]
+        for depth in frame["depth"]:
+            ratio = start["ratio"] * table.loc[label, "predicted"] ** (depth - start["depth"])
+            rows.append({"label": label, "depth": depth, "ratio": ratio})
+    return pd.DataFrame(rows, columns=["label", "depth", "ratio"])
+
+
+# ------------------------------------------------------------------------------------ table and words
+THEORY_CAPTION = (
+    "Per-layer gradient factor at initialisation, predicted by mean-field theory (√χ₁ at the fixed point q* of the "
+    "equal-shape hidden layers; 1/7 means the gradient is 7 times smaller one layer nearer the input) and measured "
+    "(a least-squares line through the log gradient norms of hidden layers 2 to D of the deepest measured network "
+    "whose norms all stay above 1e-30, geometric mean and 95% interval over seeds); ξ = 1/|ln χ₁| layers is the "
+    "theory's depth scale"
+)
+
+
+def _factor_interval(row) -> str:
+    if not math.isfinite(row.measured):
+        return "n/a"
+    text = theory.factor_text(row.measured)
+    if math.isfinite(row.measured_low) and row.measured_high > row.measured_low:
+        text += f" [{theory.factor_text(row.measured_low)}, {theory.factor_text(row.measured_high)}]"
+    return text + f" (depth {int(row.fit_depth)})"
+
+
+def theory_table(study: Study) -> pd.DataFrame:
+    rows = []
+    for r in beside(study).itertuples():
+        covered = {
+            "σ_w², σ_b²": f"{r.sigma_w2:.3g}, {r.sigma_b2:.3g}",
+            "q*": f"{r.q_star:.3g}",
+            "χ₁": f"{r.chi_1:.3g} ({r.phase})",
+            "predicted per layer": theory.factor_text(r.predicted),
+            "measured / predicted": f"{r.ratio:.3f}" if math.isfinite(r.ratio) else "n/a",
+            "depth scale ξ": "∞" if math.isinf(r.depth_scale) else f"{r.depth_scale:.2f}",
+        }
+        rows.append(
+            {
+                "configuration": r.label,
+                **(covered if r.covered else dict.fromkeys(covered, "")),
+                "measured per layer": _factor_interval(r),
+                "theory": "covers it" if r.covered else f"does not apply: {r.reason}",
+            }
+        )
+    columns = ["configuration", "σ_w², σ_b²", "q*", "χ₁", "predicted per layer", "measured per layer"]
+    return pd.DataFrame(rows, columns=[*columns, "measured / predicted", "depth scale ξ", "theory"])
+
+
+def theory_sentences(study: Study) -> list[str]:
+    from .text import join  # the report's formats (text imports nothing from here)
+
+    table = beside(study)
+    if table.empty:
+        return []
+    out = []
+    base = table[table["label"] == flow_label("baseline", "")]
+    if len(base) and base.iloc[0]["covered"]:
+        b = base.iloc[0]
+        out.append(
+            f"Why the baseline's gradient shrinks about {1 / b.predicted:.3g}-fold per layer: PyTorch's default init "
+            f"gives each weight the variance 1/(3·fan_in), so σ_w² = {b.sigma_w2:.3g} (and σ_b² = {b.sigma_b2:.2g}); "
+            f"the pre-activations settle at variance q* = {b.q_star:.3g}, where the sigmoid's slope is close to its "
+            f"maximum 1/4, and χ₁ = σ_w² E[σ′(√q* z)²] = {b.chi_1:.3g}: √χ₁ = {theory.factor_text(b.predicted)} per "
+            f"layer. Measured: {_factor_interval(b)}."
+        )
+    fits = table[table["covered"] & np.isfinite(table["ratio"])]
+    if len(fits):
+        worst = fits.loc[(np.log(fits["ratio"]).abs()).idxmax()]
+        out.append(
+            f"For the {len(fits)} configurations the theory covers, the measured factor is "
+            f"{fits['ratio'].min():.2f} to {fits['ratio'].max():.2f} times the predicted one (furthest: "
+            f"{worst.label}, measured {theory.factor_text(worst.measured)} against "
+            f"{theory.factor_text(worst.predicted)}); the theory is exact for infinitely wide layers, these have "
+            "128 units and take a few real batches."
+        )
+    still = fits[(fits["q_star"] == 0) | np.isinf(fits["q_star"])]
+    if len(still):
+        out.append(
+            f"For {join(list(still['label']))} the forward signal itself vanishes (q* = 0) or grows without bound: "
+            "each layer's input shrinks or grows by 1/√χ₁ per layer as its backward signal does by √χ₁, so a weight "
+            "gradient, their product, keeps its size (predicted ×1) although the gradient of the activations "
+            "vanishes or explodes."
+        )
+    edge = fits[fits["phase"] != "ordered"]
+    if len(edge):
+        out.append(
+            f"At the edge of chaos (χ₁ within 1% of 1) or beyond it (the gradient kept or growing towards the input): "
+            f"{join([f'{r.label} (χ₁ = {r.chi_1:.3g})' for r in edge.itertuples()])}."
+        )
+    absent = table[~table["covered"]]
+    if len(absent):
+        out.append(
+            "The theory does not apply, and no line is drawn, for "
+            + "; ".join(f"{r.label} ({r.reason})" for r in absent.itertuples())
+            + "."
+        )
+    adam = table[(table["optimizer"] == "adam") & table["covered"]]
+    if len(adam):
+        out.append(
+            f"For {join(list(adam['label']))} the theory predicts the gradient at initialisation, where no optimiser "
+            "has acted yet; it does not predict training: Adam divides each update by a running scale of that "
+            "parameter's own gradient."
+        )
+    return out
