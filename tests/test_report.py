@@ -38,10 +38,12 @@ ACTIVATION = {"combined": "relu"}
 EPOCHS = 6
 
 
-def synthetic_aggregate(out):
+def synthetic_aggregate(out, configs=None, flow_depths=(2, 8, 30)):
+    """The aggregate tables of ``configs`` (default: CONFIGS), in ``out``; init flow at ``flow_depths``."""
+    configs = CONFIGS if configs is None else configs
     rng = np.random.default_rng(0)
     runs, metrics, steps, epochs, flow = [], [], [], [], []
-    for (group, variant, depth, lr), (acc, ratio, sat, overfits) in CONFIGS.items():
+    for (group, variant, depth, lr), (acc, ratio, sat, overfits) in configs.items():
         for seed in SEEDS:
             keys = {
                 "study": "synthetic",
@@ -134,7 +136,7 @@ def synthetic_aggregate(out):
                             }
                         )
     selection, template = [], dict(runs[0])
-    for group, variant, depth, lr in CONFIGS:
+    for group, variant, depth, lr in configs:
         course = COURSE_LR.get(group, 0.01)
         screen = SCREEN.get((group, variant, depth), {lr: 0.8, course: 0.5} if lr != course else {lr: 0.8})
         for rate, val in screen.items():
@@ -151,8 +153,8 @@ def synthetic_aggregate(out):
             {"group": group, "variant": variant, "depth": depth, "optimizer": "sgd", "lr": lr}
             | {"screen_val_acc": max(screen.values()), "screen_seeds": 1, "grid": str(sorted(screen)), "at_edge": False}
         )
-    for group, variant in {(g, v) for g, v, _, _ in CONFIGS}:
-        for depth in (2, 8, 30):
+    for group, variant in {(g, v) for g, v, _, _ in configs}:
+        for depth in flow_depths:
             for seed in (0, 1):
                 per_layer = {
                     "baseline": 10.0**-depth,

@@ -15,7 +15,7 @@ from conftest import DEFAULT_FIXES, ROOT, merged_config
 from workflow_helpers import copy_project, planned_jobs, snakemake
 
 from vanishing_gradients import selection, study
-from vanishing_gradients.report import fair, figures, model, tables, text
+from vanishing_gradients.report import fair, figures, model, tables, text, theory
 from vanishing_gradients.report.stats import log_mean_ci, mean_ci
 from vanishing_gradients.report.text import pct, ratio_text
 
@@ -191,11 +191,14 @@ def test_smoke_report_shows_the_sections_tables_and_sentences_the_library_comput
     sentences += text.init_sentences(S) + [s for g in S.fix_groups for s in text.fix_sentences(S, g)]
     sentences += text.group_sentences(S) + text.necessary_not_sufficient(S) + text.overfitting_sentences(S)
     sentences += fair.ranking_sentences(S) + fair.selection_sentences(S) + fair.check_sentences(S)
+    sentences += theory.theory_sentences(S)
     assert len(sentences) > 30
     for sentence in sentences:
         assert " ".join(sentence.replace("**", "").split()) in seen, sentence
     unescaped = html.unescape(page)
-    for frame in (tables.format_summary(S.summary), tables.init_depth_table(S), fair.chosen_table(S)):
+    assert not S.depth_sweep and 'id="depth"' not in page  # the smoke study trains each fix at one depth
+    frames = (tables.format_summary(S.summary), tables.init_depth_table(S), fair.chosen_table(S))
+    for frame in (*frames, theory.theory_table(S)):
         for cell in frame.astype(str).to_numpy().ravel():
             assert f">{cell}</td>" in unescaped, cell
     per_fix = sum(2 + len(S.labels(g, d)) for g in S.fix_groups for d in S.depths(g))

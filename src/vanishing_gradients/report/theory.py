@@ -189,14 +189,16 @@ def theory_sentences(study: Study) -> list[str]:
             f"{theory.factor_text(worst.predicted)}); the theory is exact for infinitely wide layers, these have "
             "128 units and take a few real batches."
         )
-    still = fits[(fits["q_star"] == 0) | np.isinf(fits["q_star"])]
-    if len(still):
-        out.append(
-            f"For {join(list(still['label']))} the forward signal itself vanishes (q* = 0) or grows without bound: "
-            "each layer's input shrinks or grows by 1/√χ₁ per layer as its backward signal does by √χ₁, so a weight "
-            "gradient, their product, keeps its size (predicted ×1) although the gradient of the activations "
-            "vanishes or explodes."
-        )
+    for still, moves, shrinks in (
+        (fits[fits["q_star"] == 0], "vanishes (q* = 0)", "shrinks"),
+        (fits[np.isinf(fits["q_star"])], "grows without bound (q* infinite)", "grows"),
+    ):
+        if len(still):
+            out.append(
+                f"For {join(list(still['label']))} the forward signal itself {moves}: each layer's input {shrinks} "
+                f"layer by layer as fast as the backward signal does the other way, so a weight gradient, their "
+                "product, keeps its size (predicted ×1)."
+            )
     edge = fits[fits["phase"] != "ordered"]
     if len(edge):
         out.append(

@@ -1,0 +1,104 @@
+"""The report's theory-beside-measurement and depth-sweep modules, on init-flow tables and a synthetic sweep whose
+answers are known."""
+
+import math
+
+import pandas as pd
+import pytest
+from test_report import CONFIG, synthetic_aggregate
+
+from vanishing_gradients import theory as mean_field
+from vanishing_gradients.report import depth, model, text, theory
+
+
+def flow_rows(label, group, variant, depth, factor, seeds=(0, 1), output=1.0, first=None):
+    """Init-flow rows of one configuration: hidden layer l's norm is factor ** (depth - l) of the last hidden one's."""
+    rows = []
+    for seed in seeds:
+        for layer in range(1, depth + 1):
+            norm = (first if layer == 1 and first is not None else 1.0) * factor ** (depth - layer) * (1 + seed / 100)
+            rows.append({"label": label, "group": group, "variant": variant, "depth": depth, "seed": seed,
+                         "layer": f"hidden{layer}", "grad_norm": norm})  # fmt: skip
+        rows.append({"label": label, "group": group, "variant": variant, "depth": depth, "seed": seed,
+                     "layer": "output", "grad_norm": output})  # fmt: skip
+    return rows
+
+
+def test_the_fitted_factor_of_a_geometric_profile_is_its_ratio():
+    norms = pd.Series({f"hidden{i}": (1 / 7) ** (10 - i) for i in range(2, 11)})
+    assert theory.fitted_factor(norms) == pytest.approx(1 / 7, rel=1e-9)
+
+
+def test_the_factor_is_fitted_at_the_deepest_depth_whose_norms_all_stay_measurable():
+    flow = pd.DataFrame(
+        flow_rows("a", "baseline", "sigmoid", 8, 0.2)
+        + flow_rows("a", "baseline", "sigmoid", 30, 0.2)  # 0.2 ** 28 = 2.7e-20: kept
+        + flow_rows("b", "x", "y", 8, 0.5)
+        + flow_rows("b", "x", "y", 60, 1e-2)  # 1e-2 ** 58: below TINY, left out: depth 8 is used
+        + flow_rows("c", "x", "z", 2, 0.5)  # one equal-shape hidden layer: nothing to fit
+    )
+    measured = theory.measured_factors(flow).set_index("label")
+    assert measured.loc["a", "depth"] == 30 and measured.loc["a", "factor"] == pytest.approx(0.2, rel=1e-6)
+    assert measured.loc["b", "depth"] == 8 and measured.loc["b", "factor"] == pytest.approx(0.5, rel=1e-6)
+    assert math.isnan(measured.loc["c", "factor"])
+
+
+SWEEP = {
+    # (group, variant, depth, chosen lr): (test accuracy, gradient ratio, saturation, overfits)
+    **{("baseline", "sigmoid", d, 1.0): (acc, 0.01, 0.0, False) for d, acc in ((3, 0.87), (7, 0.10), (15, 0.10))},
+    **{("normalization", "batchnorm", d, 0.1): (acc, 1.0, 0.0, False) for d, acc in ((3, 0.88), (7, 0.87), (15, 0.86))},
+    **{("skip_connection", "course", d, 0.1): (acc, 0.5, 0.0, False) for d, acc in ((3, 0.85), (7, 0.40), (15, 0.10))},
+}
+SWEEP_CONFIG = {
+    **CONFIG,
+    "fixes": {
+        "normalization": {"depths": [3, 7, 15], "variants": {"batchnorm": {"norm": "batchnorm"}}},
+        "skip_connection": {"depths": [3, 7, 15], "variants": {"course": {"skips": [[1, 3], [4, 7]]}}},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def sweep_study(tmp_path_factory):
+    paths = synthetic_aggregate(tmp_path_factory.mktemp("sweep"), SWEEP, flow_depths=(3, 7, 15))
+    return model.load(paths, SWEEP_CONFIG)
+
+
+def test_a_study_with_a_fix_at_three_depths_leads_with_depth(sweep_study):
+    assert sweep_study.depth_sweep
+    toc = [name for _, name, level in text.contents(sweep_study) if level == 2]
+    assert toc[:3] == [
+        "1. Setup",
+        "2. How deep each configuration trains",
+        "3. The problem: deep sigmoid networks stop learning",
+    ]
+
+
+def test_the_sweep_says_how_deep_each_configuration_trains(sweep_study):
+    frame = depth.sweep(sweep_study)
+    deepest = {name: depth.deepest(rows) for name, rows in frame.groupby("configuration")}
+    assert deepest == {"baseline (sigmoid)": 3, "normalization/batchnorm": 15, "skip_connection/course": 3}
+    sentences = depth.depth_sentences(sweep_study)
+    assert any(s.startswith("normalization/batchnorm still trains at 15 layers") for s in sentences)
+    assert any(s.startswith("skip_connection/course still trains at 3 layers") and "at 7: " in s for s in sentences)
+    # The synthetic init flow: baseline 10^-depth (vanishes at 3, 7, 15), batchnorm 0.8 (flows), skips 10^(-d/4)
+    agree = next(s for s in sentences if s.startswith("Gradient flow at initialisation"))
+    assert "matches whether the network trains in 8 of 9 configurations and depths" in agree
+    assert agree.endswith(
+        "trains although its initial gradient vanishes or explodes: baseline (sigmoid) at 3 (ratio 0.001)."
+    )
+    table = depth.depth_table(sweep_study).set_index("configuration")
+    assert table.loc["normalization/batchnorm", "trains up to depth"] == "15"
+    assert table.loc["baseline (sigmoid)", "depth scale ξ"] == "0.26"  # PyTorch's default init, theory
+    assert table.loc["normalization/batchnorm", "depth scale ξ"] == "n/a"
+
+
+def test_predicted_lines_start_at_the_shallowest_measurement_with_the_theory_slope(sweep_study):
+    lines = theory.predicted_lines(sweep_study)
+    assert set(lines["label"]) == {"baseline (sigmoid)"}  # BatchNorm and skips: not covered
+    first = sweep_study.init_summary.set_index(["label", "depth"]).loc[("baseline (sigmoid)", 3), "ratio"]
+    factor = mean_field.predict("sigmoid", 1 / 3, 1 / 384).factor
+    at = lines.set_index("depth")["ratio"]
+    assert at[3] == pytest.approx(first) and at[15] == pytest.approx(first * factor**12)
+    reasons = theory.beside(sweep_study).set_index("label")["reason"]
+    assert "normalisation" in reasons["normalization/batchnorm"] and "skip" in reasons["skip_connection/course"]
