@@ -1,4 +1,5 @@
-# Entry points: `make quick` (a first report in minutes), `make study` (the full study), `make test` (the tests).
+# Entry points: `make quick` (a first report in minutes), `make study` (the full study), `make depth` (the depth
+# sweep), `make test` (the tests).
 # Setup is idempotent: a virtualenv in .venv with the tested versions (constraints.txt), and Debian's Fashion-MNIST package.
 
 VENV ?= .venv
@@ -8,7 +9,7 @@ PY := $(VENV)/bin/python
 CORES ?= $(shell nproc)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: quick study test lint status setup data-package test-packages benchmark
+.PHONY: quick study depth test lint status setup data-package test-packages benchmark
 
 # Snakemake finds the workflow profile profiles/default by itself, as in every snakemake run of this project.
 study: setup data-package
@@ -17,6 +18,10 @@ study: setup data-package
 # A first report in minutes on the real data (studies/quick.yaml): results/quick/report/report.html
 quick: setup data-package
 	$(VENV)/bin/snakemake --cores $(CORES) --configfile studies/quick.yaml
+
+# How deep each fix trains, against mean-field theory (studies/depth.yaml): results/depth/report/report.html
+depth: setup data-package
+	$(VENV)/bin/snakemake --cores $(CORES) --configfile studies/depth.yaml
 
 test: lint data-package test-packages
 	$(PY) -m pytest -ra

@@ -46,7 +46,7 @@ def test_depth_preset_trains_each_configuration_at_every_depth_and_reports_it(de
     page = (results / "report/report.html").read_text()
     seen = visible_text(page)
     toc = text.contents(S)
-    assert toc[1][0] == "depth" and toc[1][1] == "2. How deep each configuration trains"
+    assert toc[0][0] == "depth" and toc[0][1] == "1. How deep each configuration trains"
     for anchor, name, _ in toc:
         assert f'id="{anchor}"' in page and name in seen
     sentences = depth.depth_sentences(S) + theory.theory_sentences(S)

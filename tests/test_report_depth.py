@@ -68,8 +68,8 @@ def test_a_study_with_a_fix_at_three_depths_leads_with_depth(sweep_study):
     assert sweep_study.depth_sweep
     toc = [name for _, name, level in text.contents(sweep_study) if level == 2]
     assert toc[:3] == [
-        "1. Setup",
-        "2. How deep each configuration trains",
+        "1. How deep each configuration trains",
+        "2. Setup",
         "3. The problem: deep sigmoid networks stop learning",
     ]
 

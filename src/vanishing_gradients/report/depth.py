@@ -94,6 +94,7 @@ def depth_sentences(study: Study) -> list[str]:
         if gaps:
             text += f" (not at {join([str(d) for d in gaps])}, shallower)"
         out.append(text + ".")
+    out += theory_depth_sentences(study, frame)
     known = frame.dropna(subset=["flows"])
     if len(known):
         agree = known[known["flows"].astype(bool) == known["trains"]]
@@ -124,4 +125,46 @@ def depth_sentences(study: Study) -> list[str]:
                 )
             text += "; it " + "; it ".join(parts)
         out.append(text + ".")
+    return out
+
+
+def theory_depth_sentences(study: Study, frame: pd.DataFrame) -> list[str]:
+    """The theory's depth scale beside the deepest depth trained (SGD configurations it covers), and what the
+    weight-gradient ratio cannot show where the forward signal itself vanishes (q* = 0)."""
+    from scipy.stats import spearmanr
+
+    rows = beside(study)
+    rows = rows[rows["covered"] & (rows["optimizer"] == "sgd")].set_index("label")
+    deepest_of = {name: deepest(r) or 0 for name, r in frame.groupby("configuration", sort=False)}
+    pairs = [(name, rows.loc[name, "depth_scale"], deepest_of[name]) for name in rows.index if name in deepest_of]
+    out = []
+    if len(pairs) >= 3:
+        pairs.sort(key=lambda p: p[1])
+        rho = spearmanr([p[1] for p in pairs], [p[2] for p in pairs]).statistic
+        listed = "; ".join(
+            f"{name}: ξ = {'∞' if math.isinf(xi) else f'{xi:.2g}'}, trains up to {d or 'no depth'}"
+            for name, xi, d in pairs
+        )
+        out.append(
+            f"Mean-field depth scale against the deepest depth trained, for the SGD configurations the theory covers "
+            f"(smallest ξ first): {listed} (Spearman rank correlation {rho:.2f} over {len(pairs)})."
+        )
+    vanishing = [name for name in rows.index if rows.loc[name, "q_star"] == 0 and name in deepest_of]
+    hidden = [
+        name
+        for name in vanishing
+        if len(frame[(frame["configuration"] == name) & (frame["flows"] == 1) & ~frame["trains"]])
+    ]
+    if hidden:
+        shrink = [
+            f"{name}: √χ₁ = {math.sqrt(rows.loc[name, 'chi_1']):.2f} per layer, "
+            f"{math.sqrt(rows.loc[name, 'chi_1']) ** (frame['depth'].max() - 1):.1e} over {frame['depth'].max()} layers"
+            for name in hidden
+        ]
+        out.append(
+            f"{join(hidden)} keep layer 1's weight gradient near the output layer's at every depth and still stop "
+            "training deeper: with small weights and no biases their forward signal itself vanishes (q* = 0), each "
+            f"layer's output smaller than its input ({'; '.join(shrink)}), which a ratio of weight gradients does "
+            "not show."
+        )
     return out

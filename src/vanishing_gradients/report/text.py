@@ -25,8 +25,8 @@ from .stats import (
 # The report's sections, anchor -> title, in order: the table of contents and the notebook's headings. A study
 # that trains a fix at three depths or more (studies/depth.yaml) leads with "depth"; the others skip it.
 SECTIONS = {
-    "setup": "Setup",
     "depth": "How deep each configuration trains",
+    "setup": "Setup",
     "problem": "The problem: deep sigmoid networks stop learning",
     "rates": "Learning rates, chosen on validation",
     "init-flow": "Gradient flow at initialisation",
