@@ -165,8 +165,11 @@ def test_files_with_the_content_they_should_have_are_left_in_place(synthetic_mir
     assert {name: written(out / name) for name in files} == raw
     assert {name: written(out / ".verified" / name) for name in files} == kept
     assert written(cache) == before and messages == [f"{cache} already holds these splits: left as it is"]
+    content = cache.read_bytes()
     prepare_dataset(out, cache, validation_size=11, split_seed=3, files=files)  # other splits: written anew
     assert written(cache) != before and len(data.load_dataset(cache)["validation"]) == 11
+    prepare_dataset(out, tmp_path / "again.pt", validation_size=10, split_seed=3, files=files)
+    assert (tmp_path / "again.pt").read_bytes() == content  # the same splits, byte for byte, wherever written
 
 
 @pytest.mark.skipif(not DEBIAN_DATA.is_dir(), reason="apt-get install dataset-fashion-mnist")

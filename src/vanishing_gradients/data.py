@@ -178,9 +178,9 @@ def prepare_dataset(
     if _holds(out_path, checksum):
         if log:
             log(f"{out_path} already holds these splits: left as it is")
-    else:
-        with atomic_path(out_path) as tmp:
-            torch.save({"splits": payload, "sha256": checksum}, tmp)
+    else:  # saved through a file object: torch names the archive inside after a path, here a random temporary one
+        with atomic_path(out_path) as tmp, open(tmp, "wb") as f:
+            torch.save({"splits": payload, "sha256": checksum}, f)
     return {k: len(v["labels"]) for k, v in payload.items()}
 
 
