@@ -14,5 +14,6 @@ with rule_log(snakemake.log[0]) as log:
         validation_size=snakemake.params.validation_size,
         split_seed=snakemake.params.split_seed,
         subset=snakemake.params.subset,
+        log=log,
     )
-    log(f"wrote {snakemake.output[0]}: {sizes}")
+    log(f"{snakemake.output[0]}: {sizes}")

@@ -19,5 +19,6 @@ with rule_log(snakemake.log[0]) as log:
         snakemake.threads,
         log,
         tensorboard="tensorboard" in outputs,
+        code=snakemake.params.code,
     )
     log(f"test acc {summary['test_acc']:.4f}, grad ratio hidden1/output {summary['grad_ratio_first_last']:.3g}")

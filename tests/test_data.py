@@ -116,7 +116,8 @@ def test_good_file_is_never_replaced_by_a_bad_one(synthetic_mirror, tmp_path):
 
 
 def test_verified_files_survive_a_rerun_whose_mirrors_all_fail(synthetic_mirror, tmp_path):
-    """Snakemake deletes a rule's outputs before rerunning it: the verified copies kept aside come back."""
+    """Files deleted before a rerun (by hand, or by a Snakemake that deletes a rule's outputs first): the verified
+    copies kept aside come back."""
     mirror, files, _ = synthetic_mirror
     out = tmp_path / "out"
     fetch_fashion_mnist([str(mirror)], out, files)
@@ -142,6 +143,33 @@ def test_prepare_splits_with_fixed_seed(synthetic_mirror, tmp_path):
     assert torch.equal(again["validation"].labels, loaded["validation"].labels)
     subset = prepare_dataset(mirror, tmp_path / "s.pt", 10, 3, subset={"train": 5, "test": 4}, files=files)
     assert subset == {"train": 5, "validation": 10, "test": 4}
+
+
+def written(path) -> tuple[int, int]:
+    """A file's inode and modification time: either changes when the file is written again."""
+    return path.stat().st_ino, path.stat().st_mtime_ns
+
+
+def test_files_with_the_content_they_should_have_are_left_in_place(synthetic_mirror, tmp_path):
+    """A download or a preparation that runs again over files already right does not write them again, so their
+    time stays too (with the workflow's `update` outputs, Snakemake does not delete them first)."""
+    mirror, files, _ = synthetic_mirror
+    out, cache = tmp_path / "out", tmp_path / "d.pt"
+    fetch_fashion_mnist([str(mirror)], out, files)
+    prepare_dataset(out, cache, validation_size=10, split_seed=3, files=files)
+    raw = {name: written(out / name) for name in files}
+    kept, before = {name: written(out / ".verified" / name) for name in files}, written(cache)
+    fetch_fashion_mnist([str(mirror)], out, files)
+    messages = []
+    prepare_dataset(out, cache, validation_size=10, split_seed=3, files=files, log=messages.append)
+    assert {name: written(out / name) for name in files} == raw
+    assert {name: written(out / ".verified" / name) for name in files} == kept
+    assert written(cache) == before and messages == [f"{cache} already holds these splits: left as it is"]
+    content = cache.read_bytes()
+    prepare_dataset(out, cache, validation_size=11, split_seed=3, files=files)  # other splits: written anew
+    assert written(cache) != before and len(data.load_dataset(cache)["validation"]) == 11
+    prepare_dataset(out, tmp_path / "again.pt", validation_size=10, split_seed=3, files=files)
+    assert (tmp_path / "again.pt").read_bytes() == content  # the same splits, byte for byte, wherever written
 
 
 @pytest.mark.skipif(not DEBIAN_DATA.is_dir(), reason="apt-get install dataset-fashion-mnist")

@@ -23,6 +23,7 @@ TORCH_FREE = [
     "api",
     "procs",
     "fetch",
+    "codehash",
     *REPORT,
 ]
 MAX_FUNCTION_LINES = 60

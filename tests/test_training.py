@@ -434,10 +434,40 @@ def test_a_checkpoint_never_resumes_on_other_data(tmp_path, change):
     )
     messages = []
     _, run = training.train(spec, other, checkpoint=ckpt, log=messages.append)
-    assert any("other settings or other data" in m for m in messages)
+    assert any("other settings, data or code" in m for m in messages)
     assert not any("resumed" in m for m in messages) and len(run.metrics) == 3
     _, fresh = training.train(spec, other, log=lambda m: None)
     assert run.test_loss == fresh.test_loss
+
+
+def test_a_checkpoint_resumes_only_under_the_code_that_made_it(tmp_path):
+    """The training code's hash is part of the fingerprint: a state made by other code starts the run afresh, and
+    the same code resumes it (a result never mixes epochs trained by two versions of the code)."""
+    spec, data = small_spec(epochs=3), tiny_data()
+    assert checkpoints.fingerprint(spec, data, "a") != checkpoints.fingerprint(spec, data, "b")
+
+    class Killed(Exception):
+        pass
+
+    def killer(message):
+        if "epoch 2/3" in message:  # epoch 1's checkpoint is on disk
+            raise Killed
+
+    def killed_run(ckpt):
+        with pytest.raises(Killed):
+            training.train(spec, data, checkpoint=ckpt, log=killer, code="a")
+        assert ckpt.exists()
+
+    killed_run(tmp_path / "other" / "run.ckpt")
+    messages = []
+    _, run = training.train(spec, data, checkpoint=tmp_path / "other" / "run.ckpt", log=messages.append, code="b")
+    assert any("other settings, data or code" in m for m in messages)
+    assert not any("resumed" in m for m in messages) and len(run.metrics) == 3
+    killed_run(tmp_path / "same" / "run.ckpt")
+    messages = []
+    _, same = training.train(spec, data, checkpoint=tmp_path / "same" / "run.ckpt", log=messages.append, code="a")
+    assert any("resumed from" in m for m in messages)
+    assert (same.test_loss, same.test_acc) == (run.test_loss, run.test_acc)
 
 
 @pytest.mark.parametrize("norm", ["batchnorm", "standardize"])

@@ -307,8 +307,8 @@ def planned_files(workdir, *args) -> set[str]:
     files = set()
     for line in (out.stdout + out.stderr).splitlines():
         key, _, value = line.strip().partition(": ")
-        if key in ("output", "log", "benchmark"):
-            files.update(v.strip() for v in value.split(","))
+        if key in ("output", "log", "benchmark"):  # a flag follows its file: "results/x.gz (update)"
+            files.update(v.strip().removesuffix(" (update)") for v in value.split(","))
     return files
 
 

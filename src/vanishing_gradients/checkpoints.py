@@ -3,8 +3,9 @@
 A checkpoint is two files: <name> holds the state after the last finished epoch (model, optimiser, RNGs,
 metrics), replaced atomically; <name>.records is an append-only log of each epoch's gradient records, so
 saving costs the same at epoch 700 as at epoch 1. The state says how many records belong to it. A checkpoint
-is resumed only by a run with the same fingerprint: every setting of its spec and the content of every split
-it trains and evaluates on (so a changed validation size, subset or dataset never resumes an old state).
+is resumed only by a run with the same fingerprint: every setting of its spec, the content of every split it
+trains and evaluates on (so a changed validation size, subset or dataset never resumes an old state) and the hash
+of the code that trains it (``codehash``: a state made by other code is never continued by this code).
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from .specs import TrainSpec
 from .storage import atomic_path
 
 
-def fingerprint(spec: TrainSpec, data: dict[str, Split]) -> str:
-    """What shaped a run's state: its settings and its data (the splits' bytes, shapes and types)."""
+def fingerprint(spec: TrainSpec, data: dict[str, Split], code: str = "") -> str:
+    """What shaped a run's state: its settings, its data (the splits' bytes, shapes and types) and ``code``, the
+    hash of the code that trains it (the training rule's ``code`` param)."""
     splits = {name: {"images": split.images, "labels": split.labels} for name, split in data.items()}
-    return hashlib.sha256(f"{spec.fingerprint()}:{splits_sha256(splits)}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{spec.fingerprint()}:{splits_sha256(splits)}:{code}".encode()).hexdigest()[:16]
 
 
 def records_path(checkpoint: Path) -> Path:
@@ -78,7 +80,7 @@ def load(path: Path | None, identity: str, log) -> dict | None:
         try:
             state = torch.load(path, weights_only=True, map_location="cpu")
             if state.get("fingerprint") != identity:
-                log(f"ignoring checkpoint {path}: it was written by a run with other settings or other data")
+                log(f"ignoring checkpoint {path}: it was written by a run with other settings, data or code")
                 state = None
             else:
                 state["records"] = _read_records(records_path(path), len(state["run"]["metrics"]))

@@ -135,12 +135,14 @@ def prepare_dataset(
     split_seed: int,
     subset: dict | None = None,
     files: dict = FILES,
+    log=None,
 ) -> dict:
     """Check each raw file's content checksum, parse the IDX files, split train/validation with a fixed seed,
     optionally subset, save one .pt file.
 
     The files were verified when they were downloaded, but anything may have written them since: a changed
-    file is refused with the command that fetches it again (from the verified copy or the mirrors).
+    file is refused with the command that fetches it again (from the verified copy or the mirrors). A cache
+    already at ``out_path`` that holds exactly these splits is left as it is (not written again).
     """
     import torch  # imported here so that the Snakefile can read FILES without paying for torch
 
@@ -172,9 +174,25 @@ def prepare_dataset(
     if subset:
         splits = {k: (x[: subset.get(k, len(x))], y[: subset.get(k, len(y))]) for k, (x, y) in splits.items()}
     payload = {k: {"images": x.contiguous(), "labels": y.contiguous()} for k, (x, y) in splits.items()}
-    with atomic_path(out_path) as tmp:
-        torch.save({"splits": payload, "sha256": splits_sha256(payload)}, tmp)
+    checksum = splits_sha256(payload)
+    if _holds(out_path, checksum):
+        if log:
+            log(f"{out_path} already holds these splits: left as it is")
+    else:  # saved through a file object: torch names the archive inside after a path, here a random temporary one
+        with atomic_path(out_path) as tmp, open(tmp, "wb") as f:
+            torch.save({"splits": payload, "sha256": checksum}, f)
     return {k: len(v["labels"]) for k, v in payload.items()}
+
+
+def _holds(path: str | Path, checksum: str) -> bool:
+    """Whether the cache at ``path`` is readable and holds exactly the splits of this checksum."""
+    import torch
+
+    try:
+        cache = torch.load(path, weights_only=True)
+        return cache["sha256"] == checksum and splits_sha256(cache["splits"]) == checksum
+    except Exception:  # missing, truncated, not a cache: written anew
+        return False
 
 
 def splits_sha256(splits: dict) -> str:

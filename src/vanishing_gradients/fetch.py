@@ -129,11 +129,12 @@ def fetch_fashion_mnist(
     """Fetch and verify the four files into ``out_dir``; return which mirror served each one.
 
     Every file is tried mirror by mirror until one passes the checksum; each mirror that fails is logged with
-    the reason (a download is bounded by ``limits``). A file already in ``out_dir`` that verifies is kept;
-    nothing unverified ever replaces a file in ``out_dir``. Every verified file is also copied into
-    ``out_dir/.verified`` (a copy of its own: writing the file in place leaves it intact), which is tried
-    before the mirrors: Snakemake deletes a rule's outputs before it reruns the rule, and a rerun whose
-    mirrors all fail (offline, a typo) must not lose data that was already verified. Temporary folders
+    the reason (a download is bounded by ``limits``). A file already in ``out_dir`` that verifies is kept as it
+    is (not written again: its time stays); nothing unverified ever replaces a file in ``out_dir``. Every
+    verified file is also copied into ``out_dir/.verified`` (a copy of its own: writing the file in place
+    leaves it intact), which is tried before the mirrors: a file deleted (by hand, or by Snakemake before a
+    rerun of a rule whose outputs are not marked ``update``) comes back from there, and a rerun whose mirrors
+    all fail (offline, a typo) must not lose data that was already verified. Temporary folders
     (``.fetch-*``) are removed however this ends (an error, Ctrl-C, SIGTERM); those of a killed earlier
     download are removed at the start.
     """

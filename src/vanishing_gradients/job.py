@@ -196,12 +196,19 @@ def run(
     threads: int,
     log,
     tensorboard: bool = False,
+    code: str | None = None,
 ) -> dict:
-    """Train one run and write its outputs; return its summary. The state folder is removed at the end."""
+    """Train one run and write its outputs; return its summary. The state folder is removed at the end.
+
+    ``code``: the hash of the training code (the rule's ``code`` param), part of the checkpoint's fingerprint;
+    by default the hash of this module and every module it imports.
+    """
     import torch
 
-    from . import checkpoints, data, training
+    from . import checkpoints, codehash, data, training
     from . import outputs as run_outputs
+
+    code = codehash.code_hash(__file__) if code is None else code
 
     torch.set_num_threads(threads)  # Snakemake sets OMP_NUM_THREADS to the rule's threads; torch gets the same
     state = Path(run_id.checkpoint_dir)
@@ -214,7 +221,9 @@ def run(
             from .tboard import TensorBoardLogger
 
             callbacks.append(TensorBoardLogger(outputs["tensorboard"]))
-        model, run_log = training.train(spec, data.load_dataset(dataset), device, state / CHECKPOINT, log, callbacks)
+        model, run_log = training.train(
+            spec, data.load_dataset(dataset), device, state / CHECKPOINT, log, callbacks, code=code
+        )
         summary = run_outputs.save_run(run_log, model, spec, run_id, outputs, str(device), threads)
         checkpoints.remove(state / CHECKPOINT)
         (state / PROGRESS).unlink(missing_ok=True)

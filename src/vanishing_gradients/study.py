@@ -115,6 +115,17 @@ def spec_param(config: dict, run: RunId) -> str:
     return specs.to_param(spec_of(config, run))
 
 
+def data_param(config: dict, files: dict, code: str) -> str:
+    """What a study's prepared data is, as sorted JSON (the ``data`` param of every rule that reads it): the raw
+    files' content checksums (``data.FILES``), the split settings and the hash of the code that prepares it. The
+    same of all of these prepares the same data, so a run reruns exactly when its data would change; the mirror
+    list is not part of it (every file is checked by content, whichever mirror served it)."""
+    data = config["data"]
+    raw = {name: checksum for name, (checksum, _shape) in files.items()}
+    keys = ("validation_size", "split_seed", "subset")
+    return json.dumps({"raw": raw, **{k: data[k] for k in keys}, "code": code}, sort_keys=True)
+
+
 def report_param(config: dict) -> str:
     """The config the report shows, as sorted JSON: without the mirror list, which changes no number (editing it
     must not rerun the report either)."""

@@ -193,6 +193,7 @@ class Trainer:
         checkpoint=None,
         log=print,
         callbacks: list[Callback] = (),
+        code: str = "",
     ):
         self.spec, self.device, self.log = spec, torch.device(device), log
         # Saturated sigmoids (weights N(0, 10), gradient normalisation) make subnormal floats (< 1.2e-38) in the
@@ -200,7 +201,7 @@ class Trainer:
         # of the std-10 run. Flushing them to zero changes no number of the other runs (tested bitwise).
         torch.set_flush_denormal(True)
         self.checkpoint = Path(checkpoint) if checkpoint else None
-        self.identity = checkpoints.fingerprint(spec, data) if checkpoint else None
+        self.identity = checkpoints.fingerprint(spec, data, code) if checkpoint else None
         torch.manual_seed(spec.seed)
         self.model = MLP(spec.model).to(self.device)
         self.shuffle = torch.Generator().manual_seed(spec.seed)
@@ -355,10 +356,12 @@ def train(
     checkpoint: str | Path | None = None,
     log: Callable[[str], None] = print,
     callbacks: list[Callback] = (),
+    code: str = "",
 ) -> tuple[MLP, RunLog]:
     """Train ``spec`` on ``data``; return the model and its log.
 
     With ``checkpoint``, the whole state is saved (atomically) after every epoch; a killed run resumes from
-    its last finished epoch and ends with the same numbers as an uninterrupted run.
+    its last finished epoch and ends with the same numbers as an uninterrupted run, and only a state saved with
+    the same settings, data and ``code`` (the hash of the training code) is resumed.
     """
-    return Trainer(spec, data, device, checkpoint, log, list(callbacks)).run()
+    return Trainer(spec, data, device, checkpoint, log, list(callbacks), code).run()

@@ -6,7 +6,7 @@ from pathlib import Path
 REPO = Path(str(workflow.current_basedir)).parents[1]
 sys.path.insert(0, str(REPO / "src"))  # the library, even when not pip-installed
 
-from vanishing_gradients import selection, specs, study
+from vanishing_gradients import codehash, selection, specs, study
 from vanishing_gradients.data import FILES as DATA_FILES
 
 try:
@@ -27,12 +27,25 @@ wildcard_constraints:
 LAYOUT = study.layout(config)
 RAW_FILES = [f"{LAYOUT.raw_dir()}/{name}" for name in DATA_FILES]
 DATASET = LAYOUT.dataset_file()
-# The library modules that compute a run: editing them retrains; editing the report code does not.
-LIBRARY = REPO / "src/vanishing_gradients"
-TRAINING_CODE = [
-    str(LIBRARY / f"{name}.py")
-    for name in ("data", "specs", "models", "gradstats", "training", "checkpoints", "measures", "outputs")
-]
+# Reruns go by content, never by a file's time (README, "Rerunning"). Each rule's code is a `code` param: the
+# hash of its script and of the library modules that script imports (codehash), so an edit of the training code
+# retrains and an edit of the report code reruns only the report; the download has none (its files are checked
+# against fixed checksums, so its code cannot change them). What a run's data is comes as the `data` param too
+# (the raw checksums, the split settings and the hash of the code that prepares it). The raw files are ancient
+# inputs of prepare_dataset (data.smk); the dataset cache is a plain input, compared by checksum when it is newer
+# (the profiles' max-checksum-file-size), so a cache prepared again with the same content retrains nothing.
+SCRIPTS = REPO / "scripts"
+CODE = {
+    "prepare": codehash.code_hash(SCRIPTS / "prepare.py"),
+    "train": codehash.code_hash(SCRIPTS / "train.py"),
+    "init_flow": codehash.code_hash(SCRIPTS / "init_flow.py"),
+    "select": codehash.code_hash(SCRIPTS / "select.py"),
+    "aggregate": codehash.code_hash(SCRIPTS / "aggregate.py"),
+    "report": codehash.code_hash(
+        SCRIPTS / "render_report.py", REPO / "reports/report.ipynb", REPO / "reports/offline.html.j2"
+    ),
+}
+DATA = study.data_param(config, DATA_FILES, CODE["prepare"])
 
 
 def run_pattern(phase, group):

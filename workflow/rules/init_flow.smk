@@ -5,7 +5,6 @@
 rule gradient_flow_at_init:
     input:
         data=DATASET,
-        code=[str(LIBRARY / f"{name}.py") for name in ("initflow", "gradstats", "models", "specs", "training")],
     output:
         LAYOUT.init_flow(),
     log:
@@ -20,5 +19,7 @@ rule gradient_flow_at_init:
         runtime=30,
     params:
         flow=study.init_flow_param(config),
+        code=CODE["init_flow"],
+        data=DATA,
     script:
         "../../scripts/init_flow.py"

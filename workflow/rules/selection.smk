@@ -6,7 +6,6 @@
 checkpoint select_learning_rates:
     input:
         summaries=run_files("summary", study.SCREEN),
-        code=str(LIBRARY / "selection.py"),
     output:
         LAYOUT.selection(),
     log:
@@ -18,5 +17,6 @@ checkpoint select_learning_rates:
         runtime=5,
     params:
         fixed=study.fixed_rates(config),
+        code=CODE["select"],
     script:
         "../../scripts/select.py"

@@ -12,7 +12,6 @@ for phase in (study.SCREEN, study.FINAL):
                 study.rule_name(group, phase)
             input:
                 data=DATASET,
-                code=TRAINING_CODE,
             output:
                 **run_outputs(phase, group),
             log:
@@ -31,5 +30,7 @@ for phase in (study.SCREEN, study.FINAL):
                 run=run_id(phase, group),
                 spec=run_spec(phase, group),
                 device=config["device"],
+                code=CODE["train"],
+                data=DATA,
             script:
                 "../../scripts/train.py"

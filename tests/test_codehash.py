@@ -1,0 +1,100 @@
+"""Content hashes of a rule's code: which files each rule's hash covers (found from the imports), and that only
+their content counts, never their time."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+from vanishing_gradients import codehash
+
+SCRIPTS = ROOT / "scripts"
+NOTEBOOK = ROOT / "reports/report.ipynb"
+
+
+def covered(*paths) -> set[str]:
+    """The files of the project a hash covers, by their path in it."""
+    return {p.relative_to(ROOT).as_posix() for p in codehash.closure(*paths) if p.is_relative_to(ROOT)}
+
+
+def lib(*names) -> set[str]:
+    return {f"src/vanishing_gradients/{name}.py" for name in names}
+
+
+def test_training_covers_the_trainer_and_what_it_imports_lazily_but_no_report_or_download_code():
+    files = covered(SCRIPTS / "train.py")
+    # job.run imports checkpoints, data, training, outputs and tboard inside the function.
+    assert lib("job", "training", "models", "gradstats", "checkpoints", "data", "outputs", "tboard", "specs") <= files
+    assert "scripts/train.py" in files and "src/vanishing_gradients/__init__.py" in files
+    assert not any("/report/" in f for f in files)
+    assert not lib("fetch", "study", "api", "aggregate", "selection") & files
+
+
+def test_each_rule_covers_its_own_code():
+    assert covered(SCRIPTS / "prepare.py") == {"scripts/prepare.py"} | lib("__init__", "data", "logs", "storage")
+    assert covered(SCRIPTS / "select.py") == {"scripts/select.py"} | lib("__init__", "selection", "logs", "storage")
+    assert lib("aggregate") <= covered(SCRIPTS / "aggregate.py")
+    report = covered(SCRIPTS / "render_report.py", NOTEBOOK)
+    package = ROOT / "src/vanishing_gradients/report"
+    assert {
+        p.relative_to(ROOT).as_posix() for p in package.rglob("*.py")
+    } <= report and "reports/report.ipynb" in report
+    assert not lib("training", "models", "fetch") & report
+
+
+def test_the_packages_lazy_attributes_count_only_where_they_are_taken(tmp_path):
+    """``vanishing_gradients.__init__`` imports ``api`` (and with it the trainer) only in its ``__getattr__``."""
+    assert "src/vanishing_gradients/api.py" not in covered(SCRIPTS / "prepare.py")
+    script = tmp_path / "uses_the_api.py"
+    script.write_text("from vanishing_gradients import load_run\n")
+    assert lib("api", "models") <= covered(script)
+    script.write_text("import vanishing_gradients as vg\n")
+    assert lib("api") <= covered(script)
+
+
+def test_relative_imports_resolve_in_modules_and_packages():
+    assert codehash.module_name(ROOT / "src/vanishing_gradients/report/__init__.py") == "vanishing_gradients.report"
+    model = ROOT / "src/vanishing_gradients/report/model.py"
+    # `from ..aggregate import read_table`, `from . import stats`, `from .fair import comparisons` (in a method)
+    assert lib("aggregate", "report/stats", "report/fair", "report/paired") <= covered(model)
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A copy of the library and the scripts, to hash and edit."""
+    shutil.copytree(ROOT / "src/vanishing_gradients", tmp_path / "src/vanishing_gradients")
+    shutil.copytree(ROOT / "scripts", tmp_path / "scripts")
+    shutil.copytree(ROOT / "reports", tmp_path / "reports")
+    return tmp_path
+
+
+def hashes(project) -> dict[str, str]:
+    """Every rule's hash, computed by that copy's own codehash in a fresh interpreter."""
+    code = (
+        "import json; from pathlib import Path; from vanishing_gradients import codehash as c; s = Path('scripts');"
+        "print(json.dumps({n: c.code_hash(s / f'{n}.py', *(['reports/report.ipynb'] if n == 'render_report' else []))"
+        " for n in ('train', 'prepare', 'init_flow', 'select', 'aggregate', 'render_report')}))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(project / "src")}
+    out = subprocess.run([sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def test_a_touch_changes_no_hash_and_an_edit_changes_exactly_the_hashes_of_the_rules_that_run_it(project):
+    before = hashes(project)
+    assert len(set(before.values())) == len(before)
+    for path in [*project.rglob("*.py"), project / "reports/report.ipynb"]:
+        os.utime(path, (1, 1))  # 1970
+    assert hashes(project) == before
+    with open(project / "src/vanishing_gradients/models.py", "a") as f:
+        f.write("\n# an edit\n")
+    after = hashes(project)
+    changed = {name for name in before if after[name] != before[name]}
+    assert changed == {"train", "init_flow"}
+    with open(project / "src/vanishing_gradients/report/text.py", "a") as f:
+        f.write("\n# an edit\n")
+    assert {name for name in before if hashes(project)[name] != after[name]} == {"render_report"}
