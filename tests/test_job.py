@@ -5,13 +5,15 @@ import os
 import subprocess
 import sys
 import time
+from typing import ClassVar
 
 import pandas as pd
 import pytest
 from conftest import ROOT, tiny_data
 
-from vanishing_gradients import data, job
-from vanishing_gradients.layout import RunId
+from vanishing_gradients import aggregate, data, job
+from vanishing_gradients.gradstats import Callback
+from vanishing_gradients.layout import RunId, StudyLayout
 from vanishing_gradients.procs import process_start
 from vanishing_gradients.specs import ModelSpec, TrainSpec
 
@@ -122,3 +124,35 @@ def test_tensorboard_event_files_hold_every_layers_gradient_norms_and_histograms
         histograms = events.Histograms(f"gradient/{layer}")
         assert len(histograms) == 4 and histograms[-1].histogram_value.num > 0
     assert len(events.Scalars("metrics/val_acc")) == 4
+
+
+class WeightMean(Callback):
+    """A new statistic, defined here and nowhere else: the mean weight of each layer after the epoch."""
+
+    statistics: ClassVar[dict[str, str]] = {"weight_mean": "mean of the layer's weights after the epoch"}
+
+    def epoch_statistics(self, model):
+        layers = model.linears()
+        return {
+            "layers": [name for name, _ in layers],
+            "weight_mean": [float(lin.weight.detach().mean()) for _, lin in layers],
+        }
+
+
+def test_a_new_statistic_is_one_callback_and_lands_in_the_run_and_aggregate_tables(dataset, tmp_path):
+    import torch
+
+    run = RunId("unit", "tiny", "runs", "baseline", "sigmoid", 0.1, 2, 3)
+    spec = TrainSpec(model=ModelSpec(depth=2, width=16), lr=0.1, batch_size=64, epochs=2, seed=3)
+    job.run(run, spec, str(dataset), run.outputs(), "cpu", 1, lambda m: None, callbacks=[WeightMean()])
+    epochs = pd.read_parquet(run.outputs()["grad_epochs"])
+    assert list(epochs["statistic"].unique()) == [
+        "grad_norm", "grad_abs_mean", "weight_norm", "update_ratio", "saturation", "weight_mean"
+    ]  # fmt: skip
+    last = epochs.query("statistic == 'weight_mean' and epoch == 2").set_index("layer")["value"]
+    weights = torch.load(run.outputs()["model"], weights_only=True)
+    keys = {"hidden1": "hidden.0.linear", "hidden2": "hidden.1.linear", "output": "head"}
+    assert last.to_dict() == pytest.approx({name: float(weights[f"{key}.weight"].mean()) for name, key in keys.items()})
+    tables = StudyLayout("unit", "tiny").aggregate()
+    aggregate.aggregate([run.outputs()["summary"]], [], tables)
+    assert (pd.read_parquet(tables["grad_epochs"])["statistic"] == "weight_mean").sum() == 2 * 3  # epochs x layers

@@ -159,7 +159,7 @@ class ProgressFile(Callback):
     def start_epoch(self, model) -> None:
         self._started = time.monotonic()
 
-    def end_epoch(self, model, row: dict, records: dict) -> None:
+    def end_epoch(self, model, row: dict) -> None:
         self.epoch_seconds = [*self.epoch_seconds, time.monotonic() - self._started][-10:]
         per_epoch = sum(self.epoch_seconds) / len(self.epoch_seconds)
         self.write(
@@ -196,8 +196,11 @@ def run(
     threads: int,
     log,
     tensorboard: bool = False,
+    callbacks: list[Callback] = (),
 ) -> dict:
-    """Train one run and write its outputs; return its summary. The state folder is removed at the end."""
+    """Train one run and write its outputs; return its summary. The state folder is removed at the end.
+
+    ``callbacks``: more of them for the trainer (a new statistic: its rows land in the run's grad_epochs table)."""
     import torch
 
     from . import checkpoints, data, training
@@ -209,7 +212,7 @@ def run(
         stop_with_snakemake(log)
         device = training.resolve_device(device)
         log(f"{run_id.key} of study {run_id.study} on {device}, {threads} thread(s): {spec}")
-        callbacks = [ProgressFile(state / PROGRESS, run_id, spec)]
+        callbacks = [ProgressFile(state / PROGRESS, run_id, spec), *callbacks]
         if tensorboard:
             from .tboard import TensorBoardLogger
 
