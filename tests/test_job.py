@@ -1,6 +1,5 @@
 """A training job: the run lock, the progress file, clean-up, and the optional TensorBoard output."""
 
-import json
 import os
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import pandas as pd
 import pytest
 from conftest import ROOT, tiny_data
 
-from vanishing_gradients import aggregate, data, job
+from vanishing_gradients import aggregate, data, job, progress
 from vanishing_gradients.gradstats import Callback
 from vanishing_gradients.layout import RunId, StudyLayout
 from vanishing_gradients.procs import process_start
@@ -82,9 +81,8 @@ def test_a_job_writes_its_outputs_and_leaves_no_state_behind(dataset, tmp_path):
 
     def log(message):
         seen.append(message)
-        progress = tmp_path / run.checkpoint_dir / job.PROGRESS
         if "epoch 2/3" in message:  # logged after the epoch: its progress is on disk, one epoch to go
-            seen.append(json.loads(progress.read_text()))
+            seen.append(progress.read(tmp_path / progress.path(run)))
 
     summary = job.run(run, spec, str(dataset), run.outputs(), "cpu", 1, log)
     assert summary["run"] == {
@@ -97,10 +95,10 @@ def test_a_job_writes_its_outputs_and_leaves_no_state_behind(dataset, tmp_path):
         "depth": 2,
         "seed": 3,
     }
-    progress = next(m for m in seen if isinstance(m, dict))
-    assert progress["epochs_done"] == 2 and progress["epochs_total"] == 3 and progress["seconds_left"] > 0
-    assert progress["run"] == run.key and 0 <= progress["val_acc"] <= 1
-    assert progress["pid"] == os.getpid() and progress["pid_start"] == process_start(os.getpid())  # names the writer
+    written = next(m for m in seen if isinstance(m, dict))
+    assert written["epochs_done"] == 2 and written["epochs_total"] == 3 and written["seconds_left"] > 0
+    assert written["run"] == run.key and 0 <= written["val_acc"] <= 1
+    assert written["pid"] == os.getpid() and written["pid_start"] == process_start(os.getpid())  # names the writer
     assert all((tmp_path / path).is_file() for path in run.outputs().values())
     assert not (tmp_path / run.checkpoint_dir).exists()
 
