@@ -222,7 +222,7 @@ class Trainer:
                 self.run_log.records.setdefault(name, []).append(value)
         for callback in self.callbacks:
             callback.load_state_dict(resume["callbacks"].get(type(callback).__name__, {}))
-        self.log(f"resumed from {self.checkpoint} at stage {resume['stage'] + 1}, epoch {resume['epoch']}")
+        self.log(f"resumed from {self.checkpoint} at stage {resume['stage'] + 1}, epoch {resume['epoch']} of the stage")
         return resume
 
     def run(self) -> tuple[MLP, RunLog]:
@@ -257,20 +257,22 @@ class Trainer:
             torch.set_rng_state(resume["torch_rng"])
         self.model.train()
         patience = self.spec.patience
-        for epoch in range(resume["epoch"] if resume else 0, self.spec.epochs):
+        # stage_epoch counts the epochs of this stage (``spec.epochs`` per stage); the metrics row's ``epoch``
+        # counts every epoch of the run, across stages. The checkpoint's "epoch" is the stage's epochs done.
+        for stage_epoch in range(resume["epoch"] if resume else 0, self.spec.epochs):
             if patience is not None and self.best.stale >= patience:  # checked first: a resumed run stops too
                 self.run_log.stopped_early = True
                 self.log(f"no better validation accuracy in {patience} epochs: stage {index + 1} ends early")
                 break
-            row, records = self.run_epoch(optimizer, index, epoch)
+            row, records = self.run_epoch(optimizer, index, stage_epoch)
             if not math.isfinite(row["train_loss"]):
                 self.run_log.diverged_epoch = row["epoch"]
                 self.log(f"training loss is {row['train_loss']} at epoch {row['epoch']}: run diverged, stopping")
                 return False
-            self.save(index, epoch + 1, optimizer, records)
+            self.save(index, stage_epoch + 1, optimizer, records)
         return True
 
-    def run_epoch(self, optimizer, stage_index: int, epoch: int) -> tuple[dict, dict]:
+    def run_epoch(self, optimizer, stage_index: int, stage_epoch: int) -> tuple[dict, dict]:
         """One pass over the shuffled training split, then the callbacks' end of epoch; returns (row, records)."""
         started = time.perf_counter()
         model, n, batch = self.model, len(self.train_y), self.spec.batch_size
@@ -307,7 +309,7 @@ class Trainer:
         for name, record in records.items():
             self.run_log.records.setdefault(name, []).append(record)
         self.log(
-            f"stage {stage_index + 1}/{len(self.plan)} epoch {epoch + 1}/{self.spec.epochs}: "
+            f"stage {stage_index + 1}/{len(self.plan)} epoch {stage_epoch + 1}/{self.spec.epochs}: "
             f"train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f} | "
             f"val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f} | {row['seconds']:.2f}s"
         )
@@ -334,13 +336,13 @@ class Trainer:
             callback.epoch_done(row, records)
         return records
 
-    def save(self, stage_index: int, epoch: int, optimizer, records: dict) -> None:
+    def save(self, stage_index: int, stage_epochs_done: int, optimizer, records: dict) -> None:
         """Checkpoint the state after a finished epoch (atomically), so that a killed run resumes from it."""
         if self.checkpoint is None:
             return
         state = {
             "stage": stage_index,
-            "epoch": epoch,
+            "epoch": stage_epochs_done,
             "model": self.model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "shuffle": self.shuffle.get_state(),
