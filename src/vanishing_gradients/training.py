@@ -186,8 +186,9 @@ class Trainer:
     ):
         self.spec, self.device, self.log = spec, torch.device(device), log
         # Saturated sigmoids (weights N(0, 10), gradient normalisation) make subnormal floats (< 1.2e-38) in the
-        # backward pass, and x86 CPUs compute with them ~50x slower: measured 2.1 s instead of 0.7 s per epoch
-        # of the std-10 run. Flushing them to zero changes no number of the other runs (tested bitwise).
+        # backward pass, and x86 CPUs compute with them far slower (before this flush the full study's N(0, 10) runs
+        # took 4.1 s per epoch against ~0.9 s for the other 7-layer runs: README of 0.1.0, Speed). Flushing them
+        # to zero changes no number of the other runs (tested bitwise).
         torch.set_flush_denormal(True)
         self.checkpoint = Path(checkpoint) if checkpoint else None
         self.identity = checkpoints.fingerprint(spec, data) if checkpoint else None
