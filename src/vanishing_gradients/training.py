@@ -173,7 +173,8 @@ class RunLog:
 # ---------------------------------------------------------------------------------------- trainer
 class Trainer:
     """One run in small phases: ``restore`` a checkpoint, ``run_stage`` per stage of the schedule, ``run_epoch``
-    per epoch, ``save`` after every epoch. Statistics and evaluation are callbacks (``gradstats.Callback``)."""
+    per epoch, ``end_epoch`` (the validation pass, then the callbacks), ``save`` after every epoch. Statistics,
+    the best epoch and progress are callbacks (``gradstats.Callback``)."""
 
     def __init__(
         self,
