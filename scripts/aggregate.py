@@ -1,9 +1,7 @@
 """Snakemake script: concatenate every run's outputs into the tidy tables the report reads."""
 
-import sys
-from pathlib import Path
+import _vg_src  # noqa: F401 - first: this project's src/ on sys.path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 from vanishing_gradients import aggregate
 from vanishing_gradients.logs import rule_log
 

@@ -4,10 +4,10 @@ The mirror list is read from the config, not from params: which mirror served a 
 (every file is checked by content), so editing the list must not rerun the study.
 """
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
+import _vg_src  # noqa: F401 - first: this project's src/ on sys.path
+
 from vanishing_gradients import fetch
 from vanishing_gradients.logs import rule_log
 

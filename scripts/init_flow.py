@@ -1,9 +1,6 @@
 """Snakemake script: per-layer gradient norms of untrained networks, for every configuration and depth."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
+import _vg_src  # noqa: F401 - first: this project's src/ on sys.path
 import torch
 
 from vanishing_gradients import data, initflow

@@ -1,9 +1,9 @@
 """Snakemake script: parse and validate the IDX files into one cached train/validation/test split."""
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
+import _vg_src  # noqa: F401 - first: this project's src/ on sys.path
+
 from vanishing_gradients import data
 from vanishing_gradients.logs import rule_log
 

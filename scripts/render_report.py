@@ -1,10 +1,10 @@
 """Snakemake script: execute the report notebook with papermill, keep it as a log, render it to HTML."""
 
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
+import _vg_src  # noqa: F401 - first: this project's src/ on sys.path
+
 from vanishing_gradients.logs import rule_log
 from vanishing_gradients.report.notebook import render
 

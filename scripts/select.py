@@ -1,10 +1,9 @@
 """Snakemake script: choose each configuration's learning rate from its screening runs (validation only)."""
 
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
+import _vg_src  # noqa: F401 - first: this project's src/ on sys.path
+
 from vanishing_gradients import selection
 from vanishing_gradients.logs import rule_log
 

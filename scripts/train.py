@@ -1,9 +1,7 @@
 """Snakemake script: train one run (a baseline or a fix variant) and write its outputs."""
 
-import sys
-from pathlib import Path
+import _vg_src  # noqa: F401 - first: this project's src/ on sys.path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
 from vanishing_gradients import job, specs
 from vanishing_gradients.layout import RunId
 from vanishing_gradients.logs import rule_log

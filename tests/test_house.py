@@ -20,6 +20,7 @@ TORCH_FREE = [
     "aggregate",
     "compare",
     "status",
+    "progress",
     "api",
     "procs",
     "fetch",

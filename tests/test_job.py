@@ -1,17 +1,18 @@
 """A training job: the run lock, the progress file, clean-up, and the optional TensorBoard output."""
 
-import json
 import os
 import subprocess
 import sys
 import time
+from typing import ClassVar
 
 import pandas as pd
 import pytest
 from conftest import ROOT, tiny_data
 
-from vanishing_gradients import data, job
-from vanishing_gradients.layout import RunId
+from vanishing_gradients import aggregate, data, job, progress
+from vanishing_gradients.gradstats import Callback
+from vanishing_gradients.layout import RunId, StudyLayout
 from vanishing_gradients.procs import process_start
 from vanishing_gradients.specs import ModelSpec, TrainSpec
 
@@ -80,9 +81,8 @@ def test_a_job_writes_its_outputs_and_leaves_no_state_behind(dataset, tmp_path):
 
     def log(message):
         seen.append(message)
-        progress = tmp_path / run.checkpoint_dir / job.PROGRESS
         if "epoch 2/3" in message:  # logged after the epoch: its progress is on disk, one epoch to go
-            seen.append(json.loads(progress.read_text()))
+            seen.append(progress.read(tmp_path / progress.path(run)))
 
     summary = job.run(run, spec, str(dataset), run.outputs(), "cpu", 1, log)
     assert summary["run"] == {
@@ -95,10 +95,10 @@ def test_a_job_writes_its_outputs_and_leaves_no_state_behind(dataset, tmp_path):
         "depth": 2,
         "seed": 3,
     }
-    progress = next(m for m in seen if isinstance(m, dict))
-    assert progress["epochs_done"] == 2 and progress["epochs_total"] == 3 and progress["seconds_left"] > 0
-    assert progress["run"] == run.key and 0 <= progress["val_acc"] <= 1
-    assert progress["pid"] == os.getpid() and progress["pid_start"] == process_start(os.getpid())  # names the writer
+    written = next(m for m in seen if isinstance(m, dict))
+    assert written["epochs_done"] == 2 and written["epochs_total"] == 3 and written["seconds_left"] > 0
+    assert written["run"] == run.key and 0 <= written["val_acc"] <= 1
+    assert written["pid"] == os.getpid() and written["pid_start"] == process_start(os.getpid())  # names the writer
     assert all((tmp_path / path).is_file() for path in run.outputs().values())
     assert not (tmp_path / run.checkpoint_dir).exists()
 
@@ -122,3 +122,35 @@ def test_tensorboard_event_files_hold_every_layers_gradient_norms_and_histograms
         histograms = events.Histograms(f"gradient/{layer}")
         assert len(histograms) == 4 and histograms[-1].histogram_value.num > 0
     assert len(events.Scalars("metrics/val_acc")) == 4
+
+
+class WeightMean(Callback):
+    """A new statistic, defined here and nowhere else: the mean weight of each layer after the epoch."""
+
+    statistics: ClassVar[dict[str, str]] = {"weight_mean": "mean of the layer's weights after the epoch"}
+
+    def epoch_statistics(self, model):
+        layers = model.linears()
+        return {
+            "layers": [name for name, _ in layers],
+            "weight_mean": [float(lin.weight.detach().mean()) for _, lin in layers],
+        }
+
+
+def test_a_new_statistic_is_one_callback_and_lands_in_the_run_and_aggregate_tables(dataset, tmp_path):
+    import torch
+
+    run = RunId("unit", "tiny", "runs", "baseline", "sigmoid", 0.1, 2, 3)
+    spec = TrainSpec(model=ModelSpec(depth=2, width=16), lr=0.1, batch_size=64, epochs=2, seed=3)
+    job.run(run, spec, str(dataset), run.outputs(), "cpu", 1, lambda m: None, callbacks=[WeightMean()])
+    epochs = pd.read_parquet(run.outputs()["grad_epochs"])
+    assert list(epochs["statistic"].unique()) == [
+        "grad_norm", "grad_abs_mean", "weight_norm", "update_ratio", "saturation", "weight_mean"
+    ]  # fmt: skip
+    last = epochs.query("statistic == 'weight_mean' and epoch == 2").set_index("layer")["value"]
+    weights = torch.load(run.outputs()["model"], weights_only=True)
+    keys = {"hidden1": "hidden.0.linear", "hidden2": "hidden.1.linear", "output": "head"}
+    assert last.to_dict() == pytest.approx({name: float(weights[f"{key}.weight"].mean()) for name, key in keys.items()})
+    tables = StudyLayout("unit", "tiny").aggregate()
+    aggregate.aggregate([run.outputs()["summary"]], [], tables)
+    assert (pd.read_parquet(tables["grad_epochs"])["statistic"] == "weight_mean").sum() == 2 * 3  # epochs x layers

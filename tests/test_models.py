@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from vanishing_gradients.models import MLP, GradNorm, Standardize
+from vanishing_gradients.models import MLP, GradientNormalization, Standardize
 from vanishing_gradients.specs import ModelSpec
 
 
@@ -94,17 +94,17 @@ def test_skip_out_of_range_is_refused():
 def test_gradient_normalisation_standardises_the_backward_gradient():
     x = torch.randn(32, 10, requires_grad=True)
     upstream = torch.randn(32, 10) * 7 + 2
-    GradNorm()(x).backward(upstream)
+    GradientNormalization()(x).backward(upstream)
     g = x.grad
     assert torch.allclose(g, (upstream - upstream.mean()) / (upstream.std(unbiased=False) + 1e-6))
     assert g.mean().abs() < 1e-5 and (g.std(unbiased=False) - 1).abs() < 1e-4
     y = torch.randn(3, 4)
-    assert torch.equal(GradNorm()(y), y)  # identity forward
+    assert torch.equal(GradientNormalization()(y), y)  # identity forward
 
 
 def test_gradient_normalisation_sits_after_every_activation():
     model = MLP(ModelSpec(depth=4, grad_norm=True))
-    assert all(isinstance(layer.grad_norm, GradNorm) for layer in model.hidden)
+    assert all(isinstance(layer.grad_normalization, GradientNormalization) for layer in model.hidden)
     x = torch.rand(16, 784)
     seen = []
     for layer in model.hidden:

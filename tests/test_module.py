@@ -57,7 +57,7 @@ def expected_jobs() -> dict[str, int]:
 
 def finished_runs(workdir) -> list:
     """Every run of the finished module study: its screen and the final runs at the rates it chose."""
-    chosen = selection.read(workdir / study.layout(module_config()).selection())
+    chosen = selection.read(workdir / study.study_layout(module_config()).selection())
     return study.runs(module_config(), chosen)
 
 

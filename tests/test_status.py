@@ -11,7 +11,8 @@ import time
 import pytest
 from conftest import ROOT
 
-from vanishing_gradients import status
+from vanishing_gradients import progress, status
+from vanishing_gradients.layout import RunId
 from vanishing_gradients.procs import process_start
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs /proc")
@@ -113,3 +114,12 @@ def test_the_status_command_survives_a_damaged_file(tmp_path):
     assert result.returncode == 0 and not result.stderr, result.stderr
     assert "damaged progress file (a JSON list, not an object)" in result.stdout
     assert next(line for line in result.stdout.splitlines() if "fashion_mnist/good" in line).endswith("stopped")
+
+
+def test_the_status_reads_what_a_job_writes_where_it_writes_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # paths are relative to where Snakemake runs
+    run = RunId("s", "fashion_mnist", "runs", "baseline", "sigmoid", 0.1, 7, 42)
+    progress.write(progress.path(run), run, 10, {"epochs_done": 3, "val_acc": 0.5})
+    (found,) = status.progress(tmp_path, "s")
+    assert found["run"] == run.key and found["epochs_done"] == 3 and found["state"] == "running"
+    assert status.progress(tmp_path, "other") == []

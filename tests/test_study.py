@@ -129,7 +129,7 @@ def test_course_settings_reach_the_specs():
     assert skip.model.skips == ((1, 3), (4, 7))
     grow = spec_at(config, "train_some_layers", "course")
     assert grow.schedule == (2, 2, 2, 1) and grow.epochs == 100
-    run = study.layout(config).run(study.FINAL, "skip_connection", "course", 0.01, 7, 42)
+    run = study.study_layout(config).run(study.FINAL, "skip_connection", "course", 0.01, 7, 42)
     assert specs.from_param(study.spec_param(config, run)) == skip
 
 

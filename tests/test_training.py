@@ -1,6 +1,7 @@
 """The training loop: recorded gradient statistics, determinism, schedules, optimisers, resume, divergence."""
 
 import math
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ from vanishing_gradients.gradstats import (
     Callback,
     GradientRecorder,
     SaturationMonitor,
+    epoch_record,
     epochs_frame,
     norms,
     steps_frame,
@@ -47,11 +49,14 @@ def test_recorder_matches_autograd():
         optimizer.step()
         recorder.after_step()
         expected_ratio.append([((w - b).norm() / b.norm()).item() for w, b in zip(weights, before, strict=True)])
-    records = {}
-    recorder.end_epoch(model, {}, records)
-    records["grad_epochs"]["saturation"][0] = 0.25
+    records = recorder.end_epoch(model, {})
+    names = [*GradientRecorder.statistics, "saturation"]
+    saturation = {"layers": ["hidden1"], "saturation": torch.tensor([0.25])}
+    record = epoch_record(
+        ["hidden1", "hidden2", "hidden3", "output"], names, [recorder.epoch_statistics(model), saturation]
+    )
     steps = steps_frame([{"stage": 1, "epoch": 1, **records["grad_steps"]}])
-    epochs = epochs_frame([{"stage": 1, "epoch": 1, **records["grad_epochs"]}])
+    epochs = epochs_frame([{"stage": 1, "epoch": 1, **record}])
     assert list(steps["step"].unique()) == [0, 1, 2]
     got = steps.pivot(index="step", columns="layer", values="grad_norm")[["hidden1", "hidden2", "hidden3", "output"]]
     assert got.to_numpy() == pytest.approx(np.array(expected_norms), rel=1e-5)
@@ -76,8 +81,7 @@ def test_recorder_every_k_steps():
         model(torch.rand(2, 784)).sum().backward()
         recorder.before_step()
         recorder.after_step()
-    records = {}
-    recorder.end_epoch(model, {}, records)
+    records = recorder.end_epoch(model, {})
     assert records["grad_steps"]["steps"].tolist() == [0, 3, 6] and records["grad_steps"]["grad_norm"].shape == (3, 2)
 
 
@@ -103,9 +107,9 @@ def test_saturation_monitor_counts_saturated_or_dead_units(activation):
         else:
             expected = 1 - (out > 0).any(0).float().mean()
         assert monitor.fractions()[name] == pytest.approx(expected.item()), name
-    records = {"grad_epochs": {"layers": ["hidden1", "hidden2", "output"], "saturation": torch.zeros(3)}}
-    monitor.end_epoch(model, {}, records)
-    assert torch.isnan(records["grad_epochs"]["saturation"][2])
+    values = monitor.epoch_statistics(model)
+    assert values["layers"] == ["hidden1", "hidden2"]  # hidden layers only: no output row
+    assert values["saturation"].tolist() == pytest.approx([monitor.fractions()[n] for n in values["layers"]])
 
 
 def test_a_callback_sees_every_step_and_epoch_and_can_add_to_the_metrics():
@@ -115,7 +119,7 @@ def test_a_callback_sees_every_step_and_epoch_and_can_add_to_the_metrics():
         def after_step(self):
             self.steps += 1
 
-        def end_epoch(self, model, row, records):
+        def end_epoch(self, model, row):
             self.epochs += 1
             row["weight_sum"] = float(sum(p.detach().sum() for p in model.parameters()))
 
@@ -124,6 +128,26 @@ def test_a_callback_sees_every_step_and_epoch_and_can_add_to_the_metrics():
     _, run = training.train(spec, tiny_data(n_train=200), log=lambda m: None, callbacks=[counter])
     assert counter.steps == spec.epochs * 4 and counter.epochs == spec.epochs  # 200 samples in batches of 64
     assert all("weight_sum" in row for row in run.metrics)
+
+
+def test_statistics_come_from_the_callbacks_and_each_is_declared_once():
+    class Twice(Callback):
+        statistics: ClassVar[dict[str, str]] = {"saturation": "a second saturation"}
+
+    class Undeclared(Callback):
+        statistics: ClassVar[dict[str, str]] = {"declared": "one value per layer"}
+
+        def epoch_statistics(self, model):
+            return {"layers": ["output"], "declared": [1.0], "other": [2.0]}
+
+    spec, data = small_spec(epochs=1), tiny_data()
+    _, run = training.train(spec, data, log=lambda m: None)
+    assert list(run.statistics) == [*GradientRecorder.statistics, *SaturationMonitor.statistics]
+    assert list(run.frame("grad_epochs")["statistic"].unique()) == list(run.statistics)
+    with pytest.raises(ValueError, match="two callbacks declare the statistic 'saturation'"):
+        training.train(spec, data, log=lambda m: None, callbacks=[Twice()])
+    with pytest.raises(ValueError, match="'other', which no callback declares"):
+        training.train(spec, data, log=lambda m: None, callbacks=[Undeclared()])
 
 
 def test_same_seed_gives_identical_results_and_other_seed_differs():
@@ -242,6 +266,9 @@ def test_frozen_layers_do_not_change_and_unfrozen_ones_do(monkeypatch):
     assert len(run.metrics) == 5 * spec.epochs
     frozen_stage = run.frame("grad_steps").query("stage == 2")
     assert set(frozen_stage["layer"]) == {"hidden2", "hidden3", "output"}  # hidden1 frozen: no gradient
+    epochs = run.frame("grad_epochs").query("stage == 2")
+    assert set(epochs["layer"]) == {"hidden2", "hidden3", "output"}
+    assert set(epochs.query("statistic == 'saturation'")["layer"]) == {"hidden2", "hidden3"}  # of the layers trained
 
 
 def test_checkpoint_resume_gives_the_same_result_as_an_uninterrupted_run(tmp_path):
@@ -331,8 +358,7 @@ def test_norms_never_underflow_to_zero(monkeypatch):
         linear.weight.grad = torch.full_like(linear.weight, 1e-25)
     recorder.before_step()
     recorder.after_step()
-    records = {}
-    recorder.end_epoch(model, {}, records)
+    records = recorder.end_epoch(model, {})
     assert (records["grad_steps"]["grad_norm"] > 0).all()
 
 
@@ -351,10 +377,11 @@ def test_costly_statistics_every_k_steps_average_over_the_steps_they_saw():
         recorder.before_step()
         optimizer.step()
         recorder.after_step()
-    records = {}
-    recorder.end_epoch(model, {}, records)
+    records = recorder.end_epoch(model, {})
     assert len(records["grad_steps"]["steps"]) == 7  # norms at every step
-    assert float(records["grad_epochs"]["grad_abs_mean"][-1]) == pytest.approx(np.mean(expected_abs), rel=1e-5)
+    assert float(recorder.epoch_statistics(model)["grad_abs_mean"][-1]) == pytest.approx(
+        np.mean(expected_abs), rel=1e-5
+    )
 
 
 def test_the_test_is_taken_at_the_best_validation_epoch():

@@ -37,7 +37,7 @@ def screening_jobs(config):
 
 
 def chosen(smoke_run):
-    return selection.read(smoke_run / study.layout(smoke_config()).selection())
+    return selection.read(smoke_run / study.study_layout(smoke_config()).selection())
 
 
 class SmokeRun:

@@ -22,12 +22,16 @@ from .data import Split, splits_sha256
 from .specs import TrainSpec
 from .storage import atomic_path
 
+# The layout of a checkpoint's state and records; raised when it changes, so that an older checkpoint is not
+# resumed (2: every callback's statistics in one grad_epochs record of values and measured flags).
+FORMAT = 2
+
 
 def fingerprint(spec: TrainSpec, data: dict[str, Split], code: str = "") -> str:
-    """What shaped a run's state: its settings, its data (the splits' bytes, shapes and types) and ``code``, the
-    hash of the code that trains it (the training rule's ``code`` param)."""
+    """What shaped a run's state: its settings, its data (the splits' bytes, shapes and types), ``code``, the
+    hash of the code that trains it (the training rule's ``code`` param), and ``FORMAT``."""
     splits = {name: {"images": split.images, "labels": split.labels} for name, split in data.items()}
-    return hashlib.sha256(f"{spec.fingerprint()}:{splits_sha256(splits)}:{code}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{FORMAT}:{spec.fingerprint()}:{splits_sha256(splits)}:{code}".encode()).hexdigest()[:16]
 
 
 def records_path(checkpoint: Path) -> Path:

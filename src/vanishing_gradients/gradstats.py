@@ -1,35 +1,44 @@
 """Per-layer gradient statistics recorded while training, as callbacks of the training loop.
 
 Everything is accumulated on the training device and moved to the host once per epoch: a per-step
-``.item()`` would stall a GPU. Recorded for every ``Linear`` layer in use:
+``.item()`` would stall a GPU. Each callback declares the per-epoch statistics it measures (``statistics``:
+name -> meaning) and gives their values in a record of its own; the trainer gathers every callback's values
+into the epoch's ``grad_epochs`` record, so the statistics of the table are those of the callbacks. Here:
 
-* ``GradientRecorder``, every ``step_every`` steps: the L2 norm of the weight gradient (``grad_norm``);
-  every epoch: the mean of those norms, the weight norm after the epoch (``weight_norm``) and, from every
-  ``stats_every``-th step, mean |grad| (``grad_abs_mean``) and the mean update-to-weight ratio
-  ||W_after - W_before|| / ||W_before|| of a step (``update_ratio``). Norms are accumulated in float64,
-  so a gradient that is not 0 never reads 0;
-* ``SaturationMonitor``, on the validation pass: the fraction of saturated units (|sigmoid - 0.5| > 0.49,
-  |tanh| > 0.99) or, for ReLU, of dead units (zero for every validation sample) (``saturation``).
+* ``GradientRecorder``: the L2 norm of each ``Linear`` layer's weight gradient every ``step_every`` steps
+  (its own ``grad_steps`` record), and per epoch ``grad_norm``, ``grad_abs_mean``, ``weight_norm`` and
+  ``update_ratio``;
+* ``SaturationMonitor``, on the validation pass: ``saturation`` of each hidden layer.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 import torch
 
-from .measures import EPOCH_STATISTICS
+EPOCHS = "grad_epochs"  # the record (and table) of every callback's per-epoch statistics
 
 
 class Callback:
     """A hook into the training loop (training.Trainer). A new statistic is a new callback, not a loop edit.
 
     Per epoch: ``start_epoch``; per step ``before_step`` (after ``backward()``, before the optimiser step)
-    and ``after_step``; the validation pass with the forward hooks of ``evaluation_hooks``; then
-    ``end_epoch``, which may add columns to the epoch's metrics row and records to its ``records``.
+    and ``after_step``; the validation pass, observed by the forward hooks of ``evaluation_hooks``; then
+    ``end_epoch``, which may add columns to the epoch's metrics row (the trainer's columns are there: stage,
+    epoch, training and validation loss and accuracy) and returns the callback's own records of the epoch by
+    name; then ``epoch_statistics``, the values of the statistics it declares in ``statistics``; last
+    ``epoch_done``, which sees the finished epoch: every callback's columns and records (for loggers). A
+    callback reads no other callback's record, so their order does not matter (it orders the table's rows).
     ``state_dict``/``load_state_dict`` carry what the callback must keep across a checkpoint; ``close`` runs
     when the run ends (also when it fails).
     """
+
+    # The per-epoch statistics of each layer that this callback measures: name -> what it is. They are the
+    # ``statistic`` values of the grad_epochs table; ``epoch_statistics`` gives their values.
+    statistics: ClassVar[dict[str, str]] = {}
 
     def start_epoch(self, model) -> None:
         pass
@@ -43,7 +52,16 @@ class Callback:
     def evaluation_hooks(self, model) -> list:
         return []
 
-    def end_epoch(self, model, row: dict, records: dict) -> None:
+    def end_epoch(self, model, row: dict) -> dict | None:
+        """Columns added to ``row``; returns the callback's own records of the epoch by name (None: none)."""
+        return None
+
+    def epoch_statistics(self, model) -> dict:
+        """The epoch's values of ``statistics``: ``{"layers": [names], statistic: one value per layer, ...}``,
+        for the layers measured (a layer or statistic left out has no row in the table)."""
+        return {}
+
+    def epoch_done(self, row: dict, records: dict) -> None:
         pass
 
     def state_dict(self) -> dict:
@@ -54,6 +72,48 @@ class Callback:
 
     def close(self) -> None:
         pass
+
+
+def declared_statistics(callbacks) -> dict[str, str]:
+    """Every statistic the callbacks declare, in their order; a statistic declared twice is an error."""
+    out: dict[str, str] = {}
+    for callback in callbacks:
+        for name, meaning in callback.statistics.items():
+            if name in out:
+                raise ValueError(f"two callbacks declare the statistic {name!r} (one is {type(callback).__name__})")
+            out[name] = meaning
+    return out
+
+
+def epoch_record(layers: list[str], statistics: list[str], parts: list[dict]) -> dict:
+    """The callbacks' ``epoch_statistics`` of one epoch as one compact record: a value and a measured flag per
+    (layer, statistic). ``layers``: the model's layers in order (any other layer a callback names follows)."""
+    layers = list(layers)
+    for part in parts:
+        layers += [layer for layer in part.get("layers", []) if layer not in layers]
+    values = torch.full((len(layers), len(statistics)), float("nan"), dtype=torch.float64)
+    measured = torch.zeros(values.shape, dtype=torch.bool)
+    for part in parts:
+        rows = [layers.index(layer) for layer in part.get("layers", [])]
+        for name, column in part.items():
+            if name == "layers":
+                continue
+            if name not in statistics:
+                raise ValueError(f"a callback gave values of {name!r}, which no callback declares in `statistics`")
+            j = statistics.index(name)
+            values[rows, j] = torch.as_tensor(column, dtype=torch.float64).cpu()  # float32 values stay exact
+            measured[rows, j] = True
+    return {"layers": layers, "statistics": list(statistics), "values": values, "measured": measured}
+
+
+def epoch_values(record: dict, statistic: str) -> dict[str, float]:
+    """Layer -> value of one statistic in an epoch record, for the layers where it was measured."""
+    if statistic not in record["statistics"]:
+        return {}
+    j = record["statistics"].index(statistic)
+    return {
+        layer: float(record["values"][i, j]) for i, layer in enumerate(record["layers"]) if record["measured"][i, j]
+    }
 
 
 def norms(tensors) -> torch.Tensor:
@@ -123,41 +183,55 @@ class GradientRecorder(Callback):
             self._pending = False
         self.global_step += 1
 
-    def end_epoch(self, model, row: dict, records: dict) -> None:
-        """The epoch's step and epoch records: compact tensors, one host transfer for the epoch.
+    statistics: ClassVar[dict[str, str]] = {
+        "grad_norm": "mean over the epoch's recorded steps of the L2 norm of the layer's weight gradient",
+        "grad_abs_mean": "mean |grad| of the layer's weights, over every stats_every-th step",
+        "weight_norm": "L2 norm of the layer's weights after the epoch",
+        "update_ratio": "mean over every stats_every-th step of ||W_after - W_before|| / ||W_before||",
+    }
 
-        ``steps_frame``/``epochs_frame`` turn lists of these records into tidy tables.
-        """
+    def end_epoch(self, model, row: dict) -> dict:
+        """The epoch's step record (``steps_frame`` makes it a table): compact tensors, one host transfer."""
+        self._step_norms = torch.stack(self._norms).cpu() if self._norms else torch.empty(0, len(self.names))
+        return {
+            "grad_steps": {
+                "layers": list(self.names),
+                "steps": torch.tensor(self._steps, dtype=torch.long),
+                "grad_norm": self._step_norms,
+            }
+        }
+
+    def epoch_statistics(self, model) -> dict:
+        """The epoch's per-layer statistics, from the step norms ``end_epoch`` moved to the host."""
         n = max(self._recorded, 1)
         nan = torch.full((len(self.names),), float("nan"), dtype=torch.float64)
         numel = torch.tensor([float(w.numel()) for w in self.weights], dtype=torch.float64)
-        step_norms = torch.stack(self._norms).cpu() if self._norms else torch.empty(0, len(self.names))
-        records["grad_steps"] = {
-            "layers": list(self.names),
-            "steps": torch.tensor(self._steps, dtype=torch.long),
-            "grad_norm": step_norms,
-        }
-        records["grad_epochs"] = {
+        step_norms = self._step_norms
+        return {
             "layers": list(self.names),
             "grad_norm": step_norms.mean(0) if len(step_norms) else nan,
             "grad_abs_mean": self._abs_sum.cpu() / numel / n if self._recorded else nan,
             "weight_norm": norms([w.detach() for w in self.weights]).cpu(),
             "update_ratio": self._ratio_sum.cpu() / n if self._recorded else nan,
-            "saturation": nan.clone(),  # filled in by SaturationMonitor
         }
 
 
 class SaturationMonitor(Callback):
-    """Counts saturated (sigmoid, tanh) or dead (ReLU) units of each active hidden layer on the validation pass.
+    """Counts saturated (sigmoid, tanh) or dead (ReLU) units of each hidden layer that trains, on the validation
+    pass (a frozen layer of a train-some-layers stage is not counted, as it has no gradient statistics)."""
 
-    Runs after ``GradientRecorder`` in the callback list: it fills in the ``saturation`` of its epoch record.
-    """
+    statistics: ClassVar[dict[str, str]] = {
+        "saturation": "fraction of saturated units on the validation pass (sigmoid: |sigmoid - 0.5| > 0.49; "
+        "tanh: |tanh| > 0.99); ReLU: fraction of units zero for every validation sample (dead)",
+    }
 
     def evaluation_hooks(self, model) -> list:
         self._acc: dict[str, list] = {}
         kind = model.spec.activation
         handles = []
         for i, layer in enumerate(model.hidden[: model.active], start=1):
+            if not layer.linear.weight.requires_grad:
+                continue
 
             def hook(_module, _inputs, out, name=f"hidden{i}"):
                 if kind == "relu":  # a unit is dead if it is zero for every sample seen
@@ -179,10 +253,10 @@ class SaturationMonitor(Callback):
             return {name: 1.0 - float(alive.float().mean()) for name, (alive, _) in self._acc.items()}
         return {name: float(hit) / total for name, (hit, total) in self._acc.items() if total}
 
-    def end_epoch(self, model, row: dict, records: dict) -> None:
-        saturation = self.fractions()
-        epoch = records["grad_epochs"]
-        epoch["saturation"] = torch.tensor([saturation.get(name, float("nan")) for name in epoch["layers"]])
+    def epoch_statistics(self, model) -> dict:
+        fractions = self.fractions()
+        # float32, as the table has always held these values
+        return {"layers": list(fractions), "saturation": torch.tensor(list(fractions.values()))}
 
 
 # ------------------------------------------------------------------------------------- tidy tables
@@ -207,15 +281,22 @@ def steps_frame(records: list[dict]) -> pd.DataFrame:
 
 
 def epochs_frame(records: list[dict]) -> pd.DataFrame:
-    """Epoch records -> one row per (stage, epoch, layer, statistic); saturation only where measured."""
+    """Epoch records (``epoch_record``, with stage and epoch) -> one row per (stage, epoch, layer, statistic)
+    measured, layer by layer in the model's order, the statistics in the callbacks' order."""
     rows = []
     for r in records:
-        for col, layer in enumerate(r["layers"]):
-            for stat in EPOCH_STATISTICS:
-                value = float(r[stat][col])
-                if not (stat == "saturation" and np.isnan(value)):
+        values, measured = r["values"].tolist(), r["measured"].tolist()
+        for i, layer in enumerate(r["layers"]):
+            for j, stat in enumerate(r["statistics"]):
+                if measured[i][j]:
                     rows.append(
-                        {"stage": r["stage"], "epoch": r["epoch"], "layer": layer, "statistic": stat, "value": value}
+                        {
+                            "stage": r["stage"],
+                            "epoch": r["epoch"],
+                            "layer": layer,
+                            "statistic": stat,
+                            "value": values[i][j],
+                        }
                     )
     return pd.DataFrame(rows, columns=["stage", "epoch", "layer", "statistic", "value"])
 

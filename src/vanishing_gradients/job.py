@@ -7,21 +7,18 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import os
 import signal
-import socket
 import threading
 import time
 from pathlib import Path
 
+from . import progress
 from .gradstats import Callback
 from .layout import RunId
-from .procs import process_start
 from .specs import TrainSpec, total_epochs
-from .storage import atomic_path
 
-CHECKPOINT, LOCK, PROGRESS = "checkpoint.pt", "lock", "progress.json"
+CHECKPOINT, LOCK = "checkpoint.pt", "lock"  # in the run's state folder, beside its progress file (progress.path)
 
 
 class RunLockedError(RuntimeError):
@@ -149,41 +146,27 @@ def stop_with_snakemake(log, interval_s: float = 1.0) -> threading.Thread | None
 
 # ------------------------------------------------------------------------------------- progress
 class ProgressFile(Callback):
-    """Writes the run's progress (epochs done, latest validation accuracy, time left) after every epoch."""
+    """Writes the run's progress file (``progress``) after every epoch: epochs done, latest validation accuracy,
+    time left."""
 
-    def __init__(self, path: Path, run: RunId, spec: TrainSpec):
-        self.path, self.run, self.total = Path(path), run, total_epochs(spec)
+    def __init__(self, run: RunId, spec: TrainSpec):
+        self.path, self.run, self.total = progress.path(run), run, total_epochs(spec)
         self.epoch_seconds: list[float] = []
-        self.write({"epochs_done": 0, "val_acc": None})
+        progress.write(self.path, run, self.total, {"epochs_done": 0, "val_acc": None})
 
     def start_epoch(self, model) -> None:
         self._started = time.monotonic()
 
-    def end_epoch(self, model, row: dict, records: dict) -> None:
+    def end_epoch(self, model, row: dict) -> None:
         self.epoch_seconds = [*self.epoch_seconds, time.monotonic() - self._started][-10:]
         per_epoch = sum(self.epoch_seconds) / len(self.epoch_seconds)
-        self.write(
-            {
-                "epochs_done": row["epoch"],
-                "val_acc": row["val_acc"],
-                "seconds_per_epoch": per_epoch,
-                "seconds_left": per_epoch * (self.total - row["epoch"]),
-            }
-        )
-
-    def write(self, fields: dict) -> None:
-        progress = {
-            "run": self.run.key,
-            "study": self.run.study,
-            "pid": os.getpid(),
-            "pid_start": process_start(os.getpid()),  # the pid with its start time: vanishing_gradients.status
-            "host": socket.gethostname(),
-            "epochs_total": self.total,
-            "updated": time.time(),
-            **fields,
+        fields = {
+            "epochs_done": row["epoch"],
+            "val_acc": row["val_acc"],
+            "seconds_per_epoch": per_epoch,
+            "seconds_left": per_epoch * (self.total - row["epoch"]),
         }
-        with atomic_path(self.path) as tmp:
-            tmp.write_text(json.dumps(progress))
+        progress.write(self.path, self.run, self.total, fields)
 
 
 # ------------------------------------------------------------------------------------------ job
@@ -197,11 +180,13 @@ def run(
     log,
     tensorboard: bool = False,
     code: str | None = None,
+    callbacks: list[Callback] = (),
 ) -> dict:
     """Train one run and write its outputs; return its summary. The state folder is removed at the end.
 
     ``code``: the hash of the training code (the rule's ``code`` param), part of the checkpoint's fingerprint;
-    by default the hash of this module and every module it imports.
+    by default the hash of this module and every module it imports. ``callbacks``: more of them for the trainer
+    (a new statistic: its rows land in the run's grad_epochs table).
     """
     import torch
 
@@ -216,7 +201,7 @@ def run(
         stop_with_snakemake(log)
         device = training.resolve_device(device)
         log(f"{run_id.key} of study {run_id.study} on {device}, {threads} thread(s): {spec}")
-        callbacks = [ProgressFile(state / PROGRESS, run_id, spec)]
+        callbacks = [ProgressFile(run_id, spec), *callbacks]
         if tensorboard:
             from .tboard import TensorBoardLogger
 
@@ -226,7 +211,7 @@ def run(
         )
         summary = run_outputs.save_run(run_log, model, spec, run_id, outputs, str(device), threads)
         checkpoints.remove(state / CHECKPOINT)
-        (state / PROGRESS).unlink(missing_ok=True)
+        progress.path(run_id).unlink(missing_ok=True)
     with contextlib.suppress(OSError):  # left as it is if not empty (a file someone put there)
         state.rmdir()  # only the run's own folder: another job may be creating its siblings right now
     return summary

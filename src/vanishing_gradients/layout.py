@@ -32,6 +32,11 @@ AGGREGATE_TABLES = {
 }
 
 
+def checkpoints_dir(study: str) -> str:
+    """The folder of a study's runs in training: each run's state below it (``RunId.checkpoint_dir``)."""
+    return f"{RESULTS}/{study}/checkpoints"
+
+
 def lr_name(lr: float | str) -> str:
     """A learning rate as a path names it: 0.01 -> "0.01", 0.0001 -> "0.0001", 3e-05 -> "3e-05"."""
     return lr if isinstance(lr, str) else f"{lr:g}"
@@ -74,7 +79,7 @@ class RunId:
     @property
     def checkpoint_dir(self) -> str:
         """State while training: the checkpoint, the run lock and the progress file. Removed when the run ends."""
-        return f"{RESULTS}/{self.study}/checkpoints/{self.key}"
+        return f"{checkpoints_dir(self.study)}/{self.key}"
 
     @property
     def tensorboard_dir(self) -> str:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-# Per epoch and Linear layer (grad_epochs tables); see gradstats.py for how each is recorded.
-EPOCH_STATISTICS = ("grad_norm", "grad_abs_mean", "weight_norm", "update_ratio", "saturation")
-
+# The report's words for the saturation statistic, per activation (gradstats.SaturationMonitor measures it; each
+# per-epoch statistic is declared by the training callback that measures it).
 SATURATION_DEFINITIONS = {
     "sigmoid": "fraction of activations with |sigmoid(x) - 0.5| > 0.49, i.e. sigmoid'(x) < 0.0099",
     "tanh": "fraction of activations with |tanh(x)| > 0.99",

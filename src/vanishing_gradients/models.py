@@ -1,6 +1,6 @@
-"""One MLP builder. Every fix is an option of it: init, activation, normalisation, skips, gradient norm.
+"""One MLP builder. Every fix is an option of it: init, activation, normalisation, skips, gradient normalisation.
 
-The network is a list of hidden layers ``Linear -> [norm] -> activation -> [grad norm]`` and a
+The network is a list of hidden layers ``Linear -> [norm] -> activation -> [gradient normalisation]`` and a
 ``Linear(width, 10)`` head. Only the first ``active`` hidden layers are used, so the train-some-layers
 schedule can grow the network in place and swap in a fresh head at each growth.
 """
@@ -39,8 +39,9 @@ class _StandardizeGrad(torch.autograd.Function):
         return (grad - grad.mean()) / (grad.std(unbiased=False) + 1e-6)
 
 
-class GradNorm(nn.Module):
-    """Identity forward; backward replaces the incoming gradient g by (g - mean(g)) / (std(g) + 1e-6)."""
+class GradientNormalization(nn.Module):
+    """The seventh fix (spec key ``grad_norm``): identity forward; backward replaces the incoming gradient g by
+    (g - mean(g)) / (std(g) + 1e-6), i.e. standardises it. Not the measured gradient norm (tables' ``grad_norm``)."""
 
     def forward(self, x):
         return _StandardizeGrad.apply(x)
@@ -54,10 +55,10 @@ class HiddenLayer(nn.Module):
             spec.norm
         ]()
         self.act = ACTIVATIONS[spec.activation]()
-        self.grad_norm = GradNorm() if spec.grad_norm else nn.Identity()
+        self.grad_normalization = GradientNormalization() if spec.grad_norm else nn.Identity()
 
     def forward(self, x):
-        return self.grad_norm(self.act(self.norm(self.linear(x))))
+        return self.grad_normalization(self.act(self.norm(self.linear(x))))
 
 
 class MLP(nn.Module):

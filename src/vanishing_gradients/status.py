@@ -10,18 +10,13 @@ node of a cluster is listed as running elsewhere) and those left by a job that d
 from __future__ import annotations
 
 import argparse
-import json
 import socket
 import sys
 import time
 from pathlib import Path
 
-from .layout import RESULTS
+from . import progress as progress_file
 from .procs import HAVE_PROC, pid_alive, process_start, process_started_at
-
-# The fields the table shows, with their types (job.ProgressFile writes them); anything else is a damaged file.
-REQUIRED = {"run": str, "study": str, "pid": int, "epochs_done": int, "epochs_total": int}
-NUMBERS = ["val_acc", "seconds_per_epoch", "seconds_left", "updated"]  # each a number or null when present
 
 
 def _duration(seconds: float | None) -> str:
@@ -30,24 +25,6 @@ def _duration(seconds: float | None) -> str:
     minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
-
-
-def _damage(entry) -> str | None:
-    """What is wrong with a progress file's content, or None."""
-    if not isinstance(entry, dict):
-        return f"a JSON {type(entry).__name__}, not an object"
-    for key, kind in REQUIRED.items():
-        if key not in entry:
-            return f"no {key!r}"
-        if not isinstance(entry[key], kind) or isinstance(entry[key], bool):
-            return f"{key!r} is {json.dumps(entry[key])[:40]}, not {'an integer' if kind is int else 'a string'}"
-    for key in NUMBERS:
-        value = entry.get(key)
-        if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
-            return f"{key!r} is {json.dumps(value)[:40]}, not a number"
-    if not isinstance(entry.get("host", ""), str):
-        return "'host' is not a string"
-    return None
 
 
 def _state(entry: dict) -> str:
@@ -75,18 +52,13 @@ def progress(root: str | Path = ".", study: str | None = None) -> list[dict]:
     """Every progress file under ``root``/results, with ``state``: running, elsewhere, stopped or damaged (then
     with ``path`` and ``reason``)."""
     out = []
-    pattern = f"{study or '*'}/checkpoints/**/progress.json"
-    for path in sorted(Path(root, RESULTS).glob(pattern)):
+    for path in progress_file.find(root, study):
         try:
-            entry = json.loads(path.read_bytes())
+            entry = progress_file.read(path)
         except FileNotFoundError:
-            continue  # the run ended since the glob (files are replaced atomically: never half-written)
-        except (OSError, ValueError) as err:
-            out.append({"state": "damaged", "path": str(path), "reason": f"not JSON: {err}"})
-            continue
-        reason = _damage(entry)
-        if reason:
-            out.append({"state": "damaged", "path": str(path), "reason": reason})
+            continue  # the run ended since it was found (files are replaced atomically: never half-written)
+        except progress_file.DamagedProgress as err:
+            out.append({"state": "damaged", "path": str(path), "reason": str(err)})
             continue
         entry["state"] = _state(entry)
         out.append(entry)

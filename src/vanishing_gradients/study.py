@@ -26,7 +26,8 @@ class ConfigError(ValueError):
     """A config value that cannot work; the message names the key, the value and what is allowed."""
 
 
-def layout(config: dict) -> StudyLayout:
+def study_layout(config: dict) -> StudyLayout:
+    """Where the files of the config's study live (``layout.StudyLayout``)."""
     return StudyLayout(config["study"], DATASET)
 
 
@@ -158,7 +159,7 @@ def configurations(config: dict, group: str | None = None) -> list[tuple[str, st
 def screening_runs(config: dict, group: str | None = None) -> list[RunId]:
     """Every configuration at every rate of its grid, with the screen's seeds and budget. A configuration whose
     grid holds one rate needs no screen (``fixed_rates``)."""
-    where = layout(config)
+    where = study_layout(config)
     return [
         where.run(SCREEN, g, v, lr, d, int(s))
         for g, v, d in configurations(config, group)
@@ -188,7 +189,7 @@ def final_runs(config: dict, chosen: dict[tuple[str, str, int], float], group: s
     """The full-budget runs, given each configuration's chosen rate (``selection.read``): every configuration at
     its chosen rate with every seed; at its course rate with ``selection.course_seeds``; the configurations of
     ``selection.check`` at every rate of their grid with the screen's seeds. Each run once, in a stable order."""
-    where, screen = layout(config), config["selection"]
+    where, screen = study_layout(config), config["selection"]
     checked = {(c["group"], c["variant"], int(c["depth"])) for c in screen["check"]}
     out: dict[RunId, None] = {}
     for g, v, d in configurations(config, group):

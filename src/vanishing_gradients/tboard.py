@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import torch
 
-from .gradstats import Callback
+from .gradstats import EPOCHS, Callback, epoch_values
 
 
 class TensorBoardLogger(Callback):
-    """Per epoch: every layer's mean gradient norm, update ratio and weight norm, the losses and accuracies,
-    and a histogram of each layer's weight gradient at the epoch's last step."""
+    """Per epoch: every per-epoch statistic of every layer (those the callbacks declare: mean gradient norm,
+    update ratio, weight norm, ...), the losses and accuracies, and a histogram of each layer's weight gradient
+    at the epoch's last step."""
 
     def __init__(self, log_dir: str):
         try:
@@ -31,14 +32,13 @@ class TensorBoardLogger(Callback):
     def before_step(self) -> None:
         torch._foreach_copy_(self.last_grads, [w.grad for _, w in self.layers])  # reused buffers, no allocation
 
-    def end_epoch(self, model, row: dict, records: dict) -> None:
+    def epoch_done(self, row: dict, records: dict) -> None:
         epoch = row["epoch"]
         for key in ("train_loss", "val_loss", "train_acc", "val_acc"):
             self.writer.add_scalar(f"metrics/{key}", row[key], epoch)
-        stats = records["grad_epochs"]
-        for col, layer in enumerate(stats["layers"]):
-            for stat in ("grad_norm", "update_ratio", "weight_norm"):
-                self.writer.add_scalar(f"{stat}/{layer}", float(stats[stat][col]), epoch)
+        for stat in records[EPOCHS]["statistics"]:
+            for layer, value in epoch_values(records[EPOCHS], stat).items():
+                self.writer.add_scalar(f"{stat}/{layer}", value, epoch)
         for (layer, _), grad in zip(self.layers, self.last_grads, strict=True):
             self.writer.add_histogram(f"gradient/{layer}", grad.detach().cpu(), epoch)
         self.writer.flush()

@@ -20,7 +20,7 @@ from torch import nn
 
 from . import checkpoints
 from .data import Split
-from .gradstats import FRAMES, Callback, GradientRecorder, SaturationMonitor
+from .gradstats import EPOCHS, FRAMES, Callback, GradientRecorder, SaturationMonitor, declared_statistics, epoch_record
 from .models import MLP
 from .specs import Stage, TrainSpec, stages
 
@@ -103,18 +103,6 @@ def evaluate(model: MLP, x: torch.Tensor, y: torch.Tensor, hooks: list | None = 
     return float(loss_sum) / len(y), float(correct) / len(y)
 
 
-class Validation(Callback):
-    """The validation pass at every epoch's end, observed by every callback's evaluation hooks."""
-
-    def __init__(self, split: Split, device):
-        self.x, self.y = _to_device(split, device)
-        self.observers: list[Callback] = []  # set by the Trainer: all of its callbacks
-
-    def end_epoch(self, model, row: dict, records: dict) -> None:
-        hooks = [h for observer in self.observers for h in observer.evaluation_hooks(model)]
-        row["val_loss"], row["val_acc"] = evaluate(model, self.x, self.y, hooks)
-
-
 class BestEpoch(Callback):
     """Keeps the weights of the epoch with the best validation accuracy, for the test at that epoch.
 
@@ -129,7 +117,7 @@ class BestEpoch(Callback):
     def start_stage(self) -> None:
         self.stage_best, self.stale = -1.0, 0
 
-    def end_epoch(self, model, row: dict, records: dict) -> None:
+    def end_epoch(self, model, row: dict) -> None:
         if row["val_acc"] > self.stage_best:
             self.stage_best, self.stale = row["val_acc"], 0
         else:
@@ -162,10 +150,12 @@ class BestEpoch(Callback):
 
 @dataclass
 class RunLog:
-    """Everything a run produces: a metrics row and compact records (by name, e.g. ``grad_steps``) per epoch."""
+    """Everything a run produces: a metrics row and compact records (by name, e.g. ``grad_steps``) per epoch,
+    and the per-epoch statistics its callbacks declared (name -> meaning: the ``grad_epochs`` table's)."""
 
     metrics: list[dict] = field(default_factory=list)
     records: dict[str, list[dict]] = field(default_factory=dict)
+    statistics: dict[str, str] = field(default_factory=dict)
     diverged_epoch: int | None = None
     test_loss: float = float("nan")  # after the last epoch
     test_acc: float = float("nan")
@@ -183,7 +173,8 @@ class RunLog:
 # ---------------------------------------------------------------------------------------- trainer
 class Trainer:
     """One run in small phases: ``restore`` a checkpoint, ``run_stage`` per stage of the schedule, ``run_epoch``
-    per epoch, ``save`` after every epoch. Statistics and evaluation are callbacks (``gradstats.Callback``)."""
+    per epoch, ``end_epoch`` (the validation pass, then the callbacks), ``save`` after every epoch. Statistics,
+    the best epoch and progress are callbacks (``gradstats.Callback``)."""
 
     def __init__(
         self,
@@ -197,8 +188,9 @@ class Trainer:
     ):
         self.spec, self.device, self.log = spec, torch.device(device), log
         # Saturated sigmoids (weights N(0, 10), gradient normalisation) make subnormal floats (< 1.2e-38) in the
-        # backward pass, and x86 CPUs compute with them ~50x slower: measured 2.1 s instead of 0.7 s per epoch
-        # of the std-10 run. Flushing them to zero changes no number of the other runs (tested bitwise).
+        # backward pass, and x86 CPUs compute with them far slower (before this flush the full study's N(0, 10) runs
+        # took 4.1 s per epoch against ~0.9 s for the other 7-layer runs: README of 0.1.0, Speed). Flushing them
+        # to zero changes no number of the other runs (tested bitwise).
         torch.set_flush_denormal(True)
         self.checkpoint = Path(checkpoint) if checkpoint else None
         self.identity = checkpoints.fingerprint(spec, data, code) if checkpoint else None
@@ -209,17 +201,15 @@ class Trainer:
         # scaling every batch from uint8, with the same values.
         images, self.train_y = _to_device(data["train"], self.device)
         self.train_x = pixels(images)
+        self.val_x, self.val_y = _to_device(data["validation"], self.device)
         self.test = data["test"]
-        self.recorder = GradientRecorder(spec.step_every, spec.stats_every)
         self.best = BestEpoch()
-        validation = Validation(data["validation"], self.device)
-        # Order matters: validation first (its pass feeds the others' evaluation hooks and the best epoch),
-        # saturation after the recorder (it fills in the recorder's epoch record), user callbacks last (they
-        # see the finished epoch).
-        self.callbacks = [validation, self.best, self.recorder, SaturationMonitor(), *callbacks]
-        validation.observers = self.callbacks
+        # No callback reads another's record; their order is only that of the statistics in the tables.
+        self.callbacks = [self.best, GradientRecorder(spec.step_every, spec.stats_every), SaturationMonitor()]
+        self.callbacks += callbacks
+        self.statistics = declared_statistics(self.callbacks)
         self.plan = stages(spec)
-        self.run_log = RunLog()
+        self.run_log = RunLog(statistics=self.statistics)
 
     def restore(self) -> dict | None:
         """Load the last checkpoint of this run, if any: rebuild its stage's structure, weights and history."""
@@ -229,13 +219,13 @@ class Trainer:
         for stage in self.plan[: resume["stage"] + 1]:
             apply_stage(self.model, stage)  # rebuild the structure (heads) of that stage before loading weights
         self.model.load_state_dict(resume["model"])
-        self.run_log = RunLog(**resume["run"])
+        self.run_log = RunLog(**resume["run"], statistics=self.statistics)
         for record in resume["records"]:
             for name, value in record.items():
                 self.run_log.records.setdefault(name, []).append(value)
         for callback in self.callbacks:
             callback.load_state_dict(resume["callbacks"].get(type(callback).__name__, {}))
-        self.log(f"resumed from {self.checkpoint} at stage {resume['stage'] + 1}, epoch {resume['epoch']}")
+        self.log(f"resumed from {self.checkpoint} at stage {resume['stage'] + 1}, epoch {resume['epoch']} of the stage")
         return resume
 
     def run(self) -> tuple[MLP, RunLog]:
@@ -270,20 +260,22 @@ class Trainer:
             torch.set_rng_state(resume["torch_rng"])
         self.model.train()
         patience = self.spec.patience
-        for epoch in range(resume["epoch"] if resume else 0, self.spec.epochs):
+        # stage_epoch counts the epochs of this stage (``spec.epochs`` per stage); the metrics row's ``epoch``
+        # counts every epoch of the run, across stages. The checkpoint's "epoch" is the stage's epochs done.
+        for stage_epoch in range(resume["epoch"] if resume else 0, self.spec.epochs):
             if patience is not None and self.best.stale >= patience:  # checked first: a resumed run stops too
                 self.run_log.stopped_early = True
                 self.log(f"no better validation accuracy in {patience} epochs: stage {index + 1} ends early")
                 break
-            row, records = self.run_epoch(optimizer, index, epoch)
+            row, records = self.run_epoch(optimizer, index, stage_epoch)
             if not math.isfinite(row["train_loss"]):
                 self.run_log.diverged_epoch = row["epoch"]
                 self.log(f"training loss is {row['train_loss']} at epoch {row['epoch']}: run diverged, stopping")
                 return False
-            self.save(index, epoch + 1, optimizer, records)
+            self.save(index, stage_epoch + 1, optimizer, records)
         return True
 
-    def run_epoch(self, optimizer, stage_index: int, epoch: int) -> tuple[dict, dict]:
+    def run_epoch(self, optimizer, stage_index: int, stage_epoch: int) -> tuple[dict, dict]:
         """One pass over the shuffled training split, then the callbacks' end of epoch; returns (row, records)."""
         started = time.perf_counter()
         model, n, batch = self.model, len(self.train_y), self.spec.batch_size
@@ -311,9 +303,7 @@ class Trainer:
             correct += (logits.detach().argmax(1) == yb).sum()
         tags = {"stage": stage_index + 1, "epoch": len(self.run_log.metrics) + 1}
         row = {**tags, "train_loss": float(loss_sum) / seen, "train_acc": float(correct) / seen}
-        records = {}
-        for callback in self.callbacks:
-            callback.end_epoch(model, row, records)
+        records = self.end_epoch(row)
         release_free_memory()
         row["seconds"] = time.perf_counter() - started
         self.run_log.seconds += row["seconds"]
@@ -322,19 +312,40 @@ class Trainer:
         for name, record in records.items():
             self.run_log.records.setdefault(name, []).append(record)
         self.log(
-            f"stage {stage_index + 1}/{len(self.plan)} epoch {epoch + 1}/{self.spec.epochs}: "
+            f"stage {stage_index + 1}/{len(self.plan)} epoch {stage_epoch + 1}/{self.spec.epochs}: "
             f"train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f} | "
             f"val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f} | {row['seconds']:.2f}s"
         )
         return row, records
 
-    def save(self, stage_index: int, epoch: int, optimizer, records: dict) -> None:
+    def end_epoch(self, row: dict) -> dict:
+        """The validation pass (observed by every callback's evaluation hooks), then each callback's end of epoch:
+        its columns in ``row``, its own records and its statistics (gathered in one ``grad_epochs`` record); last,
+        every callback sees the finished epoch. Returns the epoch's records by name."""
+        model = self.model
+        hooks = [handle for callback in self.callbacks for handle in callback.evaluation_hooks(model)]
+        row["val_loss"], row["val_acc"] = evaluate(model, self.val_x, self.val_y, hooks)
+        records, parts = {}, []
+        for callback in self.callbacks:
+            own = callback.end_epoch(model, row) or {}
+            taken = set(own) & {*records, EPOCHS}
+            if taken:
+                raise ValueError(f"{type(callback).__name__} writes the record {sorted(taken)[0]!r}, already taken")
+            records.update(own)
+            if callback.statistics:
+                parts.append(callback.epoch_statistics(model))
+        records[EPOCHS] = epoch_record([name for name, _ in model.linears()], list(self.statistics), parts)
+        for callback in self.callbacks:
+            callback.epoch_done(row, records)
+        return records
+
+    def save(self, stage_index: int, stage_epochs_done: int, optimizer, records: dict) -> None:
         """Checkpoint the state after a finished epoch (atomically), so that a killed run resumes from it."""
         if self.checkpoint is None:
             return
         state = {
             "stage": stage_index,
-            "epoch": epoch,
+            "epoch": stage_epochs_done,
             "model": self.model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "shuffle": self.shuffle.get_state(),

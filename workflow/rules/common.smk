@@ -24,7 +24,7 @@ wildcard_constraints:
 
 # Every path comes from vanishing_gradients.layout: results/<study>/..., logs/<study>/..., benchmarks/<study>/...
 # Paths of the project's own files are absolute, so that `snakemake -d <elsewhere>` finds them.
-LAYOUT = study.layout(config)
+LAYOUT = study.study_layout(config)
 RAW_FILES = [f"{LAYOUT.raw_dir()}/{name}" for name in DATA_FILES]
 DATASET = LAYOUT.dataset_file()
 # Reruns go by content, never by a file's time (README, "Rerunning"). Each rule's code is a `code` param: the
@@ -100,8 +100,8 @@ def run_spec(phase, group):
 
 
 def train_runtime(phase, group):
-    """Minutes for SLURM: measured 0.9 s per epoch of a 7x128 MLP on one CPU thread (1.35 s with BatchNorm or
-    Adam), so 2.5 s per epoch and stage, scaled by depth, is ample headroom."""
+    """Minutes for SLURM: 10 + 2.5 s per epoch and stage, scaled by depth/7, well above the epoch times measured on
+    one CPU thread (the numbers: README, "Running on a cluster" and "Speed")."""
 
     def minutes(wildcards):
         spec = study.spec_of(config, _run(phase, group, wildcards))
