@@ -5,14 +5,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
+from vanishing_gradients import registry
 from vanishing_gradients.logs import rule_log
 from vanishing_gradients.report.notebook import render
 
 with rule_log(snakemake.log.log) as log:
-    tables = {
-        k: str(Path(snakemake.input[k]).resolve())
-        for k in ("runs", "metrics", "grad_steps", "grad_epochs", "init_flow", "selection")
-    }
+    tables = {k: str(Path(snakemake.input[k]).resolve()) for k in registry.names(registry.report())}
     render(
         snakemake.input.notebook,
         snakemake.log.notebook,

@@ -41,7 +41,7 @@ def run_pattern(phase, group):
 
 
 def run_outputs(phase, group):
-    """The files every run writes (layout.RUN_OUTPUTS), plus its TensorBoard folder when asked for."""
+    """The files every run writes (registry.RUN), plus its TensorBoard folder when asked for."""
     outputs = run_pattern(phase, group).outputs()
     if config["tensorboard"] and phase == study.FINAL:
         outputs["tensorboard"] = directory(run_pattern(phase, group).tensorboard_dir)

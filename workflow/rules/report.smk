@@ -34,12 +34,10 @@ rule aggregate:
 
 rule report:
     input:
-        **LAYOUT.aggregate(),
+        **LAYOUT.report_tables(),  # every table of registry.report(): the aggregate's and the study's
         notebook=str(REPO / "reports/report.ipynb"),
         template=str(REPO / "reports/offline.html.j2"),
         code=sorted(map(str, (LIBRARY / "report").rglob("*.py"))),  # every module of the report package
-        init_flow=LAYOUT.init_flow(),
-        selection=LAYOUT.selection(),
     output:
         html=report(
             f"{LAYOUT.report_dir()}/report.html",
