@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))
-from vanishing_gradients import data
+from vanishing_gradients import data, datasets
 from vanishing_gradients.logs import rule_log
 
 with rule_log(snakemake.log[0]) as log:
@@ -14,5 +14,6 @@ with rule_log(snakemake.log[0]) as log:
         validation_size=snakemake.params.validation_size,
         split_seed=snakemake.params.split_seed,
         subset=snakemake.params.subset,
+        dataset=datasets.of(snakemake.config),
     )
     log(f"wrote {snakemake.output[0]}: {sizes}")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import registry
+from . import datasets, registry
 from .storage import read_table
 from .study import FINAL, SCREEN
 
@@ -65,7 +65,7 @@ class Run(_Tables):
     def dataset_file(self) -> Path:
         """The study's cached dataset, ``results/<study>/data/<dataset>.pt``, above the run's ``runs/`` (or
         ``screen/``) folder."""
-        dataset = self.summary.get("run", {}).get("dataset", "fashion_mnist")
+        dataset = self.summary.get("run", {}).get("dataset", datasets.DEFAULT)
         for parent in self.path.resolve().parents:
             if parent.name in (FINAL, SCREEN):
                 return parent.parent / "data" / f"{dataset}.pt"

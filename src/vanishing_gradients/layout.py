@@ -15,7 +15,7 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from . import registry
+from . import datasets, registry
 
 RESULTS, LOGS, BENCHMARKS = "results", "logs", "benchmarks"
 DOWNLOADS = "downloads"  # results/downloads/<dataset>/: the raw files every study shares
@@ -101,7 +101,7 @@ class StudyLayout:
     """The files of one study that are not a run's."""
 
     study: str
-    dataset: str = "fashion_mnist"
+    dataset: str = datasets.DEFAULT
 
     def raw_dir(self) -> str:
         return f"{RESULTS}/{DOWNLOADS}/{self.dataset}"

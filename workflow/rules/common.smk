@@ -6,8 +6,7 @@ from pathlib import Path
 REPO = Path(str(workflow.current_basedir)).parents[1]
 sys.path.insert(0, str(REPO / "src"))  # the library, even when not pip-installed
 
-from vanishing_gradients import selection, specs, study
-from vanishing_gradients.data import FILES as DATA_FILES
+from vanishing_gradients import datasets, selection, specs, study
 
 try:
     study.validate_config(config, str(REPO / "workflow/schemas/config.schema.yaml"))
@@ -25,7 +24,8 @@ wildcard_constraints:
 # Every path comes from vanishing_gradients.layout: results/<study>/..., logs/<study>/..., benchmarks/<study>/...
 # Paths of the project's own files are absolute, so that `snakemake -d <elsewhere>` finds them.
 LAYOUT = study.layout(config)
-RAW_FILES = [f"{LAYOUT.raw_dir()}/{name}" for name in DATA_FILES]
+DATA = datasets.of(config)  # the dataset's record (data.name): its files, shapes, classes, mirrors
+RAW_FILES = [f"{LAYOUT.raw_dir()}/{name}" for name in DATA.files]
 DATASET = LAYOUT.dataset_file()
 # The library modules that compute a run: editing them retrains; editing the report code does not.
 LIBRARY = REPO / "src/vanishing_gradients"

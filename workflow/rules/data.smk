@@ -1,10 +1,13 @@
-# Fetch the four original Fashion-MNIST files (shared by every study), verify them, and cache the study's
-# train/validation/test split.
+# Fetch the raw files of the study's dataset (`data.name`, its record in datasets.py; shared by every study),
+# verify them, and cache the study's train/validation/test split.
 
 
 # No params: the mirror list decides where the files come from, not what they are (each is checked by
-# content), so editing it must not rerun anything. The script reads it from the config.
-rule download_fashion_mnist:
+# content), so editing it must not rerun anything. The script reads it from the config. The rule is named
+# after the dataset: download_fashion_mnist.
+rule:
+    name:
+        f"download_{DATA.name}"
     output:
         RAW_FILES,
     log:

@@ -10,7 +10,7 @@ from functools import cached_property
 import pandas as pd
 import seaborn as sns
 
-from .. import registry
+from .. import datasets, registry
 from ..layout import RUN_KEYS, report_tables
 from ..storage import read_table
 from ..study import BASELINE, FINAL, SCREEN
@@ -71,6 +71,16 @@ class Study:
     # every table of registry.report() by name, as loaded (the runs and init_flow with their labels; every run's
     # rows, where the fields above hold the fair runs')
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def dataset(self) -> datasets.Dataset:
+        """The dataset the study trained on (``data.name`` of its config)."""
+        return datasets.of(self.config)
+
+    @property
+    def chance(self) -> float:
+        """The accuracy of guessing one class of the dataset's balanced classes."""
+        return 1 / self.dataset.num_classes
 
     @property
     def screen(self) -> pd.DataFrame:
