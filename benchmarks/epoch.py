@@ -32,10 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from vanishing_gradients import aggregate, data, fetch, specs, training  # noqa: E402
+from vanishing_gradients.datasets import FASHION_MNIST  # noqa: E402
+from vanishing_gradients.layout import StudyLayout  # noqa: E402
 from vanishing_gradients.models import MLP  # noqa: E402
 from vanishing_gradients.specs import ModelSpec  # noqa: E402
 
-MIRRORS = ["/usr/share/datasets/fashion-mnist", str(ROOT / "results/downloads/fashion_mnist")]
+MIRRORS = [FASHION_MNIST.mirrors[0], str(ROOT / StudyLayout("default", FASHION_MNIST.name).raw_dir())]
 
 
 def median_time(fn, repeats):
@@ -52,7 +54,7 @@ def notebook_epoch(raw_dir: Path, batch_size=512):
 
     root = Path(tempfile.mkdtemp())
     (root / "FashionMNIST/raw").mkdir(parents=True)
-    for name in data.FILES:
+    for name in FASHION_MNIST.files:
         with gzip.open(raw_dir / name) as src, open(root / "FashionMNIST/raw" / name.removesuffix(".gz"), "wb") as dst:
             shutil.copyfileobj(src, dst)
     dataset = datasets.FashionMNIST(str(root), train=True, download=False, transform=transforms.ToTensor())
@@ -131,8 +133,8 @@ def main():
     torch.set_num_threads(args.threads)
 
     raw = Path(tempfile.mkdtemp(prefix="vg-raw-"))
-    fetch.fetch_fashion_mnist(MIRRORS, raw)
-    data.prepare_dataset(raw, raw / "fm.pt", validation_size=6000, split_seed=42)
+    fetch.fetch_files(MIRRORS, raw, FASHION_MNIST.files, hint=FASHION_MNIST.offline_hint)
+    data.prepare_dataset(raw, raw / "fm.pt", validation_size=6000, split_seed=42, dataset=FASHION_MNIST)
     splits = data.load_dataset(raw / "fm.pt")
     samples = len(splits["train"])
     print(f"torch {torch.__version__}, {args.threads} thread(s), {samples} training samples, batch 512, 7x128 sigmoid")

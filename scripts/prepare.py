@@ -4,7 +4,7 @@ from pathlib import Path
 
 import _vg_src  # noqa: F401 - first: this project's src/ on sys.path
 
-from vanishing_gradients import data
+from vanishing_gradients import data, datasets
 from vanishing_gradients.logs import rule_log
 
 with rule_log(snakemake.log[0]) as log:
@@ -15,5 +15,6 @@ with rule_log(snakemake.log[0]) as log:
         split_seed=snakemake.params.split_seed,
         subset=snakemake.params.subset,
         log=log,
+        dataset=datasets.of(snakemake.config),
     )
     log(f"{snakemake.output[0]}: {sizes}")

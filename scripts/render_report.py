@@ -5,14 +5,12 @@ from pathlib import Path
 
 import _vg_src  # noqa: F401 - first: this project's src/ on sys.path
 
+from vanishing_gradients import registry
 from vanishing_gradients.logs import rule_log
 from vanishing_gradients.report.notebook import render
 
 with rule_log(snakemake.log.log) as log:
-    tables = {
-        k: str(Path(snakemake.input[k]).resolve())
-        for k in ("runs", "metrics", "grad_steps", "grad_epochs", "init_flow", "selection")
-    }
+    tables = {k: str(Path(snakemake.input[k]).resolve()) for k in registry.names(registry.report())}
     render(
         snakemake.input.notebook,
         snakemake.log.notebook,

@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from vanishing_gradients.data import Split  # noqa: E402
+from vanishing_gradients.datasets import FASHION_MNIST, RawFile  # noqa: E402
 
 DEBIAN_DATA = Path("/usr/share/datasets/fashion-mnist")
 # The fixes of config.yaml, in its order.
@@ -58,6 +59,13 @@ def synthetic_mirror(tmp_path):
         write_gz(mirror / name, payload)
         files[name] = (hashlib.sha256(payload).hexdigest(), array.shape)
     return mirror, files, arrays
+
+
+def synthetic_dataset(files: dict, name: str = "synthetic"):
+    """Fashion-MNIST's record with other files of the same names (``synthetic_mirror``'s): checksums and shapes."""
+    import dataclasses
+
+    return dataclasses.replace(FASHION_MNIST, name=name, files={k: RawFile(*v) for k, v in files.items()})
 
 
 def tiny_data(n_train=256, n_val=64, n_test=64, seed=0, features=784):

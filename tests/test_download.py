@@ -17,7 +17,7 @@ import pytest
 from conftest import ROOT
 
 from vanishing_gradients.data import DataError
-from vanishing_gradients.fetch import Limits, fetch_fashion_mnist
+from vanishing_gradients.fetch import Limits, fetch_files
 
 FAST = Limits(connect_s=0.5, file_s=1.5)
 
@@ -92,7 +92,7 @@ def test_a_mirror_that_never_answers_is_left_for_the_next_with_a_log_line(synthe
     out, seen = tmp_path / "out", []
     started = time.monotonic()
     with silent_server() as silent, http_mirror(mirror) as good:
-        served = fetch_fashion_mnist([silent, good], out, files, log=seen.append, limits=FAST)
+        served = fetch_files([silent, good], out, files, log=seen.append, limits=FAST)
     assert time.monotonic() - started < 15
     assert set(served.values()) == {good}
     for name in files:
@@ -110,12 +110,12 @@ def test_a_mirror_that_drips_stops_at_the_time_limit_per_file(synthetic_mirror, 
     out, seen = tmp_path / "out", []
     started = time.monotonic()
     with dripping_server() as drip:
-        served = fetch_fashion_mnist([drip, str(mirror)], out, one, log=seen.append, limits=FAST)
+        served = fetch_files([drip, str(mirror)], out, one, log=seen.append, limits=FAST)
         assert served == {name: str(mirror)}
         assert time.monotonic() - started < 10
         assert any(drip in line and "not complete after 1.5 s" in line for line in seen), seen
         with pytest.raises(DataError) as err:
-            fetch_fashion_mnist([drip], tmp_path / "o2", one, limits=FAST)
+            fetch_files([drip], tmp_path / "o2", one, limits=FAST)
     assert f"{drip}: not complete after 1.5 s" in str(err.value)
     assert not leftovers(out) and not leftovers(tmp_path / "o2")
 
@@ -123,23 +123,24 @@ def test_a_mirror_that_drips_stops_at_the_time_limit_per_file(synthetic_mirror, 
 def test_http_errors_are_named_and_the_next_mirror_tried(synthetic_mirror, tmp_path):
     mirror, files, _ = synthetic_mirror
     with http_mirror(tmp_path) as empty, http_mirror(mirror) as good:
-        served = fetch_fashion_mnist([empty, good], tmp_path / "out", files, limits=FAST)
+        served = fetch_files([empty, good], tmp_path / "out", files, limits=FAST)
         assert set(served.values()) == {good}
         with pytest.raises(DataError, match=r"HTTP 404"):
-            fetch_fashion_mnist([empty], tmp_path / "o2", files, limits=FAST)
+            fetch_files([empty], tmp_path / "o2", files, limits=FAST)
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
     port = closed.getsockname()[1]
     closed.close()  # nothing listens there now
     with pytest.raises(DataError, match=r"cannot connect"):
-        fetch_fashion_mnist([f"http://127.0.0.1:{port}/"], tmp_path / "o3", files, limits=FAST)
+        fetch_files([f"http://127.0.0.1:{port}/"], tmp_path / "o3", files, limits=FAST)
 
 
 FETCH = """
 import sys
 sys.path.insert(0, {src!r})
-from vanishing_gradients.fetch import Limits, fetch_fashion_mnist
-fetch_fashion_mnist([{mirror!r}], {out!r}, limits=Limits(connect_s=60))
+from vanishing_gradients.datasets import FASHION_MNIST
+from vanishing_gradients.fetch import Limits, fetch_files
+fetch_files([{mirror!r}], {out!r}, FASHION_MNIST.files, limits=Limits(connect_s=60))
 """
 
 
@@ -174,7 +175,7 @@ def test_the_temporary_folder_of_a_killed_download_is_removed_by_the_next(synthe
     for folder in (stale, live):
         folder.mkdir(parents=True)
         (folder / "train-images-idx3-ubyte.gz").write_bytes(b"partial")
-    fetch_fashion_mnist([str(mirror)], out, files)
+    fetch_files([str(mirror)], out, files)
     assert leftovers(out) == [live.name]
 
 
@@ -188,10 +189,10 @@ def test_a_mirror_that_is_a_device_or_a_folder_without_the_files_is_named_and_sk
     os.mkfifo(devices / "train-labels-idx1-ubyte.gz")
     bad = ["/dev/null", "/dev/zero", str(empty), str(devices)]
     started = time.monotonic()
-    served = fetch_fashion_mnist([*bad, str(mirror)], tmp_path / "out", files, limits=FAST)
+    served = fetch_files([*bad, str(mirror)], tmp_path / "out", files, limits=FAST)
     assert set(served.values()) == {str(mirror)}
     with pytest.raises(DataError) as err:
-        fetch_fashion_mnist(bad, tmp_path / "o2", files, limits=FAST)
+        fetch_files(bad, tmp_path / "o2", files, limits=FAST)
     assert time.monotonic() - started < 10
     lines = str(err.value).splitlines()
     assert "  /dev/null: /dev/null is a character device, not a folder: a mirror is a folder" in str(err.value)
@@ -199,4 +200,4 @@ def test_a_mirror_that_is_a_device_or_a_folder_without_the_files_is_named_and_sk
     assert f"  {empty}: the folder {empty} has no train-images-idx3-ubyte.gz" in lines
     assert f"  {devices}: {devices}/train-images-idx3-ubyte.gz is a character device, not a regular file" in lines
     with pytest.raises(DataError, match="is a named pipe, not a regular file"):
-        fetch_fashion_mnist([str(devices)], tmp_path / "o3", {"train-labels-idx1-ubyte.gz": (None, (1,))})
+        fetch_files([str(devices)], tmp_path / "o3", {"train-labels-idx1-ubyte.gz": (None, (1,))})

@@ -12,6 +12,8 @@ REPORT = [
     *(f"report.{m}" for m in ("stats", "paired", "fair", "model", "text", "tables", "figures", "notebook")),
 ]
 TORCH_FREE = [
+    "datasets",
+    "registry",
     "layout",
     "study",
     "specs",

@@ -9,6 +9,7 @@ from snakemake.utils import update_config
 from workflow_helpers import SNAKEMAKE, copy_project
 
 from vanishing_gradients import specs, study
+from vanishing_gradients.datasets import FASHION_MNIST
 from vanishing_gradients.resources import run_mem_mb
 from vanishing_gradients.study import ConfigError
 
@@ -120,11 +121,12 @@ def test_the_memory_of_a_training_job_follows_its_width_and_depth():
         variant, lr, depth, seed = "sigmoid", "0.01", "7", "42"
 
     assert rule_mem(Wildcards) == 1500  # the default study asks for what it always did
-    assert {run_mem_mb(study.spec_of(config, r), config["data"])
-            for r in study.screening_runs(config)} == {1500}  # fmt: skip
-    data = config["data"]
-    wide = [run_mem_mb(specs.TrainSpec(model=specs.ModelSpec(depth=7, width=w)), data) for w in (1024, 2048, 4096)]
+    data, dataset = config["data"], FASHION_MNIST
+    assert {run_mem_mb(study.spec_of(config, r), data, dataset) for r in study.screening_runs(config)} == {1500}
+    wide = [
+        run_mem_mb(specs.TrainSpec(model=specs.ModelSpec(depth=7, width=w)), data, dataset) for w in (1024, 2048, 4096)
+    ]
     assert 1500 < wide[0] < wide[1] < wide[2] and wide[2] > 4 * 4096**2 * 6 * 10 / 2**20  # 10 copies of 100M weights
-    assert run_mem_mb(specs.TrainSpec(model=specs.ModelSpec(depth=30, width=2048)), data) > wide[1] * 3
+    assert run_mem_mb(specs.TrainSpec(model=specs.ModelSpec(depth=30, width=2048)), data, dataset) > wide[1] * 3
     # measured peaks (one epoch on a subset, this machine): 2048 x 7 with Adam 1,425 MB; the request is above it
     assert wide[1] >= 1.5 * 1425

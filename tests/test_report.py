@@ -15,7 +15,9 @@ from conftest import ROOT
 from scipy import stats as scipy_stats
 
 from vanishing_gradients import specs
+from vanishing_gradients.layout import report_tables
 from vanishing_gradients.report import fair, figures, model, notebook, stats, tables, text
+from vanishing_gradients.storage import write_table
 
 SEEDS = [1, 2, 3]
 # The fair runs, each configuration at its chosen rate. (group, variant, depth, chosen lr): (test accuracy at the
@@ -176,15 +178,12 @@ def synthetic_aggregate(out, configs=None, flow_depths=(2, 8, 30)):
                             "grad_norm": norm,
                         }
                     )
-    out.mkdir(parents=True, exist_ok=True)
     frames = {"runs": runs, "metrics": metrics, "grad_steps": steps, "grad_epochs": epochs, "init_flow": flow}
     frames["selection"] = selection
-    csv = ("runs", "metrics", "selection")
-    paths = {name: out / (f"{name}.csv" if name in csv else f"{name}.parquet") for name in frames}
+    paths = report_tables(out)  # each table where and as a study keeps it (registry.report())
     for name, rows in frames.items():
-        frame = pd.DataFrame(rows)
-        frame.to_csv(paths[name], index=False) if name in csv else frame.to_parquet(paths[name])
-    return {k: str(v) for k, v in paths.items()}
+        write_table(paths[name], pd.DataFrame(rows))
+    return paths
 
 
 CONFIG = {

@@ -1,7 +1,9 @@
 """Vanishing gradients in deep MLPs: the library behind the Snakemake study.
 
-Modules: ``layout`` (the run identity and every path of a study), ``study`` (config -> validated runs),
-``specs`` (the run settings), ``data`` (verify and cache Fashion-MNIST), ``fetch`` (download it), ``models``
+Modules: ``layout`` (the run identity and every path of a study), ``registry`` (every result table, named
+once), ``study`` (config -> validated runs), ``specs`` (the run settings), ``datasets`` (each dataset as one
+record: files, checksums, shapes, classes, mirrors), ``data`` (verify, parse and cache a dataset's files),
+``fetch`` (download them), ``models``
 (one MLP builder composed from options), ``training`` (the trainer in phases) with ``gradstats`` (its
 statistics, as callbacks), ``job`` (a training job: lock, stop with Snakemake, progress), ``tboard`` (optional
 TensorBoard output), ``outputs`` (a run's files), ``checkpoints`` (a run's state while it trains), ``initflow``

@@ -8,14 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .layout import RUN_KEYS, RUN_OUTPUTS
-from .storage import write_table
-
-RUN_TABLES = ("metrics", "grad_steps", "grad_epochs")  # per-run tables, concatenated with the run's keys
-
-
-def read_table(path) -> pd.DataFrame:
-    return pd.read_parquet(path) if str(path).endswith(".parquet") else pd.read_csv(path)
+from . import registry
+from .layout import RUN_KEYS
+from .storage import read_table, write_table
 
 
 def run_row(summary: dict) -> dict:
@@ -33,30 +28,33 @@ def run_row(summary: dict) -> dict:
 
 
 def aggregate(final: list[str], screen: list[str], outputs: dict, benchmarks: dict | None = None) -> None:
-    """Concatenate every run into tidy tables keyed by the run identity (``layout.RUN_KEYS``).
+    """Concatenate every run into tidy tables keyed by the run identity (``layout.RUN_KEYS``): the tables of
+    ``registry.aggregate()``, written to ``outputs`` (paths by name).
 
-    ``final`` and ``screen``: the summary.json paths of the full-budget and the screening runs. The runs and
-    metrics tables hold both (told apart by ``phase``); the gradient tables only the final runs, which the
-    report's gradient figures are drawn from. ``benchmarks``, if given, maps each summary path to its
-    Snakemake ``benchmark:`` file: the job's wall time and peak memory join the runs table as its cost.
+    ``final`` and ``screen``: the summary.json paths of the full-budget and the screening runs. The runs table
+    holds both (told apart by ``phase``), and so does each run table marked ``screen`` (metrics); the others
+    (the gradient tables) only the final runs, which the report's gradient figures are drawn from.
+    ``benchmarks``, if given, maps each summary path to its Snakemake ``benchmark:`` file: the job's wall time
+    and peak memory join the runs table as its cost.
     """
-    runs, tables = [], {name: [] for name in RUN_TABLES}
-    for path, phase_tables in [(p, RUN_TABLES) for p in final] + [(p, ("metrics",)) for p in screen]:
+    runs, tables = [], {t.name: [] for t in registry.run_tables()}
+    phases = [(p, registry.run_tables()) for p in final] + [(p, registry.run_tables(screen=True)) for p in screen]
+    for path, phase_tables in phases:
         row = run_row(json.loads(Path(path).read_text()))
         if benchmarks:
             row.update(read_benchmark(benchmarks[path]))
         runs.append(row)
         keys = {k: row[k] for k in RUN_KEYS}
-        for name in phase_tables:
-            tables[name].append(read_table(Path(path).parent / RUN_OUTPUTS[name]).assign(**keys))
+        for table in phase_tables:
+            tables[table.name].append(read_table(Path(path).parent / table.file).assign(**keys))
 
     def ordered(frames):
         frame = pd.concat(frames, ignore_index=True)
         return frame[RUN_KEYS + [c for c in frame.columns if c not in RUN_KEYS]]
 
-    write_table(outputs["runs"], ordered([pd.DataFrame(runs)]))
-    for name in RUN_TABLES:
-        write_table(outputs[name], ordered(tables[name]))
+    write_table(outputs[registry.RUNS.name], ordered([pd.DataFrame(runs)]))
+    for name, frames in tables.items():
+        write_table(outputs[name], ordered(frames))
 
 
 def read_benchmark(path) -> dict:

@@ -24,23 +24,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from .layout import AGGREGATE_TABLES, RUN_OUTPUTS
+from . import datasets, registry
+from .storage import read_table
 from .study import FINAL, SCREEN
 
-TABLE_SUFFIXES = (".csv", ".parquet")
 
-
-def _read(path: Path) -> pd.DataFrame:
-    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-
-
-def _tables(folder: Path, files: dict[str, str]) -> dict[str, pd.DataFrame]:
-    """Every table among ``files`` (name -> file name) that ``folder`` holds."""
-    return {
-        name: _read(folder / file)
-        for name, file in files.items()
-        if Path(file).suffix in TABLE_SUFFIXES and (folder / file).is_file()
-    }
+def _tables(folder: Path, tables) -> dict[str, pd.DataFrame]:
+    """Every table among ``tables`` (``registry.Table``s) that ``folder`` holds, by name."""
+    return {t.name: read_table(folder / t.file) for t in tables if t.tabular and (folder / t.file).is_file()}
 
 
 class _Tables:
@@ -74,7 +65,7 @@ class Run(_Tables):
     def dataset_file(self) -> Path:
         """The study's cached dataset, ``results/<study>/data/<dataset>.pt``, above the run's ``runs/`` (or
         ``screen/``) folder."""
-        dataset = self.summary.get("run", {}).get("dataset", "fashion_mnist")
+        dataset = self.summary.get("run", {}).get("dataset", datasets.DEFAULT)
         for parent in self.path.resolve().parents:
             if parent.name in (FINAL, SCREEN):
                 return parent.parent / "data" / f"{dataset}.pt"
@@ -111,15 +102,15 @@ def load_run(path: str | Path) -> Run:
     from .models import MLP
 
     path = Path(path)
-    summary_file = path / RUN_OUTPUTS["summary"]
+    summary_file = path / registry.SUMMARY.file
     if not summary_file.is_file():
-        raise FileNotFoundError(f"{path} is not a finished run: it has no {RUN_OUTPUTS['summary']}")
+        raise FileNotFoundError(f"{path} is not a finished run: it has no {registry.SUMMARY.file}")
     summary = json.loads(summary_file.read_text())
     spec = specs.from_param(json.dumps(summary["spec"]))
     model = MLP(spec.model)
-    model.load_state_dict(torch.load(path / RUN_OUTPUTS["model"], map_location="cpu", weights_only=True))
+    model.load_state_dict(torch.load(path / registry.MODEL.file, map_location="cpu", weights_only=True))
     model.eval()
-    return Run(path=path, summary=summary, spec=spec, model=model, tables=_tables(path, RUN_OUTPUTS))
+    return Run(path=path, summary=summary, spec=spec, model=model, tables=_tables(path, registry.RUN))
 
 
 @dataclass
@@ -138,10 +129,10 @@ def load_study(path: str | Path) -> Study:
     """Load the aggregate tables of a study: its ``results/<study>/`` folder or its ``aggregate/`` folder."""
     path = Path(path)
     folder = path / "aggregate" if (path / "aggregate").is_dir() else path
-    tables = _tables(folder, AGGREGATE_TABLES)
-    if "runs" not in tables:
+    tables = _tables(folder, registry.aggregate())
+    if registry.RUNS.name not in tables:
         raise FileNotFoundError(
-            f"{folder} has no {AGGREGATE_TABLES['runs']}: give a study's results/<study>/ or its aggregate/ folder "
+            f"{folder} has no {registry.RUNS.file}: give a study's results/<study>/ or its aggregate/ folder "
             "after the aggregate rule has run"
         )
     return Study(path=folder, tables=tables)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .aggregate import RUN_TABLES, read_table
-from .layout import RUN_OUTPUTS
+from . import registry
+from .storage import read_table
 
 # Fields that measure the machine or the job, not the model, and the run's identity (its study may differ).
 NOT_COMPARED = {"seconds", "train_seconds", "device", "threads", "torch", "python", "run"}
@@ -24,20 +24,21 @@ NOT_COMPARED = {"seconds", "train_seconds", "device", "threads", "torch", "pytho
 def run_dirs(root: str | Path) -> dict[str, Path]:
     """Run key (the folder below ``root``) -> run folder, for every folder holding a summary.json."""
     root = Path(root)
-    return {str(p.parent.relative_to(root)): p.parent for p in sorted(root.rglob(RUN_OUTPUTS["summary"]))}
+    return {str(p.parent.relative_to(root)): p.parent for p in sorted(root.rglob(registry.SUMMARY.file))}
 
 
 def compare_run(a: Path, b: Path) -> list[str]:
-    """Differences between two run folders: every table value and every summary value but timings, exactly."""
+    """Differences between two run folders: every table value (``registry.RUN``'s tables) and every summary
+    value but timings, exactly; the weights (model.pt) are not compared."""
     problems = []
-    for name in RUN_TABLES:
-        left, right = (read_table(d / RUN_OUTPUTS[name]) for d in (a, b))
+    for table in (t for t in registry.RUN if t.tabular):
+        left, right = (read_table(d / table.file) for d in (a, b))
         left, right = (t.drop(columns=[c for c in t if c in NOT_COMPARED]) for t in (left, right))
         try:
             pd.testing.assert_frame_equal(left, right, check_exact=True)
         except AssertionError as err:
-            problems.append(f"{name}: {str(err).splitlines()[0:4]}")
-    summaries = [json.loads((d / RUN_OUTPUTS["summary"]).read_text()) for d in (a, b)]
+            problems.append(f"{table.name}: {str(err).splitlines()[0:4]}")
+    summaries = [json.loads((d / registry.SUMMARY.file).read_text()) for d in (a, b)]
     left, right = ({k: v for k, v in s.items() if k not in NOT_COMPARED} for s in summaries)
     for key in sorted(set(left) | set(right)):
         if json.dumps(left.get(key), sort_keys=True) != json.dumps(right.get(key), sort_keys=True):

@@ -1,7 +1,7 @@
-"""Fashion-MNIST: verify the four original files, parse IDX, cache a split (``fetch`` downloads them).
+"""A dataset's raw files verified, parsed (IDX) and cached as one split (``fetch`` downloads them).
 
-Checksums are SHA-256 of the *decompressed* payload: Debian's ``dataset-fashion-mnist`` re-compressed the
-gzip wrappers, so the ``.gz`` bytes differ between mirrors while the IDX content does not.
+What the files are (names, checksums of their decompressed content, shapes, classes) is the dataset's record,
+``datasets.Dataset``; this module checks files against it and never names a dataset itself.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import hashlib
 import math
 import struct
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,21 +21,9 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-from .storage import atomic_path
+    from .datasets import Dataset, RawFile
 
-# name -> (SHA-256 of the decompressed IDX bytes, expected shape)
-FILES = {
-    "train-images-idx3-ubyte.gz": ("c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888", (60000, 28, 28)),
-    "train-labels-idx1-ubyte.gz": ("bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9", (60000,)),
-    "t10k-images-idx3-ubyte.gz": ("5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b", (10000, 28, 28)),
-    "t10k-labels-idx1-ubyte.gz": ("0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34", (10000,)),
-}
-NUM_CLASSES = 10
-OFFLINE_HINT = (
-    "To get the data without internet on Debian/Ubuntu: `apt-get install dataset-fashion-mnist` "
-    "(files land in /usr/share/datasets/fashion-mnist), or copy the four .gz files into a folder and put "
-    "that folder first in `data.mirrors` in config.yaml."
-)
+from .storage import atomic_path
 
 
 class DataError(RuntimeError):
@@ -63,7 +52,7 @@ def idx_size(shape: tuple[int, ...]) -> int:
     return 4 + 4 * len(shape) + math.prod(shape)
 
 
-def verify_file(path: Path, name: str, files: dict = FILES) -> None:
+def verify_file(path: Path, name: str, files: Mapping[str, RawFile]) -> None:
     expected, shape = files[name]
     _check_sha256(path, payload_sha256(path, idx_size(shape)), expected)
 
@@ -111,15 +100,15 @@ def read_idx_gz(path: Path, expected_shape: tuple[int, ...] | None = None, sha25
     return array
 
 
-def check_labels(labels: np.ndarray, source: str) -> None:
-    if labels.size and labels.max() >= NUM_CLASSES:
-        raise DataError(f"{source}: label {int(labels.max())} outside 0..{NUM_CLASSES - 1}")
+def check_labels(labels: np.ndarray, source: str, num_classes: int) -> None:
+    if labels.size and labels.max() >= num_classes:
+        raise DataError(f"{source}: label {int(labels.max())} outside 0..{num_classes - 1}")
 
 
 # -------------------------------------------------------------------------------------------- cache
 @dataclass
 class Split:
-    """Images as uint8 (N, 784) and labels as int64 (N,); converted to float on the training device."""
+    """Images as uint8 (N, pixels) and labels as int64 (N,); converted to float on the training device."""
 
     images: torch.Tensor
     labels: torch.Tensor
@@ -134,32 +123,33 @@ def prepare_dataset(
     validation_size: int,
     split_seed: int,
     subset: dict | None = None,
-    files: dict = FILES,
+    *,
+    dataset: Dataset,
     log=None,
 ) -> dict:
-    """Check each raw file's content checksum, parse the IDX files, split train/validation with a fixed seed,
-    optionally subset, save one .pt file.
+    """Check each raw file of ``dataset`` in ``raw_dir`` against its content checksum, parse the IDX files, split
+    train/validation with a fixed seed, optionally subset, save one .pt file.
 
     The files were verified when they were downloaded, but anything may have written them since: a changed
     file is refused with the command that fetches it again (from the verified copy or the mirrors). A cache
     already at ``out_path`` that holds exactly these splits is left as it is (not written again).
     """
-    import torch  # imported here so that the Snakefile can read FILES without paying for torch
+    import torch  # imported here so that the Snakefile can import this module without paying for torch
 
     raw_dir = Path(raw_dir)
     arrays = {}
-    for name, (sha256, shape) in files.items():
+    for name, (sha256, shape) in dataset.files.items():
         try:
             arr = read_idx_gz(raw_dir / name, shape, sha256)
         except DataError as err:
             raise DataError(f"{err}. {refetch_hint(raw_dir / name)}") from None
         if arr.ndim == 1:
-            check_labels(arr, str(raw_dir / name))
+            check_labels(arr, str(raw_dir / name), dataset.num_classes)
         arrays[name] = torch.from_numpy(arr.copy())
-    train_x = arrays["train-images-idx3-ubyte.gz"].reshape(-1, 28 * 28)
-    train_y = arrays["train-labels-idx1-ubyte.gz"].long()
-    test_x = arrays["t10k-images-idx3-ubyte.gz"].reshape(-1, 28 * 28)
-    test_y = arrays["t10k-labels-idx1-ubyte.gz"].long()
+    (train_x, train_y), (test_x, test_y) = (
+        (arrays[images].reshape(-1, dataset.in_features), arrays[labels].long())
+        for images, labels in (dataset.train, dataset.test)
+    )
     if len(train_x) != len(train_y) or len(test_x) != len(test_y):
         raise DataError(f"{raw_dir}: image and label counts differ")
     if not 0 < validation_size < len(train_x):

@@ -1,6 +1,7 @@
-"""Fetch the four Fashion-MNIST files from a list of mirrors, each download within time limits, and keep a
-verified copy aside (torch-free). Not an input of the training rules: editing it (its limits, say) retrains
-nothing, since every file is checked by content (``data.verify_file``) whichever way it came.
+"""Fetch a dataset's files (``datasets.Dataset.files``) from a list of mirrors, each download within time
+limits, and keep a verified copy aside (torch-free). Not an input of the training rules: editing it (its
+limits, say) retrains nothing, since every file is checked by content (``data.verify_file``) whichever way it
+came.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import stat
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .data import FILES, OFFLINE_HINT, DataError, verify_file
+from .data import DataError, verify_file
 from .procs import pid_alive
 from .storage import atomic_path
 
@@ -31,7 +33,8 @@ class Limits:
 
     ``connect_s`` bounds the connection and every wait for the next bytes (a server that accepts and never
     answers); ``file_s`` bounds a whole file (checked between reads, so a file may take up to ``connect_s``
-    longer); ``max_bytes`` bounds its size (the largest file is 26 MB). Name resolution (DNS) is not bounded.
+    longer); ``max_bytes`` bounds its size (Fashion-MNIST's largest file is 26 MB). Name resolution (DNS) is not
+    bounded.
     """
 
     connect_s: float = 30.0
@@ -63,7 +66,7 @@ def _local_source(folder: Path, name: str, limits: Limits) -> Path:
         raise DataError(f"{folder} does not exist")
     if not folder.is_dir():
         raise DataError(
-            f"{folder} is {_kind(folder)}, not a folder: a mirror is a folder holding the four .gz files or an "
+            f"{folder} is {_kind(folder)}, not a folder: a mirror is a folder holding the dataset's files or an "
             "http(s):// base URL"
         )
     source = folder / name
@@ -72,7 +75,9 @@ def _local_source(folder: Path, name: str, limits: Limits) -> Path:
     if not source.is_file():
         raise DataError(f"{source} is {_kind(source)}, not a regular file")
     if source.stat().st_size > limits.max_bytes:
-        raise DataError(f"{source} has {source.stat().st_size} bytes, more than any Fashion-MNIST file")
+        raise DataError(
+            f"{source} has {source.stat().st_size} bytes, more than the limit per file (fetch.LIMITS.max_bytes)"
+        )
     return source
 
 
@@ -90,7 +95,7 @@ def _download(url: str, dest: Path, limits: Limits) -> None:
             while chunk := response.read1(1 << 16):
                 size += len(chunk)
                 if size > limits.max_bytes:
-                    raise DataError(f"more than {limits.max_bytes} bytes, more than any Fashion-MNIST file")
+                    raise DataError(f"more than {limits.max_bytes} bytes, the limit per file (fetch.LIMITS.max_bytes)")
                 if time.monotonic() - started > limits.file_s:
                     raise DataError(
                         f"not complete after {limits.file_s:g} s ({size} bytes), the time limit per file "
@@ -123,10 +128,16 @@ def _fetch_one(mirror: str, name: str, dest: Path, limits: Limits = LIMITS) -> N
         raise DataError(f"unsupported mirror scheme {parsed.scheme!r} in {mirror!r}; use a folder, file://, http(s)://")
 
 
-def fetch_fashion_mnist(
-    mirrors: list[str], out_dir: str | Path, files: dict = FILES, log=None, limits: Limits = LIMITS
+def fetch_files(
+    mirrors: list[str],
+    out_dir: str | Path,
+    files: Mapping[str, tuple],
+    log=None,
+    limits: Limits = LIMITS,
+    hint: str = "",
 ) -> dict[str, str]:
-    """Fetch and verify the four files into ``out_dir``; return which mirror served each one.
+    """Fetch and verify ``files`` (name -> ``datasets.RawFile``) into ``out_dir``; return which mirror served
+    each one. ``hint``, said when no mirror serves a file: how to get them otherwise (``Dataset.offline_hint``).
 
     Every file is tried mirror by mirror until one passes the checksum; each mirror that fails is logged with
     the reason (a download is bounded by ``limits``). A file already in ``out_dir`` that verifies is kept as it
@@ -139,7 +150,7 @@ def fetch_fashion_mnist(
     download are removed at the start.
     """
     if not mirrors:
-        raise DataError("data.mirrors in the config is empty: list at least one folder or URL. " + OFFLINE_HINT)
+        raise DataError("data.mirrors in the config is empty: list at least one folder or URL. " + hint)
     out_dir = Path(out_dir)
     kept = out_dir / ".verified"
     kept.mkdir(parents=True, exist_ok=True)
@@ -156,11 +167,12 @@ def fetch_fashion_mnist(
                     continue
                 except DataError:
                     pass  # replaced below, but only by a verified copy
-            served[name] = _fetch_verified(name, target, [str(kept), *map(str, mirrors)], files, log, limits)
+            sources = [str(kept), *map(str, mirrors)]
+            served[name] = _fetch_verified(name, target, sources, files, log, limits, hint)
     return served
 
 
-def _fetch_verified(name: str, target: Path, sources: list[str], files: dict, log, limits: Limits) -> str:
+def _fetch_verified(name: str, target: Path, sources: list[str], files: Mapping, log, limits: Limits, hint: str) -> str:
     """Fetch ``name`` from the first source (the kept copy, then the mirrors) whose copy verifies."""
     kept, tried = Path(sources[0]), []
     for mirror in sources:
@@ -186,7 +198,7 @@ def _fetch_verified(name: str, target: Path, sources: list[str], files: dict, lo
                 shutil.move(candidate, tmp_target)
             _keep(target, kept / name)
             return mirror
-    raise DataError(f"could not get {name} from any mirror. Tried:\n" + "\n".join(tried) + "\n" + OFFLINE_HINT)
+    raise DataError(f"could not get {name} from any mirror. Tried:\n" + "\n".join(tried) + "\n" + hint)
 
 
 FETCH_PREFIX = ".fetch-"

@@ -13,23 +13,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from . import datasets, registry
 
 RESULTS, LOGS, BENCHMARKS = "results", "logs", "benchmarks"
 DOWNLOADS = "downloads"  # results/downloads/<dataset>/: the raw files every study shares
 RESERVED_STUDY_NAMES = (DOWNLOADS,)
-RUN_OUTPUTS = {  # output name -> file in the run directory
-    "metrics": "metrics.csv",
-    "grad_steps": "grad_steps.parquet",
-    "grad_epochs": "grad_epochs.parquet",
-    "summary": "summary.json",
-    "model": "model.pt",
-}
-AGGREGATE_TABLES = {
-    "runs": "runs.csv",
-    "metrics": "metrics.csv",
-    "grad_steps": "grad_steps.parquet",
-    "grad_epochs": "grad_epochs.parquet",
-}
+AGGREGATE = "aggregate"  # results/<study>/aggregate/: the tables of registry.aggregate()
+
+
+def report_tables(study_dir: str | Path) -> dict[str, str]:
+    """Every table the report reads (``registry.report()``), by name, below a study's results folder."""
+    return {
+        **{t.name: f"{study_dir}/{AGGREGATE}/{t.file}" for t in registry.aggregate()},
+        **{t.name: f"{study_dir}/{t.file}" for t in registry.STUDY},
+    }
 
 
 def checkpoints_dir(study: str) -> str:
@@ -66,7 +65,8 @@ class RunId:
         return f"{RESULTS}/{self.study}/{self.key}"
 
     def outputs(self) -> dict[str, str]:
-        return {name: f"{self.run_dir}/{file}" for name, file in RUN_OUTPUTS.items()}
+        """Every file the run writes (``registry.RUN``), by name."""
+        return {t.name: f"{self.run_dir}/{t.file}" for t in registry.RUN}
 
     @property
     def log(self) -> str:
@@ -106,7 +106,7 @@ class StudyLayout:
     """The files of one study that are not a run's."""
 
     study: str
-    dataset: str = "fashion_mnist"
+    dataset: str = datasets.DEFAULT
 
     def raw_dir(self) -> str:
         return f"{RESULTS}/{DOWNLOADS}/{self.dataset}"
@@ -120,11 +120,20 @@ class StudyLayout:
     def dataset_file(self) -> str:
         return f"{RESULTS}/{self.study}/data/{self.dataset}.pt"
 
+    def report_tables(self) -> dict[str, str]:
+        """The tables of ``registry.report()`` by name: the aggregate's, then the study's own."""
+        return report_tables(f"{RESULTS}/{self.study}")
+
     def aggregate(self) -> dict[str, str]:
-        return {name: f"{RESULTS}/{self.study}/aggregate/{file}" for name, file in AGGREGATE_TABLES.items()}
+        """The aggregate's outputs (``registry.aggregate()``) by name."""
+        return {t.name: self.report_tables()[t.name] for t in registry.aggregate()}
+
+    def study_tables(self) -> dict[str, str]:
+        """The study's tables that are no run's and not the aggregate's (``registry.STUDY``) by name."""
+        return {t.name: self.report_tables()[t.name] for t in registry.STUDY}
 
     def init_flow(self) -> str:
-        return f"{RESULTS}/{self.study}/init_flow/grad_norms.parquet"
+        return self.study_tables()["init_flow"]
 
     def report_dir(self) -> str:
         return f"{RESULTS}/{self.study}/report"
@@ -140,4 +149,4 @@ class StudyLayout:
 
     def selection(self) -> str:
         """Each configuration's learning rate, chosen on the screen's validation accuracy."""
-        return f"{RESULTS}/{self.study}/selection/learning_rates.csv"
+        return self.study_tables()["selection"]

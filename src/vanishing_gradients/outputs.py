@@ -8,6 +8,7 @@ from dataclasses import asdict
 import pandas as pd
 import torch
 
+from . import registry
 from .layout import RunId
 from .measures import grad_ratio
 from .specs import TrainSpec
@@ -16,12 +17,14 @@ from .training import RunLog
 
 
 def save_run(run_log: RunLog, model, spec: TrainSpec, run: RunId, outputs: dict, device: str, threads: int) -> dict:
-    """Write the run's outputs (paths by name, ``layout.RUN_OUTPUTS``) atomically; return the summary."""
+    """Write the run's outputs (paths by name, ``registry.RUN``) atomically; return the summary.
+
+    The metrics table comes from the run's metrics rows, every other run table from its records of that name
+    (``RunLog.frame``)."""
     metrics = pd.DataFrame(run_log.metrics)
-    grad_steps = run_log.frame("grad_steps")
-    write_table(outputs["metrics"], metrics)
-    write_table(outputs["grad_steps"], grad_steps)
-    write_table(outputs["grad_epochs"], run_log.frame("grad_epochs"))
+    frames = {t.name: metrics if t.name == "metrics" else run_log.frame(t.name) for t in registry.RUN if t.tabular}
+    for name, frame in frames.items():
+        write_table(outputs[name], frame)
     with atomic_path(outputs["model"]) as tmp:
         torch.save(model.state_dict(), tmp)
     summary = {
@@ -35,7 +38,7 @@ def save_run(run_log: RunLog, model, spec: TrainSpec, run: RunId, outputs: dict,
         "final_val_acc": float(metrics["val_acc"].iloc[-1]) if len(metrics) else float("nan"),
         "epochs_run": len(metrics),
         "stopped_early": run_log.stopped_early,
-        "grad_ratio_first_last": grad_ratio(grad_steps),
+        "grad_ratio_first_last": grad_ratio(frames["grad_steps"]),
         "diverged": run_log.diverged_epoch is not None,
         "diverged_epoch": run_log.diverged_epoch,
         "train_seconds": run_log.seconds,

@@ -5,14 +5,16 @@ from __future__ import annotations
 import math
 
 from . import specs
+from .datasets import Dataset
 
 MIN_TRAIN_MEM_MB = 1500  # the rule's request before it scaled: full-data jobs at width 128 peaked at 810-874 MB
 BASE_MEM_MB = 1000  # Python, torch, the libraries and the full dataset, with headroom
 BYTES_PER_PARAM = 40  # weights, gradients, Adam's two moments, the update-ratio snapshot, the checkpoint: ~25 measured
 
 
-def run_mem_mb(spec: specs.TrainSpec, data: dict) -> int:
-    """Memory (MB) a training job of ``spec`` needs: its parameters, activations and evaluation passes.
+def run_mem_mb(spec: specs.TrainSpec, data: dict, dataset: Dataset) -> int:
+    """Memory (MB) a training job of ``spec`` needs on ``dataset`` with the config's ``data`` (its validation
+    size and subset): its parameters, activations and evaluation passes.
 
     Measured on one epoch of a 1,024-image subset (peak RSS): width 128 x 7: 770 MB; width 1024 x 7 with Adam:
     966 MB; width 2048 x 7 with Adam: 1,425 MB: about 25 bytes per parameter above the base. Activations: the
@@ -22,8 +24,9 @@ def run_mem_mb(spec: specs.TrainSpec, data: dict) -> int:
     model, subset = spec.model, data.get("subset") or {}
     params = model.in_features * model.width + (model.depth - 1) * model.width**2 + model.classes * model.width
     validation = min(subset.get("validation", data["validation_size"]), data["validation_size"])
-    train = min(subset.get("train", 60000 - data["validation_size"]), 60000 - data["validation_size"])
-    chunk = max(train, validation, subset.get("test", 10000)) if model.norm == "standardize" else 2000
+    trained = dataset.train_size - data["validation_size"]
+    train = min(subset.get("train", trained), trained)
+    chunk = max(train, validation, subset.get("test", dataset.test_size)) if model.norm == "standardize" else 2000
     floats = model.width * (spec.batch_size * model.depth * 6 + chunk * 3 + validation * model.depth)
     need = BASE_MEM_MB + (BYTES_PER_PARAM * params + 4 * floats) / 2**20
     return max(MIN_TRAIN_MEM_MB, math.ceil(need * 1.2 / 100) * 100)

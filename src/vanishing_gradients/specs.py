@@ -13,6 +13,8 @@ import math
 import typing
 from dataclasses import MISSING, asdict, dataclass, fields
 
+from .datasets import FASHION_MNIST
+
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 NORMS = ("none", "batchnorm", "standardize")
 # default: PyTorch's Linear init; normal: N(0, init_std) weights; xavier_normal: Glorot, N(0, 2/(fan_in+fan_out));
@@ -32,8 +34,8 @@ class ModelSpec:
     skips: tuple[tuple[int, int], ...] = ()  # (source, target): output of layer source added to target's
     grad_norm: bool = False  # gradient normalisation, the seventh fix (models.GradientNormalization); a switch,
     # not a norm: the measured L2 norms are the tables' grad_norm. Kept as named: it is a config key of every run.
-    in_features: int = 28 * 28
-    classes: int = 10
+    in_features: int = FASHION_MNIST.in_features  # the data's: study.train_spec passes the study's dataset's
+    classes: int = FASHION_MNIST.num_classes
 
     def __post_init__(self):
         if self.depth < 1:
@@ -129,7 +131,8 @@ def _coerce(cls, name: str, value):
 def from_settings(settings: dict, depth: int, seed: int, **data_shape) -> TrainSpec:
     """The spec of one run from ``settings`` (keys of ``SETTINGS``; a missing one takes its default).
 
-    ``data_shape``: ``in_features`` and ``classes`` where the data is not Fashion-MNIST's.
+    ``data_shape``: ``in_features`` and ``classes``, the dataset's (``datasets.Dataset.model_shape``); without
+    them, the default dataset's.
     """
     unknown = set(settings) - set(SETTINGS)
     if unknown:

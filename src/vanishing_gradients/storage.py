@@ -33,6 +33,13 @@ def write_json(path: str | os.PathLike, obj) -> None:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
 
 
+def read_table(path: str | os.PathLike):
+    """A pandas frame from CSV or Parquet, chosen by the file's suffix (``registry.TABULAR``)."""
+    import pandas as pd
+
+    return pd.read_parquet(path) if Path(path).suffix == ".parquet" else pd.read_csv(path)
+
+
 def write_table(path: str | os.PathLike, frame) -> None:
     """Write a pandas frame as CSV or Parquet, chosen by the file's suffix."""
     path = Path(path)

@@ -12,12 +12,11 @@ from __future__ import annotations
 import json
 import re
 
-from . import specs
+from . import datasets, specs
 from .layout import RunId, StudyLayout, lr_name
 
 BASELINE = "baseline"
 BASELINE_VARIANT = "sigmoid"  # the course's baseline: sigmoid, SGD, PyTorch's default init
-DATASET = "fashion_mnist"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 SCREEN, FINAL = "screen", "runs"  # the two phases of a study: learning-rate screening, then the final runs
 
@@ -27,8 +26,8 @@ class ConfigError(ValueError):
 
 
 def study_layout(config: dict) -> StudyLayout:
-    """Where the files of the config's study live (``layout.StudyLayout``)."""
-    return StudyLayout(config["study"], DATASET)
+    """Where the files of the config's study live (``layout.StudyLayout``), named after its dataset."""
+    return StudyLayout(config["study"], datasets.of(config).name)
 
 
 def rule_name(group: str, phase: str = FINAL) -> str:
@@ -99,12 +98,13 @@ def tiled(settings: dict, depth: int) -> dict:
 
 
 def train_spec(config: dict, phase: str, group: str, variant: str, lr: float, depth: int, seed: int) -> specs.TrainSpec:
-    """A run's settings: the variant's, at rate ``lr``; a screening run takes the screen's epochs and patience."""
+    """A run's settings: the variant's, at rate ``lr``; a screening run takes the screen's epochs and patience.
+    The model's input and output sizes are the dataset's."""
     settings = {**tiled(variant_settings(config, group, variant), depth), "lr": float(lr)}
     if phase == SCREEN:
         screen = config["selection"]
         settings.update(epochs=screen["epochs"], patience=screen["patience"])
-    return specs.from_settings(settings, int(depth), int(seed))
+    return specs.from_settings(settings, int(depth), int(seed), **datasets.of(config).model_shape())
 
 
 def spec_of(config: dict, run: RunId) -> specs.TrainSpec:
@@ -118,9 +118,9 @@ def spec_param(config: dict, run: RunId) -> str:
 
 def data_param(config: dict, files: dict, code: str) -> str:
     """What a study's prepared data is, as sorted JSON (the ``data`` param of every rule that reads it): the raw
-    files' content checksums (``data.FILES``), the split settings and the hash of the code that prepares it. The
-    same of all of these prepares the same data, so a run reruns exactly when its data would change; the mirror
-    list is not part of it (every file is checked by content, whichever mirror served it)."""
+    files' content checksums (its dataset record's ``files``), the split settings and the hash of the code that
+    prepares it. The same of all of these prepares the same data, so a run reruns exactly when its data would
+    change; the mirror list is not part of it (every file is checked by content, whichever mirror served it)."""
     data = config["data"]
     raw = {name: checksum for name, (checksum, _shape) in files.items()}
     keys = ("validation_size", "split_seed", "subset")
@@ -236,7 +236,7 @@ def train_mem_mb(config: dict, phase: str, group: str):
     def mem_mb(wildcards) -> int:
         lr = lr_of(config, group, wildcards.variant, wildcards.lr)
         spec = train_spec(config, phase, group, wildcards.variant, lr, int(wildcards.depth), int(wildcards.seed))
-        return run_mem_mb(spec, config["data"])
+        return run_mem_mb(spec, config["data"], datasets.of(config))
 
     return mem_mb
 
@@ -252,11 +252,11 @@ def init_flow_variants(config: dict) -> list[tuple[str, str]]:
 
 def init_flow_specs(config: dict) -> list[tuple[str, str, specs.TrainSpec]]:
     """(group, variant, spec) for every configuration and depth of ``init_flow`` (the seeds are its own)."""
-    out = []
+    out, shape = [], datasets.of(config).model_shape()
     for group, variant in init_flow_variants(config):
         settings = variant_settings(config, group, variant)
         for depth in config["init_flow"]["depths"]:
-            out.append((group, variant, specs.from_settings(tiled(settings, depth), depth, seed=0)))
+            out.append((group, variant, specs.from_settings(tiled(settings, depth), depth, seed=0, **shape)))
     return out
 
 

@@ -11,7 +11,7 @@ import re
 import reprlib
 from pathlib import Path
 
-from . import specs
+from . import datasets, specs
 from .layout import RESERVED_STUDY_NAMES, lr_name
 from .study import (
     BASELINE,
@@ -127,8 +127,22 @@ def _check_name_length(key: str, name: str) -> None:
         )
 
 
+def check_dataset(data: dict) -> datasets.Dataset:
+    """The dataset ``data.name`` names (one of ``datasets.DATASETS``), with a validation split it can hold."""
+    if data["name"] not in datasets.DATASETS:
+        raise ConfigError(f"config key `data.name`: {datasets.unknown(data['name'])}")
+    dataset = datasets.get(data["name"])
+    if not data["validation_size"] < dataset.train_size:
+        raise ConfigError(
+            f"config key `data.validation_size`: {data['validation_size']} leaves no training images: "
+            f"{dataset.name} has {dataset.train_size}; give at most {dataset.train_size - 1}"
+        )
+    return dataset
+
+
 def check_study(config: dict) -> None:
     """Cross-field checks the schema cannot express; raises ConfigError naming the key and the fix."""
+    check_dataset(config["data"])
     _check_name_length("study", config["study"])
     if config["study"] in RESERVED_STUDY_NAMES:
         raise ConfigError(f"study: {config['study']!r} is reserved for shared files; choose another name")
@@ -309,4 +323,5 @@ def validate_config(config: dict, schema_path: str) -> dict:
     for key, value in specs.default_settings().items():  # the spec's defaults are the config's defaults
         config["training"].setdefault(key, value)
     check_study(config)
+    config["data"].setdefault("mirrors", list(datasets.of(config).mirrors))  # the dataset's own by default
     return config

@@ -6,8 +6,7 @@ from pathlib import Path
 REPO = Path(str(workflow.current_basedir)).parents[1]
 sys.path.insert(0, str(REPO / "src"))  # the library, even when not pip-installed
 
-from vanishing_gradients import codehash, selection, specs, study
-from vanishing_gradients.data import FILES as DATA_FILES
+from vanishing_gradients import codehash, datasets, selection, specs, study
 
 try:
     study.validate_config(config, str(REPO / "workflow/schemas/config.schema.yaml"))
@@ -25,7 +24,8 @@ wildcard_constraints:
 # Every path comes from vanishing_gradients.layout: results/<study>/..., logs/<study>/..., benchmarks/<study>/...
 # Paths of the project's own files are absolute, so that `snakemake -d <elsewhere>` finds them.
 LAYOUT = study.study_layout(config)
-RAW_FILES = [f"{LAYOUT.raw_dir()}/{name}" for name in DATA_FILES]
+DATASET_RECORD = datasets.of(config)  # the dataset's record (data.name): its files, shapes, classes, mirrors
+RAW_FILES = [f"{LAYOUT.raw_dir()}/{name}" for name in DATASET_RECORD.files]
 DATASET = LAYOUT.dataset_file()
 # Reruns go by content, never by a file's time (README, "Rerunning"). Each rule's code is a `code` param: the
 # hash of its script and of the library modules that script imports (codehash), so an edit of the training code
@@ -45,7 +45,7 @@ CODE = {
         SCRIPTS / "render_report.py", REPO / "reports/report.ipynb", REPO / "reports/offline.html.j2"
     ),
 }
-DATA = study.data_param(config, DATA_FILES, CODE["prepare"])
+DATA = study.data_param(config, DATASET_RECORD.files, CODE["prepare"])
 
 
 def run_pattern(phase, group):
@@ -54,7 +54,7 @@ def run_pattern(phase, group):
 
 
 def run_outputs(phase, group):
-    """The files every run writes (layout.RUN_OUTPUTS), plus its TensorBoard folder when asked for."""
+    """The files every run writes (registry.RUN), plus its TensorBoard folder when asked for."""
     outputs = run_pattern(phase, group).outputs()
     if config["tensorboard"] and phase == study.FINAL:
         outputs["tensorboard"] = directory(run_pattern(phase, group).tensorboard_dir)

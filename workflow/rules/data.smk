@@ -1,12 +1,15 @@
-# Fetch the four original Fashion-MNIST files (shared by every study), verify them, and cache the study's
-# train/validation/test split.
+# Fetch the raw files of the study's dataset (`data.name`, its record in datasets.py; shared by every study),
+# verify them, and cache the study's train/validation/test split.
 
 
 # No params, no code hash: the mirror list decides where the files come from, not what they are, and so does the
 # download code (each file is checked against fixed checksums of its decompressed content), so editing either
 # must not rerun anything. The script reads the mirrors from the config. `update`: Snakemake does not delete the
-# files before a rerun, and the download leaves each one that verifies as it is (no rewrite).
-rule download_fashion_mnist:
+# files before a rerun, and the download leaves each one that verifies as it is (no rewrite). The rule is named
+# after the dataset: download_fashion_mnist.
+rule:
+    name:
+        f"download_{DATASET_RECORD.name}"
     output:
         [update(path) for path in RAW_FILES],
     log:
@@ -25,7 +28,7 @@ rule download_fashion_mnist:
         "../../scripts/download.py"
 
 
-# The raw files are ancient inputs: their content is fixed (data.FILES, in the code hash) and checked again here,
+# The raw files are ancient inputs: their content is fixed (the dataset record, in the data param) and checked again here,
 # so a download that reran, or another study's, never makes this study's data out of date. `update` and the
 # script keep a cache whose content would not change as it is.
 rule prepare_dataset:

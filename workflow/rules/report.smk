@@ -35,12 +35,10 @@ rule aggregate:
 
 rule report:
     input:
-        **LAYOUT.aggregate(),
+        **LAYOUT.report_tables(),  # every table of registry.report(): the aggregate's and the study's
         # Their times are never compared (ancient): their content is in the `code` param, with the report package's.
         notebook=ancient(str(REPO / "reports/report.ipynb")),
         template=ancient(str(REPO / "reports/offline.html.j2")),
-        init_flow=LAYOUT.init_flow(),
-        selection=LAYOUT.selection(),
     output:
         html=report(
             f"{LAYOUT.report_dir()}/report.html",

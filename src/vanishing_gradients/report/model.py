@@ -10,8 +10,9 @@ from functools import cached_property
 import pandas as pd
 import seaborn as sns
 
-from ..aggregate import read_table
-from ..layout import RUN_KEYS
+from .. import datasets, registry
+from ..layout import RUN_KEYS, report_tables
+from ..storage import read_table
 from ..study import BASELINE, FINAL, SCREEN
 from ..study import course_lr as course_rate
 from . import stats
@@ -67,6 +68,19 @@ class Study:
     config: dict = field(default_factory=dict)
     all_runs: pd.DataFrame = field(default_factory=pd.DataFrame)
     selection: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # every table of registry.report() by name, as loaded (the runs and init_flow with their labels; every run's
+    # rows, where the fields above hold the fair runs')
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def dataset(self) -> datasets.Dataset:
+        """The dataset the study trained on (``data.name`` of its config)."""
+        return datasets.of(self.config)
+
+    @property
+    def chance(self) -> float:
+        """The accuracy of guessing one class of the dataset's balanced classes."""
+        return 1 / self.dataset.num_classes
 
     @property
     def screen(self) -> pd.DataFrame:
@@ -187,10 +201,15 @@ def roles(runs: pd.DataFrame, selection: pd.DataFrame, config: dict) -> pd.DataF
     )
 
 
-def load(tables: dict, config: dict | None = None) -> Study:
-    """The aggregate tables (paths by name: runs, metrics, grad_steps, grad_epochs, init_flow, selection) as a
-    Study of the fair comparison."""
-    frames = {name: read_table(path) for name, path in tables.items()}
+def load(tables: dict | str, config: dict | None = None) -> Study:
+    """The tables of ``registry.report()`` (paths by name, or a study's results folder holding them) as a Study
+    of the fair comparison; ``Study.tables`` holds each as it was loaded."""
+    paths = report_tables(tables) if isinstance(tables, str) else tables
+    missing = [name for name in registry.names(registry.report()) if name not in paths]
+    if missing:
+        raise KeyError(f"the report needs the tables {missing} (registry.report()) too")
+    read = {name: read_table(path) for name, path in paths.items()}
+    frames = dict(read)
     selection = frames.pop("selection")
     every = frames["runs"]
     every["label"] = [run_label(*key) for key in zip(every["group"], every["variant"], every["depth"], strict=True)]
@@ -201,5 +220,13 @@ def load(tables: dict, config: dict | None = None) -> Study:
     flow = frames["init_flow"]
     flow["label"] = [flow_label(g, v) for g, v in zip(flow["group"], flow["variant"], strict=True)]
     return Study(
-        runs, frames["metrics"], frames["grad_steps"], frames["grad_epochs"], flow, config or {}, every, selection
+        runs,
+        frames["metrics"],
+        frames["grad_steps"],
+        frames["grad_epochs"],
+        flow,
+        config or {},
+        every,
+        selection,
+        read,
     )

@@ -16,7 +16,6 @@ from ..layout import RUN_KEYS
 from ..study import BASELINE
 
 CONFIG_KEYS = ["group", "variant", "depth"]  # a configuration: a run up to its seed
-CHANCE = 0.1  # ten balanced classes
 # Thresholds of the conclusions, on the 95% interval of the mean test accuracy over seeds:
 LEARNED = 0.5  # "learned": the whole interval above 50%; "did not learn": the whole interval below it
 HEALTHY_RATIO = 0.1  # "flow restored": layer 1 gets at least a tenth of the output layer's gradient norm...

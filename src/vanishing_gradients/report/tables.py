@@ -8,7 +8,7 @@ import math
 
 import pandas as pd
 
-from .. import specs
+from .. import datasets, specs
 from ..study import variant_settings
 from .fair import learned_text
 from .model import Study
@@ -85,18 +85,18 @@ def changes_init(config: dict, group: str) -> bool:
 def init_table(config: dict, group: str) -> pd.DataFrame:
     """The std of the initial weights per layer for the baseline (PyTorch's default) and each variant of ``group``:
     how an init compares with Xavier's and Kaiming's."""
-    width = config["training"]["width"]
+    width, data = config["training"]["width"], datasets.of(config).model_shape()
     shapes = {
-        "layer 1 (784 → width)": (784, width),
+        f"layer 1 ({data['in_features']} → width)": (data["in_features"], width),
         "hidden (width → width)": (width, width),
-        "output (width → 10)": (width, 10),
+        f"output (width → {data['classes']})": (width, data["classes"]),
     }
     rows = []
     for name, settings in [
         ("baseline (PyTorch default)", config["training"]),
         *((v, variant_settings(config, group, v)) for v in config["fixes"][group]["variants"]),
     ]:
-        spec = specs.from_settings(settings, depth=max(config["fixes"][group]["depths"]), seed=0).model
+        spec = specs.from_settings(settings, depth=max(config["fixes"][group]["depths"]), seed=0, **data).model
         row = {"variant": name, "init": spec.init}
         for shape_name, (fan_in, fan_out) in shapes.items():
             std = specs.weight_std(spec, fan_in, fan_out)

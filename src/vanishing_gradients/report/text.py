@@ -153,6 +153,11 @@ def seeds_note(study: Study) -> str:
     )
 
 
+def report_title(study: Study) -> str:
+    """The report's title, a Markdown heading: the problem and the study's dataset."""
+    return f"# Vanishing gradients in deep MLPs on {study.dataset.title}"
+
+
 def setup_text(study: Study) -> str:
     runs = study.runs
     env = runs.iloc[0]
@@ -160,7 +165,7 @@ def setup_text(study: Study) -> str:
         f"Study **{env['study']}**: {len(runs)} runs ({runs['label'].nunique()} configurations). Device: "
         f"**{', '.join(runs['device'].unique())}**, torch threads per job: "
         f"**{', '.join(map(str, runs['threads'].unique()))}**, torch **{env['torch']}**, Python "
-        f"**{env['python']}**. Data: Fashion-MNIST, pixels scaled to [0, 1]."
+        f"**{env['python']}**. Data: {study.dataset.title}, pixels scaled to [0, 1]."
     )
 
 
@@ -217,7 +222,7 @@ def problem_sentences(study: Study) -> list[str]:
             )
         out.append(
             f"With {row.depth} hidden layers (SGD at its chosen rate {row.lr:g}) the sigmoid MLP {verdict}: "
-            f"{outcome(row)} (chance: 10%); layer 1's gradient norm was "
+            f"{outcome(row)} (chance: {study.chance:.0%}); layer 1's gradient norm was "
             f"{ratio_text(row.ratio, row.ratio_low, row.ratio_high)} times the output layer's."
         )
     return out

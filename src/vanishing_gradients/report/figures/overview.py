@@ -9,7 +9,7 @@ import pandas as pd
 import seaborn as sns
 
 from ..model import Study, palette_for, unique
-from ..stats import CHANCE, EXPLODING_RATIO, HEALTHY_RATIO, t_interval
+from ..stats import EXPLODING_RATIO, HEALTHY_RATIO, t_interval
 from ..text import pct
 from ..theory import predicted_lines
 from .base import Plot, canvas
@@ -48,7 +48,7 @@ def ranked_comparison(study: Study, ax=None) -> Plot:
     low, high = np.clip(table["best_test_acc"] - half, 0, 1), np.clip(table["best_test_acc"] + half, 0, 1)
     _error_bars(accuracy, table["label"], table["best_test_acc"], low, high, study.palette)
     accuracy.invert_yaxis()  # best at the top (the axes share y: invert once)
-    accuracy.axvline(CHANCE, color="grey", lw=0.8, ls=":")
+    accuracy.axvline(study.chance, color="grey", lw=0.8, ls=":")
     accuracy.set(
         xlabel="test accuracy at the best validation epoch (dotted: chance; bars clipped to [0, 1])",
         ylabel="configuration",
@@ -93,7 +93,7 @@ def lr_depth(study: Study, ax=None) -> Plot:
         ax=ax,
         palette="rocket_r",
     )
-    ax.axhline(CHANCE, color="grey", ls="--", lw=0.8, label="chance (10 classes)")
+    ax.axhline(study.chance, color="grey", ls="--", lw=0.8, label=f"chance ({study.dataset.num_classes} classes)")
     ax.set(
         xlabel="hidden layers",
         ylabel="best validation accuracy in the screen",
@@ -104,7 +104,7 @@ def lr_depth(study: Study, ax=None) -> Plot:
     means = frame.groupby(["lr", "depth"])["best_val_acc"].mean()
     alt = (
         "Line chart: the sigmoid/SGD baseline's best validation accuracy in the learning-rate screen against the "
-        "number of hidden layers, one line per learning rate; dashed line at chance (0.1). "
+        f"number of hidden layers, one line per learning rate; dashed line at chance ({study.chance:g}). "
         + "; ".join(f"lr {lr:g}, {d} layers: {pct(v)}" for (lr, d), v in means.items())
         + "."
     )
