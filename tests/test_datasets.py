@@ -4,6 +4,7 @@ going through the workflow's own scripts (download, prepare, train) without a ch
 import hashlib
 import json
 import runpy
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +82,9 @@ def run_script(name: str, config: dict, **parts) -> None:
     for part in ("input", "output", "params", "log"):
         given = parts.get(part, {})
         setattr(job, part, Namedlist(toclone=given) if isinstance(given, list) else Namedlist(fromdict=given))
+    scripts = str(ROOT / "scripts")
+    if scripts not in sys.path:  # as Snakemake's preamble does, so that a script finds scripts/_vg_src
+        sys.path.insert(0, scripts)
     runpy.run_path(str(ROOT / "scripts" / name), init_globals={"snakemake": job})
 
 
@@ -111,7 +115,7 @@ def test_a_second_dataset_runs_through_the_same_code(tmp_path, monkeypatch):
     spec = study.spec_of(config, run)
     assert (spec.model.in_features, spec.model.classes) == (48, 3) and "/tiny/" in run.key
     outputs = run.outputs()
-    params = {"run": run.to_json(), "spec": study.spec_param(config, run), "device": "cpu"}
+    params = {"run": run.to_json(), "spec": study.spec_param(config, run), "device": "cpu", "code": "test"}
     run_script("train.py", config, input={"data": where.dataset_file()}, output=outputs, params=params,
                log=[run.log])  # fmt: skip
     metrics = pd.read_csv(outputs["metrics"])

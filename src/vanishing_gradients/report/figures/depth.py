@@ -7,7 +7,7 @@ import numpy as np
 
 from ..depth import sweep
 from ..model import Study, palette_for, unique
-from ..stats import CHANCE, EXPLODING_RATIO, HEALTHY_RATIO, LEARNED
+from ..stats import EXPLODING_RATIO, HEALTHY_RATIO, LEARNED
 from ..text import pct
 from ..theory import predicted_lines
 from .base import Plot, canvas
@@ -30,7 +30,7 @@ def accuracy_vs_depth(study: Study, ax=None) -> Plot:
             rows["depth"] * shift, rows["best_test_acc"], yerr=err, marker="o", ms=4, lw=width, capsize=3,
             color=colours[name], label=name,
         )  # fmt: skip
-    accuracy.axhline(CHANCE, color="grey", lw=0.8, ls=":")
+    accuracy.axhline(study.chance, color="grey", lw=0.8, ls=":")
     accuracy.axhline(LEARNED, color="grey", lw=0.8, ls="--")
     depths = sorted(frame["depth"].unique())
     accuracy.set(
