@@ -258,11 +258,13 @@ def test_editing_the_report_plans_only_the_report(smoke_run, path):
     source = smoke_run.project / path
     original = source.read_text()
     try:
-        source.write_text(
-            original.replace("Vanishing gradients in deep MLPs", "Vanishing gradients in deep nets", 1)
+        edited = (
+            original.replace("a flat line is healthy gradient flow", "a flat line is a healthy flow", 1)
             if path.endswith(".ipynb")
             else original + "\n# an edit\n"
         )
+        assert edited != original  # a real edit of the file's content
+        source.write_text(edited)
         assert smoke_run.planned() == {"report": 1, "all": 1}
     finally:
         source.write_text(original)
