@@ -72,11 +72,12 @@ def fixed_point(activation: str, sigma_w2: float, sigma_b2: float, q0: float = 1
     raise ArithmeticError(f"{activation}: q did not converge (sigma_w^2 {sigma_w2}, sigma_b^2 {sigma_b2})")
 
 
-def chi_1(activation: str, sigma_w2: float, sigma_b2: float) -> float:
-    """The factor of the squared gradient per layer at the fixed point."""
+def chi_1(activation: str, sigma_w2: float, sigma_b2: float, q_star: float | None = None) -> float:
+    """The factor of the squared gradient per layer at the fixed point (``q_star`` if already known)."""
     _, slope = ACTIVATIONS[activation]
+    q_star = fixed_point(activation, sigma_w2, sigma_b2) if q_star is None else q_star
     # At q* = 0 the limit q -> 0+ (tanh: phi'(0)^2 = 1; ReLU's slope does not depend on the scale, nor at q* = inf)
-    q = min(max(fixed_point(activation, sigma_w2, sigma_b2), 1e-300), 1e100)
+    q = min(max(q_star, 1e-300), 1e100)
     return sigma_w2 * gaussian_mean(lambda x: slope(x) ** 2, q)
 
 
@@ -126,7 +127,7 @@ def signal_ratio(activation: str, sigma_w2: float, q_star: float) -> float:
 def predict(activation: str, sigma_w2: float, sigma_b2: float = 0.0) -> Prediction:
     q = fixed_point(activation, sigma_w2, sigma_b2)
     ratio = signal_ratio(activation, sigma_w2, q)
-    return Prediction(activation, sigma_w2, sigma_b2, q, chi_1(activation, sigma_w2, sigma_b2), ratio)
+    return Prediction(activation, sigma_w2, sigma_b2, q, chi_1(activation, sigma_w2, sigma_b2, q), ratio)
 
 
 def variances(spec: ModelSpec) -> tuple[float, float]:

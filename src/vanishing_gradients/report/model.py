@@ -172,6 +172,14 @@ class Study:
         """Per configuration and depth at initialisation: ``stats.init_summary``."""
         return stats.init_summary(self.init_flow)
 
+    @cached_property
+    def theory(self) -> pd.DataFrame:
+        """Per init-flow configuration: mean-field theory's prediction beside the measured per-layer factor
+        (``theory.beside``), computed once for the table, the sentences and both figures that draw it."""
+        from .theory import beside  # the theory layer builds on this model
+
+        return beside(self)
+
 
 def _course_rate(config: dict, group: str, variant: str) -> float:
     """The course's rate of a configuration; NaN where the config does not hold it (runs of a removed fix)."""

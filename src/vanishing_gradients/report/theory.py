@@ -104,7 +104,7 @@ def beside(study: Study) -> pd.DataFrame:
 def predicted_lines(study: Study) -> pd.DataFrame:
     """Per covered configuration and init-flow depth: the hidden1/output ratio the theory predicts, anchored at
     the shallowest measured depth (the theory gives the slope, factor per layer, not the two end layers)."""
-    table = beside(study).set_index("label")
+    table = study.theory.set_index("label")
     summary = study.init_summary
     rows = []
     for label, frame in summary.groupby("label", sort=False):
@@ -141,7 +141,7 @@ def _factor_interval(row) -> str:
 
 def theory_table(study: Study) -> pd.DataFrame:
     rows = []
-    for r in beside(study).itertuples():
+    for r in study.theory.itertuples():
         covered = {
             "σ_w², σ_b²": f"{r.sigma_w2:.3g}, {r.sigma_b2:.3g}",
             "q*": f"{r.q_star:.3g}",
@@ -165,7 +165,7 @@ def theory_table(study: Study) -> pd.DataFrame:
 def theory_sentences(study: Study) -> list[str]:
     from .text import join  # the report's formats (text imports nothing from here)
 
-    table = beside(study)
+    table = study.theory
     if table.empty:
         return []
     out = []
