@@ -135,8 +135,11 @@ def test_http_errors_are_named_and_the_next_mirror_tried(synthetic_mirror, tmp_p
         fetch_files([f"http://127.0.0.1:{port}/"], tmp_path / "o3", files, limits=FAST)
 
 
+# SIGINT as in a terminal: a process started in the background by a shell (as CI may start the suite) inherits
+# SIGINT ignored, and Python then never raises KeyboardInterrupt.
 FETCH = """
-import sys
+import signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path.insert(0, {src!r})
 from vanishing_gradients.datasets import FASHION_MNIST
 from vanishing_gradients.fetch import Limits, fetch_files

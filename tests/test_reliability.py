@@ -162,6 +162,17 @@ def test_diverged_run_is_recorded_and_the_report_still_renders(tmp_path):
     assert "1 of 1 runs diverged" in page
 
 
+def test_a_study_without_screening_selects_only_once_the_data_is_prepared(tmp_path):
+    # With every rate fixed the checkpoint has no screening inputs; run beside the download it lost the rest of
+    # the DAG (Snakemake 9.27, see selection.smk) and the run exited 0 having trained nothing.
+    config = {**SMALL, "selection": {"learning_rates": {"sgd": [1.0]}, "course_seeds": [], "check": []}}
+    workdir = project_with(tmp_path, config)
+    plan = snakemake(workdir, "-n", "--cores", "2").stdout
+    checkpoint = plan.split("checkpoint select_learning_rates:")[1].split("\n\n")[0]
+    inputs = re.search(r"input: (.*)", checkpoint).group(1).split(", ")
+    assert "results/small/data/fashion_mnist.pt" in inputs
+
+
 def test_a_second_workflow_in_the_same_folder_is_locked_out(tmp_path):
     workdir = project_with(tmp_path, SMALL)
     first = subprocess.Popen(
