@@ -8,7 +8,7 @@ from conftest import ROOT, merged_config
 from snakemake.utils import update_config
 from workflow_helpers import SNAKEMAKE, copy_project
 
-from vanishing_gradients import specs, study
+from vanishing_gradients import compare, specs, study
 from vanishing_gradients.datasets import FASHION_MNIST
 from vanishing_gradients.resources import run_mem_mb
 from vanishing_gradients.study import ConfigError
@@ -130,3 +130,12 @@ def test_the_memory_of_a_training_job_follows_its_width_and_depth():
     assert run_mem_mb(specs.TrainSpec(model=specs.ModelSpec(depth=30, width=2048)), data, dataset) > wide[1] * 3
     # measured peaks (one epoch on a subset, this machine): 2048 x 7 with Adam 1,425 MB; the request is above it
     assert wide[1] >= 1.5 * 1425
+
+
+def test_compare_names_a_folder_that_holds_no_run(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit) as exit_:
+        compare.main([str(tmp_path / "empty"), str(tmp_path / "other")])
+    assert exit_.value.code == 2
+    message = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"no run (no summary.json) under '{tmp_path / 'empty'}'" in message and "results/default/runs" in message

@@ -8,6 +8,7 @@ Used to check that a refactoring, another machine or a cluster gives bit-for-bit
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -59,7 +60,20 @@ def compare_trees(a: str | Path, b: str | Path) -> dict[str, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    a, b = argv or sys.argv[1:]
+    parser = argparse.ArgumentParser(
+        prog="python -m vanishing_gradients.compare",
+        description="Compare the runs of two result trees value by value, timings aside; exit 1 if any differs.",
+    )
+    parser.add_argument("a", help="a folder of runs, e.g. results/default/runs")
+    parser.add_argument("b", help="the folder to compare it with")
+    args = parser.parse_args(argv)
+    a, b = args.a, args.b
+    for root in (a, b):
+        if not run_dirs(root):
+            parser.error(
+                f"no run (no {registry.SUMMARY.file}) under {root!r}: give a study's runs folder, "
+                "e.g. results/default/runs"
+            )
     differences = compare_trees(a, b)
     for key, problems in differences.items():
         print(f"{key}:\n  " + "\n  ".join(problems))
