@@ -68,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("b", help="the folder to compare it with")
     args = parser.parse_args(argv)
     a, b = args.a, args.b
-    for root in (a, b):
-        if not run_dirs(root):
+    found = {root: set(run_dirs(root)) for root in (a, b)}
+    for root, keys in found.items():
+        if not keys:
             parser.error(
                 f"no run (no {registry.SUMMARY.file}) under {root!r}: give a study's runs folder, "
                 "e.g. results/default/runs"
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     differences = compare_trees(a, b)
     for key, problems in differences.items():
         print(f"{key}:\n  " + "\n  ".join(problems))
-    common = set(run_dirs(a)) & set(run_dirs(b))
+    common = found[a] & found[b]
     differing = sum(key in common for key in differences)
     print(
         f"{len(common) - differing} of {len(common)} runs in both trees identical (timings aside); "
