@@ -31,7 +31,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from vanishing_gradients import aggregate, data, fetch, specs, training  # noqa: E402
+from vanishing_gradients import aggregate, data, fetch, machine, specs, training  # noqa: E402
 from vanishing_gradients.datasets import FASHION_MNIST  # noqa: E402
 from vanishing_gradients.layout import StudyLayout  # noqa: E402
 from vanishing_gradients.models import MLP  # noqa: E402
@@ -90,13 +90,6 @@ def floor_epoch(split, batch_size=512):
             opt.step()
 
     return epoch
-
-
-def matmul_gflops(n=1024, repeats=5):
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    best = min(median_time(lambda: a @ b, repeats)[1])
-    return 2 * n**3 / best / 1e9
 
 
 def snakemake_overheads(smoke_dir: Path | None):
@@ -158,7 +151,7 @@ def main():
     print(f"(b) floor (bare loop, preloaded):     median {floor:.3f} s/epoch  {[round(t, 3) for t in fl_all]}")
     print(f"(c) trainer (all statistics, + val):  median {trainer:.3f} s/epoch  {[round(t, 3) for t in trainer_all]}")
     params = sum(p.numel() for p in MLP(ModelSpec(depth=7)).parameters())
-    gflops = matmul_gflops()
+    gflops = machine.matmul_gflops()
     bound = 6 * params * samples / (gflops * 1e9)
     print(f"(d) FLOP bound: 6 x {params} params x {samples} samples / {gflops:.1f} GFLOP/s = {bound:.3f} s/epoch")
     if not args.skip_snakemake:

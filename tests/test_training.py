@@ -10,7 +10,7 @@ import torch
 from conftest import tiny_data
 from torch import nn
 
-from vanishing_gradients import checkpoints, training
+from vanishing_gradients import checkpoints, specs, training
 from vanishing_gradients.gradstats import (
     Callback,
     GradientRecorder,
@@ -397,7 +397,8 @@ def test_the_test_is_taken_at_the_best_validation_epoch():
 
 
 def test_patience_ends_a_stage_early_and_a_resumed_run_stops_at_the_same_epoch(tmp_path):
-    spec = small_spec(lr=1e-6, epochs=30, patience=2)  # too small a rate: validation never improves
+    # too small a rate: validation never improves; patience_after 0 counts from the first epoch
+    spec = small_spec(lr=1e-6, epochs=30, patience=2, patience_after=0.0)
     messages = []
     _, run = training.train(spec, tiny_data(), log=messages.append)
     assert run.stopped_early and len(run.metrics) == 3  # the first epoch, then two without a better one
@@ -419,10 +420,50 @@ def test_patience_ends_a_stage_early_and_a_resumed_run_stops_at_the_same_epoch(t
 
 
 def test_patience_applies_per_stage_of_a_schedule():
-    spec = small_spec(model=ModelSpec(depth=3, width=16), schedule=(1, 2), lr=1e-6, epochs=10, patience=1)
+    spec = small_spec(
+        model=ModelSpec(depth=3, width=16), schedule=(1, 2), lr=1e-6, epochs=10, patience=1, patience_after=0.0
+    )
     _, run = training.train(spec, tiny_data(), log=lambda m: None)
     assert sorted({m["stage"] for m in run.metrics}) == [1, 2, 3]  # every stage ran, each cut short
     assert len(run.metrics) == 3 * 2
+
+
+def test_patience_never_ends_a_run_still_at_chance():
+    """A network on its plateau reaches its highest chance value in an epoch or two: patience counted from there
+    would stop it long before a late escape. It counts only once validation passes patience_after x chance."""
+    spec = small_spec(lr=1e-6, epochs=12, patience=2)  # default patience_after: twice chance
+    _, run = training.train(spec, tiny_data(), log=lambda m: None)
+    assert max(m["val_acc"] for m in run.metrics) <= 2 / spec.model.classes  # it stayed at chance...
+    assert len(run.metrics) == 12 and not run.stopped_early  # ...and trained its whole budget
+    assert run.steps == run.budget_steps == 12 * math.ceil(len(tiny_data()["train"].labels) / spec.batch_size)
+
+
+def test_patience_counts_once_a_run_has_left_chance():
+    """Stale epochs are counted from the stage's best only once that best passed the threshold: a plateau at
+    chance of any length, then an escape, then two epochs without a better one."""
+    best, model = training.BestEpoch(threshold=0.2), MLP(ModelSpec(depth=1, width=4))
+    accs = [0.10, 0.11, 0.10, 0.11, 0.10, 0.10, 0.10, 0.10, 0.35, 0.60, 0.58, 0.59]
+    stale = []
+    for epoch, acc in enumerate(accs, start=1):
+        best.end_epoch(model, {"epoch": epoch, "val_acc": acc})
+        stale.append(best.stale)
+    assert stale == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2]  # counted from the escape's best only
+    assert best.best_epoch == 10
+
+
+def test_a_run_budget_gives_a_schedule_the_steps_of_a_plain_run():
+    """Budget "run": train-some-layers' stages share the epochs, so it takes as many optimiser steps as any other
+    configuration; budget "stage" (the course) gives each stage all of them."""
+    plain = small_spec(model=ModelSpec(depth=3, width=16), epochs=7, budget="run")
+    grown = small_spec(model=ModelSpec(depth=3, width=16), epochs=7, budget="run", schedule=(1, 1, 1))
+    assert specs.stage_epochs(grown) == [1, 1, 1, 2, 2]  # 5 stages share 7 epochs, the later ones the remainder
+    _, a = training.train(plain, tiny_data(), log=lambda m: None)
+    _, b = training.train(grown, tiny_data(), log=lambda m: None)
+    assert a.steps == b.steps == a.budget_steps == b.budget_steps and len(b.metrics) == 7
+    course = small_spec(model=ModelSpec(depth=3, width=16), epochs=7, budget="stage", schedule=(1, 1, 1))
+    assert specs.total_epochs(course) == 35
+    with pytest.raises(ValueError, match="fewer than the 5 stages"):
+        specs.stage_epochs(small_spec(model=ModelSpec(depth=3, width=16), epochs=4, budget="run", schedule=(1, 1, 1)))
 
 
 def test_every_callbacks_evaluation_hooks_run():

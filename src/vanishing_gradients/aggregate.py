@@ -24,6 +24,7 @@ def run_row(summary: dict) -> dict:
         "init": spec["model"]["init"],
         "optimizer": spec["optimizer"],
         "epochs": spec["epochs"],
+        "batch_size": spec.get("batch_size"),
     }
 
 

@@ -190,7 +190,7 @@ def run(
     """
     import torch
 
-    from . import checkpoints, codehash, data, training
+    from . import checkpoints, codehash, data, machine, training
     from . import outputs as run_outputs
 
     code = codehash.code_hash(__file__) if code is None else code
@@ -209,7 +209,8 @@ def run(
         model, run_log = training.train(
             spec, data.load_dataset(dataset), device, state / CHECKPOINT, log, callbacks, code=code
         )
-        summary = run_outputs.save_run(run_log, model, spec, run_id, outputs, str(device), threads)
+        rate = {"matmul_gflops": machine.matmul_gflops(device)}  # after training: the cores are as it left them
+        summary = run_outputs.save_run(run_log, model, spec, run_id, outputs, str(device), threads, rate)
         checkpoints.remove(state / CHECKPOINT)
         progress.path(run_id).unlink(missing_ok=True)
     with contextlib.suppress(OSError):  # left as it is if not empty (a file someone put there)

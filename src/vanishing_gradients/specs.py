@@ -21,6 +21,7 @@ NORMS = ("none", "batchnorm", "standardize")
 # kaiming_normal: He, N(0, 2/fan_in). Every init but default zeroes the biases.
 INITS = ("default", "normal", "xavier_normal", "kaiming_normal")
 OPTIMIZERS = ("sgd", "adam")
+BUDGETS = ("stage", "run")
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,21 @@ class TrainSpec:
     step_every: int = 1  # per-layer gradient norms every k steps
     stats_every: int = 10  # the costlier statistics (mean |grad|, update-to-weight ratio) every k steps
     patience: int | None = None  # end a stage after this many epochs without a better validation accuracy
+    # ... counted only once validation accuracy has passed this multiple of chance (1/classes): a run still on
+    # its plateau at chance is never stopped (plateaus can end after dozens of epochs), only the full budget ends it
+    patience_after: float = 2.0
+    budget: str = "stage"  # what `epochs` counts: "stage" (the course: epochs per stage of a schedule) or "run"
+    # (the whole run: a schedule's stages share `epochs`, so every configuration gets the same optimiser steps)
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer {self.optimizer!r} not in {list(OPTIMIZERS)}")
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be >= 1 or null, got {self.patience}")
+        if not self.patience_after >= 0:
+            raise ValueError(f"patience_after must be >= 0, got {self.patience_after}")
+        if self.budget not in BUDGETS:
+            raise ValueError(f"budget {self.budget!r} not in {list(BUDGETS)}")
         if self.schedule is not None and (sum(self.schedule) != self.model.depth or min(self.schedule) < 1):
             raise ValueError(
                 f"schedule {list(self.schedule)} must be positive block sizes summing to depth {self.model.depth}"
@@ -177,6 +187,33 @@ def stages(spec: TrainSpec) -> list[Stage]:
     return plan
 
 
+def stage_epochs(spec: TrainSpec) -> list[int]:
+    """Epochs of each stage. Budget "stage": ``epochs`` each (the course's seven stages of 100 epochs). Budget
+    "run": the stages share ``epochs``, the later (deeper, costlier to learn) stages taking the remainder, so a
+    grown network trains as many optimiser steps as any other configuration of the study."""
+    n = len(stages(spec))
+    if spec.budget == "stage":
+        return [spec.epochs] * n
+    if spec.epochs < n:  # (a spec measured at initialisation only never asks)
+        raise ValueError(
+            f"epochs {spec.epochs} (budget 'run') is fewer than the {n} stages of schedule {list(spec.schedule)}: "
+            "give every stage at least one epoch (more epochs, or fewer blocks)"
+        )
+    share, extra = divmod(spec.epochs, n)
+    return [share + (1 if i >= n - extra else 0) for i in range(n)]
+
+
 def total_epochs(spec: TrainSpec) -> int:
-    """Epochs over all train-some-layers stages (``epochs`` is per stage)."""
-    return len(stages(spec)) * spec.epochs
+    """Epochs over all stages: the run's budget (``stage_epochs``)."""
+    return sum(stage_epochs(spec))
+
+
+def steps_per_epoch(spec: TrainSpec, train_size: int) -> int:
+    """Optimiser steps in one epoch of ``train_size`` images (a last batch of one is left out with normalisation:
+    ``training.Trainer.run_epoch``)."""
+    seen = (
+        train_size - 1
+        if spec.model.norm != "none" and train_size % spec.batch_size == 1 and train_size > 1
+        else train_size
+    )
+    return math.ceil(seen / spec.batch_size)
