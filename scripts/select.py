@@ -1,4 +1,5 @@
-"""Snakemake script: choose each configuration's learning rate from its screening runs (validation only)."""
+"""Snakemake script: one selection round, each configuration's learning rate from its screening runs (validation
+only; the protocol: vanishing_gradients.selection)."""
 
 import json
 
@@ -8,7 +9,13 @@ from vanishing_gradients import selection
 from vanishing_gradients.logs import rule_log
 
 with rule_log(snakemake.log[0]) as log:
-    chosen = selection.select(list(snakemake.input.summaries), snakemake.output[0], json.loads(snakemake.params.fixed))
+    protocol = {**json.loads(snakemake.params.protocol), "round": int(snakemake.wildcards.round)}
+    chosen = selection.select(
+        list(snakemake.input.summaries),
+        list(snakemake.input.metrics),
+        snakemake.output[0],
+        protocol,
+        json.loads(snakemake.params.fixed),
+    )
     for row in chosen.itertuples():
-        edge = " (at the edge of the grid)" if row.at_edge else ""
-        log(f"{row.group}/{row.variant} depth {row.depth}: lr {row.lr:g}, val acc {row.screen_val_acc:.4f}{edge}")
+        log(selection.describe(row))

@@ -148,5 +148,9 @@ class StudyLayout:
         return RunId(self.study, self.dataset, phase, group, variant, lr, depth, seed)
 
     def selection(self) -> str:
-        """Each configuration's learning rate, chosen on the screen's validation accuracy."""
+        """Each configuration's learning rate, chosen on the screen's validation accuracy (the last round's)."""
         return self.study_tables()["selection"]
+
+    def selection_round(self, round_) -> str:
+        """The rate table of one selection round (0: the declared grid; each later one adds the extensions)."""
+        return f"{Path(self.selection()).parent}/round{round_}.csv"

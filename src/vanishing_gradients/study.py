@@ -14,6 +14,7 @@ import re
 
 from . import datasets, specs
 from .layout import RunId, StudyLayout, lr_name
+from .selection import extensions
 
 BASELINE = "baseline"
 BASELINE_VARIANT = "sigmoid"  # the course's baseline: sigmoid, SGD, PyTorch's default init
@@ -60,10 +61,18 @@ def grid(config: dict, group: str, variant: str) -> list[float]:
     return [float(lr) for lr in config["selection"]["learning_rates"][optimizer]]
 
 
+def declared_rates(config: dict, group: str, variant: str) -> list[float]:
+    """Every rate the protocol may screen or train a configuration at, declared before any run: its grid, the
+    grid's pre-declared extensions (``selection.extend``) and its course rate."""
+    rates, extend = grid(config, group, variant), config["selection"]["extend"]
+    if len(rates) > 1:
+        rates = rates + extensions(rates, extend["factor"], extend["times"])
+    return sorted({*rates, course_lr(config, group, variant)})
+
+
 def learning_rates(config: dict, group: str, variant: str) -> dict[str, float]:
-    """Every rate a configuration may be trained at (its grid and its course rate), by their name in paths."""
-    rates = [*grid(config, group, variant), course_lr(config, group, variant)]
-    return {lr_name(lr): lr for lr in rates}
+    """Every rate a configuration may be trained at (``declared_rates``), by their name in paths."""
+    return {lr_name(lr): lr for lr in declared_rates(config, group, variant)}
 
 
 def lr_of(config: dict, group: str, variant: str, name: str) -> float:
@@ -156,17 +165,40 @@ def configurations(config: dict, group: str | None = None) -> list[tuple[str, st
     ]
 
 
-def screening_runs(config: dict, group: str | None = None) -> list[RunId]:
-    """Every configuration at every rate of its grid, with the screen's seeds and budget. A configuration whose
-    grid holds one rate needs no screen (``fixed_rates``)."""
-    where = study_layout(config)
+def screened_rates(config: dict) -> dict[tuple[str, str, int], list[float]]:
+    """The rates of the first selection round: every configuration whose grid holds more than one rate, at each.
+    (A configuration whose grid holds one rate needs no screen: ``fixed_rates``.)"""
+    return {(g, v, d): grid(config, g, v) for g, v, d in configurations(config) if len(grid(config, g, v)) > 1}
+
+
+def screening_runs(
+    config: dict, group: str | None = None, rates: dict[tuple[str, str, int], list[float]] | None = None
+) -> list[RunId]:
+    """Every screened configuration at each of its rates (default: ``screened_rates``; a later selection round
+    adds its extensions), with the screen's seeds and budget."""
+    where, rates = study_layout(config), screened_rates(config) if rates is None else rates
     return [
         where.run(SCREEN, g, v, lr, d, int(s))
         for g, v, d in configurations(config, group)
-        if len(grid(config, g, v)) > 1
-        for lr in grid(config, g, v)
+        for lr in rates.get((g, v, d), [])
         for s in config["selection"]["seeds"]
     ]
+
+
+def selection_param(config: dict) -> str:
+    """The protocol of the rate choice, as sorted JSON (the selection rule's param; ``selection.select``)."""
+    screen = config["selection"]
+    return json.dumps(
+        {
+            "score_epochs": screen["score_epochs"],
+            "learned": config["comparison"]["learned"],
+            "chance": 1 / datasets.of(config).num_classes,
+            "factor": screen["extend"]["factor"],
+            "times": screen["extend"]["times"],
+            "course": [[g, v, d, course_lr(config, g, v)] for g, v, d in configurations(config)],
+        },
+        sort_keys=True,
+    )
 
 
 def fixed_rates(config: dict) -> str:
@@ -188,7 +220,8 @@ def fixed_rates(config: dict) -> str:
 def final_runs(config: dict, chosen: dict[tuple[str, str, int], float], group: str | None = None) -> list[RunId]:
     """The full-budget runs, given each configuration's chosen rate (``selection.read``): every configuration at
     its chosen rate with every seed; at its course rate with ``selection.course_seeds``; the configurations of
-    ``selection.check`` at every rate of their grid with the screen's seeds. Each run once, in a stable order."""
+    ``selection.check`` at every rate of their grid with the first screening seed. Each run once, in a stable
+    order."""
     where, screen = study_layout(config), config["selection"]
     checked = {(c["group"], c["variant"], int(c["depth"])) for c in screen["check"]}
     out: dict[RunId, None] = {}
@@ -196,9 +229,14 @@ def final_runs(config: dict, chosen: dict[tuple[str, str, int], float], group: s
         wanted = [(chosen[(g, v, d)], s) for s in config["seeds"]]
         wanted += [(course_lr(config, g, v), s) for s in screen["course_seeds"]]
         if (g, v, d) in checked:
-            wanted += [(lr, s) for lr in grid(config, g, v) for s in screen["seeds"]]
+            wanted += [(lr, screen["seeds"][0]) for lr in grid(config, g, v)]
         out.update({where.run(FINAL, g, v, lr, d, int(s)): None for lr, s in wanted})
     return list(out)
+
+
+def expected_rates(config: dict) -> dict[tuple[str, str, int], list[float]]:
+    """Every configuration with the rates a rate table may give it (to check a table read back)."""
+    return {(g, v, d): declared_rates(config, g, v) for g, v, d in configurations(config)}
 
 
 def provisional_choice(config: dict) -> dict[tuple[str, str, int], float]:

@@ -176,6 +176,7 @@ def check_study(config: dict) -> None:
                         f"fixes.{fix}.variants.{variant}: skip ({source}, {target}) fits none of the fix's depths "
                         f"{entry['depths']}; give a target layer within the deepest one"
                     )
+    check_protocol(config)
     known = configurations(config)
     for entry in config["selection"]["check"]:
         if (entry["group"], entry["variant"], entry["depth"]) not in known:
@@ -187,9 +188,35 @@ def check_study(config: dict) -> None:
         key = "baseline" if group == BASELINE else f"fixes.{group}.variants.{variant}"
         try:
             for phase in (SCREEN, FINAL):
-                train_spec(config, phase, group, variant, course_lr(config, group, variant), depth, 0)
+                specs.stage_epochs(
+                    train_spec(config, phase, group, variant, course_lr(config, group, variant), depth, 0)
+                )
         except (ValueError, TypeError, KeyError) as err:
             raise ConfigError(f"{key} at depth {depth}: {err}") from None
+
+
+def check_protocol(config: dict) -> None:
+    """The protocol's declarations (``selection``, ``comparison``) that the schema cannot check."""
+    overlap = sorted(set(config["seeds"]) & set(config["selection"]["seeds"]))
+    if overlap:
+        raise ConfigError(
+            f"selection.seeds: {overlap} are final seeds too; a rate chosen on a seed must not be judged on the same "
+            "draw: give screening seeds apart from `seeds` (e.g. 0, 1, 2)"
+        )
+    screen = config["selection"]
+    if screen["score_epochs"] > screen["epochs"]:
+        raise ConfigError(
+            f"selection.score_epochs: {screen['score_epochs']} is more than the screen's {screen['epochs']} epochs; "
+            "score over at most selection.epochs epochs"
+        )
+    reference = config["comparison"]["reference"]
+    if reference is not None and (reference["group"], reference["variant"]) not in {
+        (g, v) for g, v, _ in configurations(config)
+    }:
+        raise ConfigError(
+            f"comparison.reference: {reference} is not a configuration of this study; name a fix and one of its "
+            "variants (e.g. {group: combined, variant: relu_bn_skip_adam}), or null for no reference"
+        )
 
 
 def check_config_file(path) -> None:

@@ -1,4 +1,5 @@
 # Config validation, the study's paths and the input functions shared by every rule file.
+import shutil
 import sys
 from pathlib import Path
 
@@ -6,7 +7,7 @@ from pathlib import Path
 REPO = Path(str(workflow.current_basedir)).parents[1]
 sys.path.insert(0, str(REPO / "src"))  # the library, even when not pip-installed
 
-from vanishing_gradients import codehash, datasets, selection, specs, study
+from vanishing_gradients import codehash, datasets, selection, specs, storage, study
 
 try:
     study.validate_config(config, str(REPO / "workflow/schemas/config.schema.yaml"))
@@ -61,17 +62,51 @@ def run_outputs(phase, group):
     return outputs
 
 
+ROUNDS = config["selection"]["extend"]["times"]  # selection rounds after the first: each may extend a grid's edge
+EXPECTED_RATES = study.expected_rates(config)  # what a rate table read back may hold (selection.read_table)
+SCREENED = bool(study.screened_rates(config))  # False: every grid holds one rate, nothing is screened
+
+
+def round_table(round_):
+    """The rate table of a selection round (a checkpoint: known once the round has run)."""
+    return checkpoints.select_learning_rates.get(round=round_).output[0]
+
+
+def screen_rates(round_):
+    """Every screened configuration's rates in a selection round: the grid, then each round's extensions."""
+    if round_ == 0:
+        return study.screened_rates(config)
+    return selection.screened(round_table(round_ - 1), EXPECTED_RATES)
+
+
+def screening_runs():
+    """Every screening run of the study: those of its last selection round (which screens all earlier ones')."""
+    return study.screening_runs(config, rates=screen_rates(ROUNDS)) if SCREENED else []
+
+
 def final_runs():
-    """The full-budget runs: known once every configuration's rate is chosen (the checkpoint rule's table)."""
-    chosen = selection.read(checkpoints.select_learning_rates.get().output[0])
-    return study.final_runs(config, chosen)
+    """The full-budget runs: known once every configuration's rate is chosen (the last round's table). A study
+    that screens nothing knows them up front, so `snakemake -n` lists its training jobs."""
+    if not SCREENED:
+        return study.final_runs(config, study.provisional_choice(config))
+    return study.final_runs(config, selection.read(round_table(ROUNDS), EXPECTED_RATES))
+
+
+def screen_files(kind):
+    """Input function of a selection round: one file (``kind``: an output name) per screening run it reads."""
+
+    def files(wildcards):
+        runs = study.screening_runs(config, rates=screen_rates(int(wildcards.round))) if SCREENED else []
+        return [run.outputs()[kind] for run in runs]
+
+    return files
 
 
 def run_files(kind, phase):
     """Input function: one file per run of ``phase`` (``kind``: an output name, or benchmark), in a stable order."""
 
     def files(wildcards):
-        runs = study.screening_runs(config) if phase == study.SCREEN else final_runs()
+        runs = screening_runs() if phase == study.SCREEN else final_runs()
         return [run.benchmark if kind == "benchmark" else run.outputs()[kind] for run in runs]
 
     return files
@@ -79,8 +114,14 @@ def run_files(kind, phase):
 
 def every_run_output(wildcards):
     """Input function of `all`: every file of every run, screening and final."""
-    runs = study.screening_runs(config) + final_runs()
-    return [path for run in runs for path in run.outputs().values()]
+    return [path for run in screening_runs() + final_runs() for path in run.outputs().values()]
+
+
+def copy_checked_rates(source, target):
+    """The study's rate table: the last round's, read back with every check, written atomically."""
+    selection.read_table(source, EXPECTED_RATES)
+    with storage.atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
 
 
 def _run(phase, group, wildcards):

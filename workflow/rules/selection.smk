@@ -1,21 +1,22 @@
-# Each configuration's learning rate, chosen from its screening runs on validation accuracy.
+# Each configuration's learning rate, chosen from its screening runs on validation (selection.py: the protocol).
 
 
-# A checkpoint: the final runs it chooses are known only once it has run. A screening run that changes rewrites
-# the table; only a configuration whose chosen rate changed asks for new final runs (their paths name the rate).
-# The dataset is an input although the script does not read it, and ancient: it only orders the checkpoint
-# after the download (a new dataset reaches the choice through the screening runs, which read it). With no
-# screening (every rate fixed) the checkpoint would otherwise finish while the download runs, and Snakemake 9.27
-# then loses the jobs below an `ancient` input whose producer is still running (prepare_dataset's raw files):
-# the run exits 0 having trained nothing.
+# A checkpoint per selection round: the runs a round asks for are known only once the round before it has run.
+# Round 0 screens the declared grid; a choice at the grid's edge is extended outward and screened in the next
+# round, up to selection.extend.times rounds. Only a configuration whose chosen rate changes asks for new final
+# runs (their paths name the rate). The dataset is an input although the script does not read it, and ancient:
+# it only orders the checkpoint after the download. With no screening (every rate fixed) the checkpoint would
+# otherwise finish while the download runs, and Snakemake 9.27 then loses the jobs below an `ancient` input whose
+# producer is still running (prepare_dataset's raw files): the run exits 0 having trained nothing.
 checkpoint select_learning_rates:
     input:
-        summaries=run_files("summary", study.SCREEN),
+        summaries=screen_files("summary"),
+        metrics=screen_files("metrics"),
         data=ancient(DATASET),
     output:
-        LAYOUT.selection(),
+        LAYOUT.selection_round("{round}"),
     log:
-        LAYOUT.log("select_learning_rates.log"),
+        LAYOUT.log("select_learning_rates.round{round}.log"),
     conda:
         "../../envs/report.yaml"
     resources:
@@ -23,6 +24,22 @@ checkpoint select_learning_rates:
         runtime=5,
     params:
         fixed=study.fixed_rates(config),
+        protocol=study.selection_param(config),
         code=CODE["select"],
+    message:
+        "Choosing learning rates, round {wildcards.round}"
     script:
         "../../scripts/select.py"
+
+
+# The study's rate table: the last round's, checked (its digests, its configurations, its rates) as it is copied.
+rule learning_rates:
+    input:
+        LAYOUT.selection_round(ROUNDS),
+    output:
+        LAYOUT.selection(),
+    localrule: True
+    message:
+        "Learning rates chosen: {output}"
+    run:
+        copy_checked_rates(input[0], output[0])
