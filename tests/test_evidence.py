@@ -1,6 +1,6 @@
-"""The statistics the report concludes from, against scipy and hand-computed values; the rate selection."""
+"""The statistics the report concludes from, against scipy and hand-computed values: intervals, the declared
+comparison family and its verdicts (Welch, TOST, Fisher, Bonferroni). The rate selection: tests/test_selection.py."""
 
-import json
 import math
 
 import numpy as np
@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from vanishing_gradients import selection
+from vanishing_gradients.report import evidence
 from vanishing_gradients.report import paired as pairing
+from vanishing_gradients.report.model import Study
 
 
 def test_t_interval_matches_scipy_and_stays_in_the_metric_range():
@@ -28,69 +29,95 @@ def test_t_quantile_is_exact_beyond_thirty_degrees_of_freedom():
     assert pairing.t_quantile(2) == pytest.approx(4.3027, abs=1e-4)
 
 
-def test_paired_difference_matches_scipys_paired_t_test():
-    a = {45: 0.840, 46: 0.842, 47: 0.818}  # tanh at three seeds
-    b = {45: 0.812, 46: 0.812, 47: 0.800}  # relu at the same seeds
-    got = pairing.paired_difference(a, b)
-    ref = stats.ttest_rel([a[s] for s in a], [b[s] for s in a])
-    ci = ref.confidence_interval(0.95)
-    assert got.p == pytest.approx(ref.pvalue) and (got.low, got.high) == pytest.approx((ci.low, ci.high))
-    assert got.diff == pytest.approx(0.0253, abs=1e-4) and got.low > 0  # paired: tanh is ahead
-    # unpaired, the same numbers cannot be told apart: Welch's interval straddles 0
-    assert stats.ttest_ind(list(a.values()), list(b.values()), equal_var=False).pvalue > 0.05
-
-
-def test_paired_difference_uses_only_shared_seeds_and_handles_no_spread():
-    assert pairing.paired_difference({1: 0.5, 2: 0.6}, {2: 0.4, 3: 0.1}).seeds == 1
-    same = pairing.paired_difference({1: 0.5, 2: 0.6}, {1: 0.4, 2: 0.5})
-    assert (same.diff, same.low, same.high, same.p) == pytest.approx((0.1, 0.1, 0.1, 0.0))
-    assert pairing.paired_difference({1: 0.5}, {2: 0.5}).seeds == 0
-
-
-def test_holm_by_hand():
-    # sorted p: 0.01, 0.02, 0.04 with m = 3 -> 0.03, max(0.03, 0.04) = 0.04, max(0.04, 0.04) = 0.04
-    assert pairing.holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
-    assert pairing.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
-    adjusted = pairing.holm([0.001, math.nan, 0.2])
-    assert adjusted[0] == pytest.approx(0.002) and math.isnan(adjusted[1]) and adjusted[2] == pytest.approx(0.2)
-
-
 def test_clopper_pearson_against_the_beta_quantiles():
     low, high = pairing.clopper_pearson(1, 3)
     assert low == pytest.approx(stats.beta.ppf(0.025, 1, 3)) and high == pytest.approx(stats.beta.ppf(0.975, 2, 2))
     assert pairing.clopper_pearson(3, 3)[1] == 1.0 and pairing.clopper_pearson(0, 3)[0] == 0.0
 
 
-def screen_summary(group, variant, depth, lr, seed, val, optimizer="sgd"):
-    return {
-        "run": {"group": group, "variant": variant, "depth": depth, "lr": lr, "seed": seed},
-        "spec": {"optimizer": optimizer},
-        "best_val_acc": val,
-    }
+# ------------------------------------------------------------------------------------ the family and its verdicts
+P = evidence.Protocol(margin=0.01, alpha=0.05, learned=0.5)
 
 
-def test_the_rate_is_chosen_on_mean_validation_accuracy_never_on_test():
-    summaries = [
-        screen_summary("baseline", "sigmoid", 3, lr, seed, val)
-        for lr, seed, val in [(0.1, 0, 0.80), (0.1, 1, 0.82), (1.0, 0, 0.86), (1.0, 1, 0.70), (3.0, 0, float("nan"))]
+def test_welch_interval_and_p_match_scipy_at_the_corrected_level():
+    a, b = [0.881, 0.874, 0.879, 0.886, 0.870], [0.861, 0.866, 0.858, 0.871, 0.863]
+    diff, low, high, p = evidence.welch(a, b, 1 - 0.05 / 4)
+    ref = stats.ttest_ind(a, b, equal_var=False)
+    ci = ref.confidence_interval(1 - 0.05 / 4)
+    assert (diff, low, high, p) == pytest.approx((np.mean(a) - np.mean(b), ci.low, ci.high, ref.pvalue))
+
+
+def test_tost_by_hand_and_consistent_with_its_interval():
+    rng = np.random.default_rng(3)
+    a, b = 0.87 + 0.004 * rng.standard_normal(10), 0.868 + 0.004 * rng.standard_normal(10)
+    # by hand: Welch's standard error and degrees of freedom, two one-sided t tests against -margin and +margin
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se, d = math.sqrt(va + vb), a.mean() - b.mean()
+    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    by_hand = max(stats.t.sf((d + 0.01) / se, dof), stats.t.cdf((d - 0.01) / se, dof))
+    assert evidence.tost(a, b, 0.01) == pytest.approx(by_hand)
+    # TOST at alpha/m rejects exactly when the (1 - 2 alpha/m) interval lies within the margin
+    for m in (1, 5, 27):
+        _, low, high, _ = evidence.welch(a, b, 1 - 2 * 0.05 / m)
+        assert (by_hand * m <= 0.05) == (low > -0.01 and high < 0.01)
+
+
+def test_three_verdicts_and_the_interval_they_use():
+    base = [0.870, 0.872, 0.868, 0.871, 0.869, 0.870, 0.873, 0.867, 0.871, 0.869]
+    worse = evidence.compare([v - 0.05 for v in base], base, 10, P)
+    assert worse.verdict == "worse" and worse.high < 0 and worse.p <= 0.05
+    same = evidence.compare([v + 0.001 for v in reversed(base)], base, 10, P)
+    assert same.verdict == "equivalent" and same.eq_low > -0.01 and same.eq_high < 0.01
+    noisy = evidence.compare([0.85, 0.89, 0.86, 0.90], [0.87, 0.86, 0.88, 0.89], 10, P)
+    assert noisy.verdict == "inconclusive" and noisy.low < 0 < noisy.high
+    # the same data, corrected for a larger family, can only lose a claim
+    assert (
+        evidence.compare([v - 0.002 for v in base], base, 1, P).p
+        <= evidence.compare([v - 0.002 for v in base], base, 27, P).p
+    )
+
+
+def test_seeds_that_split_are_compared_as_shares_with_fishers_exact_test():
+    split = [0.85, 0.10, 0.86, 0.10, 0.84, 0.10, 0.10, 0.10, 0.10, 0.10]  # 3 of 10 learned
+    learned = [0.86] * 10
+    got = evidence.compare(split, learned, 3, P)
+    ref = stats.fisher_exact([[3, 7], [10, 0]]).pvalue
+    assert got.kind == "share" and got.p == pytest.approx(min(1.0, 3 * ref)) and got.diff == pytest.approx(-0.7)
+    assert got.verdict == "worse" and math.isnan(got.p_equivalence)
+    assert evidence.compare([0.85, 0.1, 0.85], [0.86, 0.1, 0.86], 3, P).verdict == "inconclusive"
+
+
+def test_identical_chance_runs_have_no_spread_and_a_clear_verdict():
+    chance = [0.1] * 10
+    assert evidence.compare(chance, chance, 5, P).verdict == "equivalent"
+    assert evidence.compare(chance, [0.86 + 0.001 * i for i in range(10)], 5, P).verdict == "worse"
+
+
+def family_study(labels_depths, reference=None):
+    rows = [
+        {"group": g, "variant": v, "depth": d, "label": lab, "seed": s, "best_test_acc": 0.8 + 0.001 * s}
+        for g, v, d, lab in labels_depths
+        for s in range(3)
     ]
-    for s in summaries:
-        s["best_test_acc"] = 0.99 if s["run"]["lr"] == 1.0 else 0.1  # must not matter
-    chosen = selection.choose(selection.screen_table(summaries))
-    row = chosen.iloc[0]
-    assert row["lr"] == 0.1 and row["screen_val_acc"] == pytest.approx(0.81)  # 0.81 beats (0.86 + 0.70) / 2
-    assert json.loads(row["grid"]) == [0.1, 1.0, 3.0] and row["at_edge"]  # a diverged rate never wins
+    runs = pd.DataFrame(rows)
+    summary = runs.drop_duplicates("label")[["group", "variant", "depth", "label"]].reset_index(drop=True)
+    study = Study(runs, *[pd.DataFrame()] * 4, config={"comparison": {"reference": reference}})
+    study.__dict__["summary"] = summary  # the cached summary: only its labels matter here
+    return study
 
 
-def test_ties_go_to_the_smallest_rate_and_the_table_round_trips(tmp_path):
-    summaries = [screen_summary("fix", "v", 7, lr, 0, 0.1) for lr in (1.0, 0.01, 0.1)]
-    table = selection.choose(selection.screen_table(summaries))
-    assert table.iloc[0]["lr"] == 0.01
-    paths = []
-    for i, s in enumerate(summaries):
-        paths.append(tmp_path / f"{i}.json")
-        paths[-1].write_text(json.dumps(s))
-    fixed = [{"group": "course", "variant": "sigmoid", "depth": 3, "lr": 0.01, "optimizer": "sgd"}]
-    selection.select(paths, tmp_path / "chosen.csv", fixed)
-    assert selection.read(tmp_path / "chosen.csv") == {("fix", "v", 7): 0.01, ("course", "sigmoid", 3): 0.01}
-    assert pd.read_csv(tmp_path / "chosen.csv").columns.tolist() == selection.COLUMNS
+def test_the_family_holds_each_declared_pair_once():
+    configs = [
+        ("baseline", "sigmoid", 3, "baseline d3"),
+        ("baseline", "sigmoid", 7, "baseline d7"),
+        ("better_activation", "relu", 7, "better_activation/relu d7"),
+        ("combined", "all", 7, "combined/all d7"),
+    ]
+    pairs = evidence.family(
+        family_study(configs, {"group": "combined", "variant": "all"}), {"group": "combined", "variant": "all"}
+    )
+    as_sets = [frozenset(p[:2]) for p in pairs]
+    assert len(as_sets) == len(set(as_sets)) == 3  # relu and combined vs the baseline d7; relu vs combined
+    assert frozenset(("combined/all d7", "baseline d7")) in as_sets  # once, though in both halves of the family
+    assert not any("baseline d3" in pair for pair in as_sets)  # no reference or fix at depth 3
+    assert len(evidence.family(family_study(configs), None)) == 2

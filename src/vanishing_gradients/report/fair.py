@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pandas as pd
 
+from .evidence import METRIC, VERDICTS, Protocol, verdicts
 from .model import Study, run_label
-from .paired import Paired, clopper_pearson, holm, paired_difference, t_interval
+from .paired import clopper_pearson, t_interval
 from .stats import CONFIG_KEYS, LEARNED
-
-ALPHA = 0.05
-METRIC = "best_test_acc"  # the test accuracy at each run's best validation epoch
 
 
 def by_seed(runs: pd.DataFrame, label: str, col: str = METRIC) -> dict:
@@ -50,85 +49,80 @@ def accuracy_text(values) -> str:
 
 # -------------------------------------------------------------------------------------- comparisons
 def comparisons(study: Study) -> pd.DataFrame:
-    """Every comparison the report states, as paired differences ``a - b`` of the best-epoch test accuracy with
-    Holm-adjusted p-values over the whole family: each fix against the baseline at its depth, and every
-    configuration against the best one (the highest mean)."""
-    summary = study.summary
-    pairs: dict[tuple[str, str], str] = {}
-    baselines = study.baseline_summary.set_index("depth")["label"]
-    for row in summary[summary["group"] != "baseline"].itertuples():
-        if row.depth in baselines.index:
-            pairs[(row.label, baselines[row.depth])] = "against the baseline"
-    if len(summary) > 1:
-        best = summary.loc[summary[METRIC].idxmax(), "label"]
-        for label in summary["label"]:
-            if label != best:
-                pairs.setdefault((label, best), "against the best")
-    rows = []
-    for (a, b), kind in pairs.items():
-        d = paired_difference(by_seed(study.runs, a), by_seed(study.runs, b)).__dict__
-        d["low"], d["high"] = max(d["low"], -1.0), min(d["high"], 1.0)  # a difference of accuracies: [-1, 1]
-        rows.append({"a": a, "b": b, "kind": kind, **d})
-    table = pd.DataFrame(rows, columns=["a", "b", "kind", *Paired.__dataclass_fields__])
-    table["p_holm"] = holm(table["p"]) if len(table) else []
-    table["separated"] = table["p_holm"] <= ALPHA
-    return table
+    """The declared family of comparisons with their verdicts (``evidence.verdicts``)."""
+    return verdicts(study)
+
+
+def _level(study: Study, equivalence: bool = False) -> str:
+    protocol, m = Protocol.of(study.config), max(len(study.comparisons), 1)
+    return f"{100 * (1 - (2 if equivalence else 1) * protocol.alpha / m):.4g}%"
 
 
 def difference_text(row) -> str:
-    """'+12.3 points [10.1, 14.5], Holm p = 0.003' (paired over the seeds both have)."""
+    """'-1.1 points [-1.9, -0.3], corrected p = 0.003' (an accuracy), or the shares of seeds that learned."""
+    if row.kind == "share":
+        return f"share of seeds that learned {100 * row.diff:+.0f} points [{100 * row.low:+.0f}, {100 * row.high:+.0f}], Fisher's exact test, corrected p = {row.p:.2g}"  # noqa: E501
     if math.isnan(row.low):
         return f"{100 * row.diff:+.1f} points (one seed: no interval)"
-    p = f"Holm-adjusted p = {row.p_holm:.2g}" if not math.isnan(row.p_holm) else "no test"
-    return f"{100 * row.diff:+.1f} points [{100 * row.low:+.1f}, {100 * row.high:+.1f}], {p}"
+    return f"{100 * row.diff:+.1f} points [{100 * row.low:+.1f}, {100 * row.high:+.1f}], corrected p = {row.p:.2g}"
 
 
-def comparison_sentence(row) -> str:
-    """The verdict of one paired comparison, separation claimed only where Holm's correction keeps it."""
-    if row.seeds < 2:
-        return f"{row.a} against {row.b}: {difference_text(row)}; single runs cannot be told apart"
-    if row.separated:
-        verdict = "ahead of" if row.diff > 0 else "behind"
-        return f"{row.a} is {verdict} {row.b}: {difference_text(row)}"
-    return f"{row.a} and {row.b} cannot be told apart with {row.seeds} paired seeds ({difference_text(row)})"
+def comparison_sentence(row, margin: float = 0.01) -> str:
+    """The verdict on one comparison of the family, as wide as its test."""
+    if row.verdict in ("better", "worse"):
+        within = ""
+        if row.kind == "accuracy" and -margin < row.eq_low and row.eq_high < margin:
+            within = f", by less than the ±{100 * margin:g}-point margin"
+        return f"{row.a} is {row.verdict} than {row.b}{within}: {difference_text(row)}"
+    if row.verdict == "equivalent":
+        return (
+            f"{row.a} is equivalent to {row.b} within ±{100 * margin:g} point: {difference_text(row)}, "
+            f"equivalence interval [{100 * row.eq_low:+.1f}, {100 * row.eq_high:+.1f}], TOST corrected p = "
+            f"{row.p_equivalence:.2g}"
+        )
+    return (
+        f"{row.a} against {row.b} is inconclusive with {row.seeds_a} and {row.seeds_b} seeds ({difference_text(row)})"
+    )
 
 
 def ranking(study: Study) -> pd.DataFrame:
-    """Every configuration against the best one (the best's own row has a difference of 0), best first."""
+    """Every configuration against the reference at its depth (the reference's own row first, difference 0),
+    ordered by the difference; without a declared reference, every fix against the baseline at its depth."""
     table = study.comparisons
-    against = table[table["kind"] == "against the best"]
-    if study.summary.empty:
+    ref = (study.config.get("comparison") or {}).get("reference")
+    against = table[table["against"] == ("against the reference" if ref else "against the baseline")]
+    if against.empty:
         return against
-    best = study.summary.loc[study.summary[METRIC].idxmax(), "label"]
-    top = {"a": best, "b": best, "kind": "best", "diff": 0.0, "low": 0.0, "high": 0.0, "p": math.nan}
-    top.update(seeds=len(study.seeds), p_holm=math.nan, separated=False)
-    out = pd.concat([pd.DataFrame([top]), against], ignore_index=True)
+    tops = []
+    for b in dict.fromkeys(against["b"]):
+        top = {c: math.nan for c in table.columns} | {"a": b, "b": b, "against": "reference" if ref else "baseline"}
+        tops.append(top | {"kind": "accuracy", "diff": 0.0, "verdict": "", "seeds_a": 0, "seeds_b": 0})
+    out = pd.concat([pd.DataFrame(tops), against], ignore_index=True)
     return out.sort_values("diff", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def ranking_sentences(study: Study) -> list[str]:
-    """Only the separations in words; the rest in one sentence (the figure shows every difference)."""
-    table = ranking(study)
-    if len(table) < 2:
+    """The family, its correction and each verdict class in words (the figure shows every difference)."""
+    table = study.comparisons
+    if table.empty:
         return []
-    best = table.iloc[0]["a"]
-    family = len(study.comparisons)
+    protocol = Protocol.of(study.config)
+    subset = (study.config.get("data") or {}).get("subset") or {}
+    test_size = subset.get("test") or study.dataset.test_size
     out = [
-        f"Best mean test accuracy at the best validation epoch: {best} "
-        f"({accuracy_text(by_seed(study.runs, best).values())}). Differences are paired by seed; separations "
-        f"are claimed after Holm's correction for the report's {family} comparisons (family-wise 5%)."
+        f"{len(table)} comparisons, declared in the config before any run (each fix against the baseline at its "
+        "depth; every configuration against the reference at its depth, if one is declared), each corrected for "
+        f"all of them (Bonferroni, family-wise {100 * protocol.alpha:g}%): a difference is claimed where its "
+        f"{_level(study)} interval excludes 0, an equivalence where the {_level(study, True)} interval lies within "
+        f"±{100 * protocol.margin:g} point (TOST). Where seeds split, shares of seeds that learned are compared "
+        f"(Fisher's exact test). These are claims about this test set of {test_size:,} images: two models that "
+        "disagree on 6% of them have a standard error of about 0.24 points on their difference from the images alone."
     ]
-    ties = table[(table["kind"] == "against the best") & ~table["separated"]]
-    if len(ties):
-        out.append(
-            f"{', '.join(ties['a'])} cannot be told apart from {best} with these seeds "
-            f"({min(ties['seeds'])} paired seeds or more)."
-        )
-    behind = table[(table["kind"] == "against the best") & table["separated"]]
-    if len(behind):
-        out.append(
-            f"Behind {best}, separated: " + "; ".join(f"{r.a} {difference_text(r)}" for r in behind.itertuples())
-        )
+    for verdict in VERDICTS:
+        rows = table[table["verdict"] == verdict]
+        if len(rows):
+            names = [f"{r.a} vs {r.b}" for r in rows.itertuples()]
+            out.append(f"**{verdict.capitalize()}** ({len(rows)} of {len(table)}): {'; '.join(names)}.")
     return out
 
 
@@ -147,8 +141,8 @@ def chosen_table(study: Study) -> pd.DataFrame:
             {
                 "configuration": fair["label"].iloc[0],
                 "grid": ", ".join(f"{lr:g}" for lr in json.loads(sel.grid)),
-                "chosen rate": f"{sel.lr:g}" + (" (grid edge)" if sel.at_edge else ""),
-                "screen val accuracy": f"{100 * sel.screen_val_acc:.1f}%" if sel.screen_seeds else "not screened",
+                "chosen rate": _chosen_text(sel),
+                "screen score": _screen_text(sel),
                 "test accuracy, best epoch": accuracy_text(fair[METRIC]),
                 "test accuracy, last epoch": accuracy_text(fair["test_acc"]),
                 "course rate": f"{fair['course_lr'].iloc[0]:g}",
@@ -159,23 +153,155 @@ def chosen_table(study: Study) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _screen_text(sel) -> str:
+    """'85.1% (3 of 3 seeds learned)': the chosen rate's mean score over the screening seeds."""
+    if not sel.screen_seeds:
+        return "not screened"
+    return f"{100 * sel.screen_val_acc:.1f}% ({sel.learned_seeds} of {sel.screen_seeds} seeds learned)"
+
+
+def _chosen_text(sel) -> str:
+    """'0.3', '3 (grid edge)', 'none learned: course rate 0.01', '1 (seeds split)', '0.01 (fixed)'."""
+    outcome = getattr(sel, "outcome", "learned")
+    if outcome == "none":
+        return f"no rate learned; course rate {sel.lr:g} trained"
+    if outcome == "fixed" or not sel.screen_seeds:
+        return f"{sel.lr:g} (fixed, not screened)"
+    notes = (["seeds split"] if outcome == "split" else []) + (["grid edge"] if sel.at_edge else [])
+    return f"{sel.lr:g}" + (f" ({', '.join(notes)})" if notes else "")
+
+
 def selection_sentences(study: Study) -> list[str]:
-    """Which rates were chosen, which sit at the grid's edge, and how the fair numbers differ from the exercise's."""
+    """The rule, which rates were chosen, where no rate learned, which choices were extended beyond the grid and
+    which still sit at an edge, and how the fair numbers differ from the exercise's."""
     sel = study.selection
     screened = sel[sel["screen_seeds"] > 0]
     if screened.empty:
         return ["No configuration was screened (one rate per optimiser): every run uses its configured rate."]
-    moved = screened[[lr != rate for lr, rate in zip(screened["lr"], _course_rates(study, screened), strict=True)]]
+    screen = study.config.get("selection", {})
+    extend = screen.get("extend", {})
+    chosen = screened[screened.get("outcome", "learned") != "none"]
+    moved = chosen[[lr != rate for lr, rate in zip(chosen["lr"], _course_rates(study, chosen), strict=True)]]
     out = [
-        f"{len(moved)} of {len(screened)} configurations chose a rate other than the course's on validation "
-        f"(screen: {study.config.get('selection', {}).get('epochs', '?')} epochs, seeds "
-        f"{study.config.get('selection', {}).get('seeds', '?')}, the test split never looked at)."
+        f"The rule, declared before any run (`selection.rule: {screen.get('rule', 'one_se')}`): the smallest rate "
+        "whose mean score over the screening seeds lies within one standard error of the best mean and whose worst "
+        f"seed learned; screen: {screen.get('epochs', '?')} epochs, seeds {screen.get('seeds', '?')} (apart from the "
+        f"final ones), score: mean validation accuracy of the last {screen.get('score_epochs', '?')} epochs, a "
+        "diverged run scoring chance; the test split is never looked at.",
+        f"{len(moved)} of {len(chosen)} configurations with a chosen rate chose one other than the course's.",
     ]
+    if "outcome" in sel:
+        none = screened[screened["outcome"] == "none"]
+        if len(none):
+            names = [run_label(r.group, r.variant, r.depth) for r in none.itertuples()]
+            out.append(
+                f"No rate of the grid learns (no screening seed reached {LEARNED:.0%} at any rate): "
+                f"{', '.join(names)}. They are trained at the course's rate with the full budget, to show what it "
+                "does there."
+            )
+        split = screened[screened["outcome"] == "split"]
+        if len(split):
+            names = [
+                f"{run_label(r.group, r.variant, r.depth)} ({r.learned_seeds} of {r.screen_seeds} seeds at {r.lr:g})"
+                for r in split.itertuples()
+            ]
+            out.append(f"No rate where every screening seed learned; the largest share is taken: {', '.join(names)}.")
+    if "round" in sel and sel["round"].max() > 0:
+        grids = {r.Index: json.loads(r.grid) for r in screened.itertuples()}
+        declared = set(screen.get("learning_rates", {}).get("sgd", [])) | set(
+            screen.get("learning_rates", {}).get("adam", [])
+        )
+        beyond = {i: [f"{x:g}" for x in grid if x not in declared] for i, grid in grids.items()}
+        extended = [
+            f"{run_label(r.group, r.variant, r.depth)} (to {', '.join(beyond[r.Index])})"
+            for r in screened.itertuples()
+            if beyond[r.Index]
+        ]
+        if extended:
+            out.append(
+                "Chosen at an edge of the grid, then screened beyond it (`selection.extend`: "
+                f"×{extend.get('factor', '?')}, up to {extend.get('times', '?')} times): {', '.join(extended)}."
+            )
     edge = screened[screened["at_edge"]]
     if len(edge):
         names = [f"{run_label(r.group, r.variant, r.depth)} ({r.lr:g})" for r in edge.itertuples()]
-        out.append(f"At the edge of the grid, so a rate beyond it might do better: {', '.join(names)}.")
+        out.append(f"Still at an edge of what was screened, so a rate beyond it might do better: {', '.join(names)}.")
     return out
+
+
+def robustness_sentences(study: Study, table: pd.DataFrame) -> list[str]:
+    """Which configurations learn over the widest span of rates (from the screen, every seed)."""
+    if table.empty:
+        return []
+    ranked = table.dropna(subset=["decades"]).sort_values("decades", ascending=False)
+    never = table[table["robust rates"] == 0]["configuration"].tolist()
+    out = []
+    if len(ranked):
+        listed = [
+            f"{r.configuration}: {r._4:g} to {r.to:g} ({r.decades:.1f} decades{'' if r.contiguous else ', with gaps'})"
+            for r in ranked.itertuples()
+        ]
+        out.append(
+            "Rates at which every screening seed learned, within the margin of the best: " + "; ".join(listed) + "."
+        )
+    if never:
+        out.append(f"At no screened rate did every seed learn: {', '.join(never)}.")
+    return out
+
+
+def budget_sentences(study: Study) -> list[str]:
+    """What budget the runs had, and that none stopped at chance."""
+    runs = study.runs
+    if runs.empty or "budget_steps" not in runs:
+        return ["The runs of this study do not record their steps (made by an earlier version)."]
+    budgets = sorted(runs["budget_steps"].unique())
+    same = len(budgets) == 1
+    out = [
+        (f"Every final run had the same budget: {int(budgets[0]):,} optimiser steps" if same else
+         f"Budgets differ between configurations: {', '.join(f'{int(b):,}' for b in budgets)} optimiser steps")
+        + f" ({int(runs['budget_epochs'].max())} epochs{', shared by the stages of a grown network' if same else ''}). "
+        "No run is stopped while at chance: patience counts only once validation accuracy has passed "
+        f"{(study.config.get('training') or {}).get('patience_after', 2.0):g} times chance."
+    ]  # fmt: skip
+    never = runs[runs["left_chance_epoch"].isna()]
+    if len(never):
+        by = never.groupby("label").size()
+        out.append(
+            "Never left chance within the whole budget: "
+            + ", ".join(f"{label} ({n} of {int((runs['label'] == label).sum())} seeds)" for label, n in by.items())
+            + "."
+        )
+    return out
+
+
+def verdict_table(study: Study) -> pd.DataFrame:
+    """The declared family, one row per comparison, formatted: difference, intervals, corrected p, verdict."""
+    table = study.comparisons
+    if table.empty:
+        return table
+
+    def points(v):
+        return "" if not np.isfinite(v) else f"{100 * v:+.1f}"
+
+    return pd.DataFrame(
+        {
+            "a": table["a"],
+            "b": table["b"],
+            "compared as": table["kind"],
+            "difference (points)": [points(v) for v in table["diff"]],
+            f"{_level(study)} interval": [
+                f"[{points(lo)}, {points(hi)}]" for lo, hi in zip(table["low"], table["high"], strict=True)
+            ],
+            f"{_level(study, True)} interval": [
+                f"[{points(lo)}, {points(hi)}]" if np.isfinite(lo) else ""
+                for lo, hi in zip(table["eq_low"], table["eq_high"], strict=True)
+            ],
+            "p (corrected)": [f"{p:.2g}" for p in table["p"]],
+            "TOST p (corrected)": ["" if not np.isfinite(p) else f"{p:.2g}" for p in table["p_equivalence"]],
+            "seeds": [f"{a}, {b}" for a, b in zip(table["seeds_a"], table["seeds_b"], strict=True)],
+            "verdict": table["verdict"],
+        }
+    )
 
 
 def _course_rates(study: Study, sel: pd.DataFrame) -> list[float]:
@@ -191,15 +317,15 @@ def check_table(study: Study) -> pd.DataFrame:
         return pd.DataFrame()
     rows = []
     for label, frame in full.groupby("label", sort=False):
-        short = screen[screen["label"] == label].groupby("lr")["best_val_acc"].mean()
-        long = frame.groupby("lr")["best_val_acc"].mean()
+        short = screen[screen["label"] == label].groupby("lr")["score"].mean()
+        long = frame.groupby("lr")["score"].mean()
         for lr in sorted(set(short.index) | set(long.index)):
             rows.append(
                 {
                     "configuration": label,
                     "rate": lr,
-                    "screen val accuracy": _percent(short.get(lr, math.nan)),
-                    "full-budget val accuracy": _percent(long.get(lr, math.nan)),
+                    "screen score": _percent(short.get(lr, math.nan)),
+                    "full-budget score": _percent(long.get(lr, math.nan)),
                     "screen's choice": lr == short.fillna(-1).idxmax() if len(short) else False,
                     "full budget's choice": lr == long.fillna(-1).idxmax(),
                 }

@@ -12,6 +12,7 @@ import seaborn as sns
 
 from .. import datasets, registry
 from ..layout import RUN_KEYS, report_tables
+from ..selection import run_score
 from ..storage import read_table
 from ..study import BASELINE, FINAL, SCREEN
 from ..study import course_lr as course_rate
@@ -205,8 +206,26 @@ def roles(runs: pd.DataFrame, selection: pd.DataFrame, config: dict) -> pd.DataF
         course_lr=course_lr,
         fair=final & (runs["lr"] == runs["chosen_lr"]) & runs["seed"].isin(seeds),
         course=final & (runs["lr"] == course_lr) & runs["seed"].isin(screen.get("course_seeds", [])),
-        check=final & pd.Series(in_check, index=runs.index) & runs["seed"].isin(screen.get("seeds", [])),
+        check=final & pd.Series(in_check, index=runs.index) & runs["seed"].isin(screen.get("seeds", [])[:1]),
     )
+
+
+def with_scores(runs: pd.DataFrame, metrics: pd.DataFrame, config: dict) -> pd.DataFrame:
+    """``runs`` with each run's ``score``: the screen's statistic (``selection.run_score``: its mean validation
+    accuracy over its last ``selection.score_epochs`` epochs, chance where it diverged), for every run."""
+    epochs = (config.get("selection") or {}).get("score_epochs", 3)
+    chance = 1 / datasets.of(config).num_classes
+    by_run = dict(iter(metrics.groupby(RUN_KEYS, sort=False)))
+    empty = metrics.iloc[:0]
+    scores = [
+        run_score(by_run.get(tuple(key), empty), bool(diverged), epochs, chance)
+        for key, diverged in zip(
+            runs[RUN_KEYS].itertuples(index=False),
+            runs.get("diverged", pd.Series(False, index=runs.index)),
+            strict=True,
+        )
+    ]
+    return runs.assign(score=scores)
 
 
 def load(tables: dict | str, config: dict | None = None) -> Study:
@@ -221,7 +240,7 @@ def load(tables: dict | str, config: dict | None = None) -> Study:
     selection = frames.pop("selection")
     every = frames["runs"]
     every["label"] = [run_label(*key) for key in zip(every["group"], every["variant"], every["depth"], strict=True)]
-    every = roles(every, selection, config or {})
+    every = with_scores(roles(every, selection, config or {}), read["metrics"], config or {})
     runs = every[every["fair"]].reset_index(drop=True)
     for name in ("metrics", "grad_steps", "grad_epochs"):  # the fair runs' records only
         frames[name] = frames[name].merge(runs[[*RUN_KEYS, "label"]], on=RUN_KEYS, how="inner")

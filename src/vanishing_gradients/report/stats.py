@@ -115,6 +115,11 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
         row["ratio"], row["ratio_low"], row["ratio_high"] = log_mean_ci(frame["grad_ratio_first_last"])
         row["saturation"], row["saturation_ci"] = mean_ci(frame.get("saturation", []))
         row["diverged"] = int(frame["diverged"].sum())
+        for col in ("epochs_run", "steps"):  # how long the runs trained: every "did not learn" says it
+            row[col] = float(frame[col].mean()) if col in frame else math.nan
+        row["budget_epochs"] = float(frame["budget_epochs"].max()) if "budget_epochs" in frame else math.nan
+        left = frame["left_chance_epoch"] if "left_chance_epoch" in frame else pd.Series(dtype=float)
+        row["never_left_chance"] = int(left.isna().sum()) if "left_chance_epoch" in frame else 0
         row["seeds_learned"] = int((frame["best_test_acc"] >= LEARNED).sum())
         row["accuracy_class"] = classify_accuracy(row["best_test_acc"], row["best_test_acc_ci"])
         row["flow_class"] = classify_flow(row["ratio"])

@@ -26,7 +26,25 @@ CHOSEN_CAPTION = (
     "over the study's seeds, or how many seeds learned where they split) and the exercise's own run at the "
     "course's rate"
 )
-CHECK_CAPTION = "The short screen against the full budget: validation accuracy at every rate (the screen's seeds)"
+CHECK_CAPTION = (
+    "The short screen against the full budget: validation score at every rate (the screen: mean over its seeds; the "
+    "full budget: the first screening seed)"
+)
+ROBUST_CAPTION = (
+    "Robustness to the learning rate, from the screen: the rates at which every screening seed learned and the mean "
+    "score stayed within comparison.robust_margin of the best rate's (from, to, their span in decades, whether no "
+    "failing rate lies between them), and the spread of the final seeds at the chosen rate"
+)
+VERDICT_CAPTION = (
+    "The declared family: each comparison's difference (points of test accuracy) with the interval its verdict uses "
+    "(Bonferroni over the family), the equivalence interval, the corrected p-values and the verdict"
+)
+BUDGET_CAPTION = (
+    "What each configuration trained (means over its final runs): optimiser steps against the budget, epochs, runs "
+    "stopped early (only after leaving chance) and runs that never left chance; compute (6 x parameters x samples, an "
+    "upper bound for train-some-layers) and its time at the machine's measured matmul rate (FLOP bound) against the "
+    "measured training time and the job's start-up"
+)
 
 
 def format_summary(table: pd.DataFrame) -> pd.DataFrame:

@@ -123,6 +123,21 @@ def outcome(row) -> str:
     text = f"test accuracy {pct(row.best_test_acc, row.best_test_acc_ci)}"
     if row.seeds > 1:
         text += f", {row.seeds_learned} of {row.seeds} seeds above {LEARNED:.0%}"
+    if row.seeds_learned < row.seeds:
+        text += f" ({trained_text(row)})"
+    return text
+
+
+def trained_text(row) -> str:
+    """How long a configuration's runs trained, for every "did not learn": 'trained 50 of 50 epochs (5,300 steps);
+    none left chance'. A run is never stopped while at chance (``training.patience_after``)."""
+    if not math.isfinite(getattr(row, "epochs_run", math.nan)):
+        return "training length not recorded"
+    budget = f" of {row.budget_epochs:.0f}" if math.isfinite(row.budget_epochs) else ""
+    steps = f", {row.steps:,.0f} steps" if math.isfinite(row.steps) else ""
+    text = f"trained {row.epochs_run:.0f}{budget} epochs{steps}"
+    if row.never_left_chance:
+        text += f"; {row.never_left_chance} of {row.seeds} never left chance"
     return text
 
 
@@ -147,9 +162,9 @@ def seeds_note(study: Study) -> str:
     return (
         f"{len(seeds)} seeds ({', '.join(map(str, seeds))}): lines, bars and table entries are means over "
         "seeds; bands, error bars and ± are 95% t-intervals of the mean (geometric mean and interval on the "
-        "log scale for gradient norms and ratios). Configurations are compared through their paired "
-        "differences seed by seed, and called different only where the difference's test survives Holm's "
-        "correction for all the comparisons the report makes."
+        "log scale for gradient norms and ratios). Configurations are compared in a family declared in the "
+        "config before any run, with verdicts better, worse, equivalent (within the declared margin) or "
+        "inconclusive, each corrected for the whole family (section Comparison)."
     )
 
 
@@ -182,13 +197,18 @@ def learning_rate_sentences(study: Study) -> list[str]:
     screen = study.screen[study.screen["group"] == BASELINE]
     if screen.empty:
         return []
-    best = screen.groupby(["depth", "lr"])["best_val_acc"].mean().unstack("lr")
+    best = screen.groupby(["depth", "lr"])["score"].mean().unstack("lr")
     lrs = ", ".join(f"{lr:g}" for lr in best.columns)
-    out = [f"Learning rates screened: {lrs} ({study.config.get('selection', {}).get('epochs', '?')} epochs each)."]
+    sel = study.config.get("selection", {})
+    out = [
+        f"Learning rates screened: {lrs} ({sel.get('epochs', '?')} epochs each, screening seeds "
+        f"{join([str(s) for s in sel.get('seeds', [])])}; score: mean validation accuracy of the last "
+        f"{sel.get('score_epochs', '?')} epochs, mean over the seeds)."
+    ]
     for depth, row in best.iterrows():
         learned = [f"{lr:g}" for lr, v in row.items() if v >= LEARNED]
         top = row.idxmax()
-        text = f"{depth} hidden layers: best validation accuracy {pct(row.max())} at rate {top:g}"
+        text = f"{depth} hidden layers: best score {pct(row.max())} at rate {top:g}"
         text += f"; above {LEARNED:.0%} at {join(learned)}" if learned else f"; at no rate above {LEARNED:.0%}"
         out.append(text + ".")
     full = study.baseline_summary.sort_values("depth")
@@ -203,8 +223,10 @@ def learning_rate_sentences(study: Study) -> list[str]:
         )
     elif never and set(never) <= failed and min(never) > min(best.index):
         out.append(
-            f"With {join([str(d) for d in never])} hidden layers no rate of the grid learns, in the screen nor with "
-            "the full budget at the best of them: there the failure is depth, not the learning rate."
+            f"With {join([str(d) for d in never])} hidden layers no rate of the grid ({lrs}) learns in the screen, "
+            "nor with the full budget at the course's rate, while shallower ones learn: within this grid, one "
+            "global SGD rate and this budget, depth stops the sigmoid network. That does not rule out a rate for "
+            "each layer (Adam's per-parameter rates are one: see its section), nor a later escape beyond the budget."
         )
     return out
 
@@ -294,10 +316,11 @@ def init_sentences(study: Study) -> list[str]:
 
 # ------------------------------------------------------------------------------------------ the fixes
 def fix_sentences(study: Study, group: str) -> list[str]:
-    """Each variant of ``group`` against the baseline at the same depth, paired by seed (Holm-corrected)."""
+    """Each variant of ``group`` against the baseline at the same depth: its verdict in the declared family."""
     table = study.summary
+    margin = float((study.config.get("comparison") or {}).get("margin", 0.01))
     paired = study.comparisons.set_index("a")
-    paired = paired[paired["kind"] == "against the baseline"]
+    paired = paired[paired["against"] == "against the baseline"]
     base = study.baseline_summary.set_index("depth")
     out = []
     for row in table[table["group"] == group].itertuples():
@@ -310,7 +333,7 @@ def fix_sentences(study: Study, group: str) -> list[str]:
         if row.label in paired.index:
             b = base.loc[row.depth]
             text += f" against the baseline's {ratio_text(b['ratio'], b['ratio_low'], b['ratio_high'])}. "
-            text += comparison_sentence(next(paired.loc[[row.label]].reset_index().itertuples())) + "."
+            text += comparison_sentence(next(paired.loc[[row.label]].reset_index().itertuples()), margin) + "."
         else:
             text += "; no baseline at this depth to compare with."
         out.append(text)
@@ -343,8 +366,7 @@ def necessary_not_sufficient(study: Study) -> list[str]:
             out.append(
                 f"At depth {depth}, every configuration that learned had a ratio of at least "
                 f"{floor['ratio']:.2g} ({floor['label']}); none of the {len(below)} below it learned "
-                f"({join([f'{r.label}: {r.ratio:.2g}, {r.accuracy_class}' for r in below.itertuples()])}). "
-                "Here a gradient that reaches the first layer was necessary."
+                f"({join([f'{r.label}: {r.ratio:.2g}, {r.accuracy_class}' for r in below.itertuples()])})."
             )
         in_band = (table["ratio"] >= HEALTHY_RATIO) & (table["ratio"] <= EXPLODING_RATIO)
         failed = table[(table["accuracy_class"] == "not learned") & in_band]

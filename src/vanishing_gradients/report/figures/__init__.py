@@ -7,7 +7,7 @@ makes its own matplotlib figure, titled and laid out; with ``ax`` (one Axes, or 
 
 from .base import Plot, canvas
 from .depth import accuracy_vs_depth
-from .fair import lr_curve_data, lr_curves, paired_ranking
+from .fair import escape_curves, lr_curve_data, lr_curves, paired_ranking
 from .overview import cost, init_flow_figure, lr_depth, ranked, ranked_comparison
 from .training import (
     curves,
@@ -28,6 +28,7 @@ __all__ = [
     "canvas",
     "cost",
     "curves",
+    "escape_curves",
     "grad_heatmap",
     "grad_norm_over_training",
     "heatmap_data",

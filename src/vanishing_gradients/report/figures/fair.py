@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..evidence import METRIC, Protocol
 from ..fair import ranking
 from ..model import Study, unique
 from ..text import pct, title
@@ -13,13 +14,13 @@ from .base import Canvas, Plot, canvas, plt
 
 
 def lr_curve_data(study: Study) -> pd.DataFrame:
-    """Per configuration and rate: the screen's best validation accuracy (mean over the screen's seeds), with
-    the chosen and the course rate marked."""
+    """Per configuration and rate: the screen's score (mean validation accuracy of the last epochs, mean over the
+    screening seeds; ``selection.run_score``), with the chosen and the course rate marked."""
     screen = study.screen
     if screen.empty:
-        return pd.DataFrame(columns=["group", "label", "lr", "best_val_acc", "chosen", "course"])
+        return pd.DataFrame(columns=["group", "label", "lr", "score", "chosen", "course"])
     frame = screen.groupby(["group", "label", "lr"], sort=False, as_index=False).agg(
-        best_val_acc=("best_val_acc", "mean"), chosen_lr=("chosen_lr", "first"), course_lr=("course_lr", "first")
+        score=("score", "mean"), chosen_lr=("chosen_lr", "first"), course_lr=("course_lr", "first")
     )
     return frame.assign(chosen=frame["lr"] == frame["chosen_lr"], course=frame["lr"] == frame["course_lr"])
 
@@ -43,49 +44,78 @@ def lr_curves(study: Study, ax=None) -> Plot:
         for label in unique(frame["label"]):
             line = frame[frame["label"] == label].sort_values("lr")
             colour = study.palette.get(label, "grey")
-            axis.plot(line["lr"], line["best_val_acc"], marker="o", ms=3, color=colour, label=label)
+            axis.plot(line["lr"], line["score"], marker="o", ms=3, color=colour, label=label)
             chosen, course = line[line["chosen"]], line[line["course"]]
-            axis.scatter(chosen["lr"], chosen["best_val_acc"], marker="*", s=140, color=colour, zorder=5)
-            axis.scatter(course["lr"], course["best_val_acc"], marker="o", s=90, facecolors="none", edgecolors="k")
+            axis.scatter(chosen["lr"], chosen["score"], marker="*", s=140, color=colour, zorder=5)
+            axis.scatter(course["lr"], course["score"], marker="o", s=90, facecolors="none", edgecolors="k")
         axis.set_xscale("log")
         axis.set(title=title(group), xlabel="learning rate (log scale)", ylim=(0, 1))
         axis.legend(fontsize=7, loc="lower left")
-    drawn.axes[0].set_ylabel("best validation accuracy (screen)")
+    drawn.axes[0].set_ylabel("screen score (validation, last epochs)")
     best = data[data["chosen"]]
     alt = (
-        "Line charts, one per fix: each configuration's best validation accuracy in the learning-rate screen "
-        "against the rate (log scale); a star marks the chosen rate, a ring the course's. Chosen: "
-        + "; ".join(f"{r.label} {r.lr:g} ({pct(r.best_val_acc)})" for r in best.itertuples())
-        + "."
+        "Line charts, one per fix: each configuration's screen score (mean validation accuracy of its last epochs, "
+        "mean over the screening seeds) against the rate (log scale); a star marks the chosen rate, a ring the "
+        "course's. Chosen: " + "; ".join(f"{r.label} {r.lr:g} ({pct(r.score)})" for r in best.itertuples()) + "."
     )
     return drawn.finish("The learning-rate screen: validation accuracy against the rate", alt)
 
 
+MARKERS = {"better": "^", "worse": "v", "equivalent": "D", "inconclusive": "o"}
+
+
 def paired_ranking(study: Study, ax=None) -> Plot:
-    """Every configuration's paired difference in best-epoch test accuracy from the best configuration, with
-    its 95% interval; filled markers are separated from the best after Holm's correction."""
+    """Every configuration against the reference at its depth: the difference of mean test accuracies with the
+    corrected interval its verdict uses, each seed's difference from the reference's mean as a dot, the verdict as
+    the marker, the equivalence margin shaded."""
     table = ranking(study)
-    drawn = canvas(ax, 1, (9, 0.36 * max(len(table), 1) + 1.6))
+    drawn = canvas(ax, 1, (9, 0.42 * max(len(table), 1) + 1.8))
     axis = drawn.axes[0]
-    y = np.arange(len(table))
-    mean, low, high = (100 * table[c].to_numpy(dtype=float) for c in ("diff", "low", "high"))
-    err = np.vstack([mean - np.where(np.isfinite(low), low, mean), np.where(np.isfinite(high), high, mean) - mean])
-    colours = [study.palette.get(label, "grey") for label in table["a"]]
-    axis.errorbar(mean, y, xerr=err, fmt="none", ecolor="black", capsize=3, lw=1)
-    separated = table["separated"].to_numpy(dtype=bool)
-    axis.scatter(mean[separated], y[separated], c=[colours[i] for i in np.flatnonzero(separated)], s=50, zorder=3)
-    axis.scatter(
-        mean[~separated], y[~separated], facecolors="white", edgecolors=[colours[i] for i in np.flatnonzero(~separated)]
-    )
+    if table.empty:
+        return drawn.finish("Ranking", "No comparison was declared.")
+    margin = 100 * Protocol.of(study.config).margin
+    axis.axvspan(-margin, margin, color="0.9", zorder=0)
+    values = study.runs.groupby("label")[METRIC].apply(list).to_dict()
+    for y, row in enumerate(table.itertuples()):
+        colour = study.palette.get(row.a, "grey")
+        seeds = 100 * (np.asarray(values.get(row.a, []), float) - np.mean(values.get(row.b, [np.nan])))
+        jitter = (np.random.default_rng(y).random(len(seeds)) - 0.5) * 0.3
+        axis.scatter(seeds, y + jitter, s=9, color=colour, alpha=0.45, zorder=2)
+        if row.kind == "accuracy" and np.isfinite(row.low):
+            axis.plot([100 * row.low, 100 * row.high], [y, y], color="black", lw=1.2, zorder=3)
+        marker = MARKERS.get(row.verdict, "s")
+        axis.scatter([100 * row.diff], [y], marker=marker, s=60, color=colour, edgecolors="black", zorder=4)
     axis.axvline(0, color="grey", lw=0.8, ls="--")
-    axis.set_yticks(y, table["a"])
+    names = [f"{r.a} ({r.verdict or 'reference'}{', share' if r.kind == 'share' else ''})" for r in table.itertuples()]
+    axis.set_yticks(range(len(table)), names)
     axis.invert_yaxis()
-    best = table.iloc[0]["a"] if len(table) else ""
-    axis.set(xlabel=f"test accuracy minus {best}'s, paired by seed (points; 95% interval)", ylabel="configuration")
+    axis.set(xlabel="test accuracy minus the reference's mean (points); dots: seeds; bar: corrected interval")
     alt = (
-        f"Dot plot: every configuration's paired difference in test accuracy from the best one ({best}), with "
-        "95% intervals; filled dots are separated after Holm's correction, open ones cannot be told apart. "
-        + "; ".join(f"{r.a} {100 * r.diff:+.1f}" for r in table.itertuples())
+        "Dot plot: every configuration's difference in test accuracy from the reference at its depth, each seed a "
+        f"small dot, the mean a marker shaped by its verdict, the corrected interval a bar, ±{margin:g} point shaded. "
+        + "; ".join(f"{r.a} {100 * r.diff:+.1f} ({r.verdict or 'reference'})" for r in table.itertuples())
         + "."
     )
-    return drawn.finish("Ranking: each configuration against the best, seed by seed", alt)
+    return drawn.finish("Each configuration against the reference: verdicts of the declared family", alt)
+
+
+def escape_curves(study: Study, ax=None) -> Plot:
+    """The share of final runs still at chance (validation accuracy at most ``patience_after`` x chance) against
+    the epoch, per configuration: a survival curve censored at the budget (no run stops while at chance)."""
+    runs = study.runs
+    budget = int(runs["budget_epochs"].max()) if "budget_epochs" in runs and len(runs) else 0
+    drawn = canvas(ax, 1, (9, 4.2))
+    axis = drawn.axes[0]
+    epochs = np.arange(0, budget + 1)
+    lines = []
+    for label, frame in runs.groupby("label", sort=False):
+        left = frame["left_chance_epoch"].astype(float).to_numpy() if "left_chance_epoch" in frame else []
+        still = [(np.isnan(left) | (left > e)).mean() for e in epochs]
+        if max(still) > 0:
+            axis.step(epochs, still, where="post", color=study.palette.get(label, "grey"), label=label)
+            lines.append(f"{label}: {int(np.isnan(left).sum())} of {len(left)} never left")
+    axis.set(xlabel="epoch", ylabel="share of seeds still at chance", ylim=(-0.02, 1.02), xlim=(0, max(budget, 1)))
+    if lines:
+        axis.legend(fontsize=7, loc="upper right")
+    alt = "Step plot: the share of each configuration's seeds still at chance by epoch. " + "; ".join(lines) + "."
+    return drawn.finish(f"Leaving the plateau at chance (budget: {budget} epochs, no stop at chance)", alt)

@@ -75,7 +75,7 @@ def ranked_comparison(study: Study, ax=None) -> Plot:
 
 
 def lr_depth(study: Study, ax=None) -> Plot:
-    """The screen's best validation accuracy against depth for each baseline learning rate."""
+    """The screen's score (validation accuracy of the last epochs) against depth for each baseline learning rate."""
     screen = study.screen[study.screen["group"] == "baseline"]
     frame = screen.assign(learning_rate=screen["lr"].map(lambda lr: f"{lr:g}"))
     order = [f"{lr:g}" for lr in sorted(screen["lr"].unique())]
@@ -84,7 +84,7 @@ def lr_depth(study: Study, ax=None) -> Plot:
     sns.lineplot(
         data=frame,
         x="depth",
-        y="best_val_acc",
+        y="score",
         hue="learning_rate",
         hue_order=order,
         marker="o",
@@ -96,14 +96,14 @@ def lr_depth(study: Study, ax=None) -> Plot:
     ax.axhline(study.chance, color="grey", ls="--", lw=0.8, label=f"chance ({study.dataset.num_classes} classes)")
     ax.set(
         xlabel="hidden layers",
-        ylabel="best validation accuracy in the screen",
+        ylabel="screen score (validation, last epochs)",
         xticks=sorted(frame["depth"].unique()),
         ylim=(0, 1),
     )
     ax.legend(title="SGD learning rate", fontsize=8)
-    means = frame.groupby(["lr", "depth"])["best_val_acc"].mean()
+    means = frame.groupby(["lr", "depth"])["score"].mean()
     alt = (
-        "Line chart: the sigmoid/SGD baseline's best validation accuracy in the learning-rate screen against the "
+        "Line chart: the sigmoid/SGD baseline's screen score (validation accuracy of the last epochs) against the "
         f"number of hidden layers, one line per learning rate; dashed line at chance ({study.chance:g}). "
         + "; ".join(f"lr {lr:g}, {d} layers: {pct(v)}" for (lr, d), v in means.items())
         + "."
