@@ -5,6 +5,7 @@ and robustness to the learning rate. Computation only: tables of numbers, no pro
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -19,31 +20,33 @@ def budget_table(study: Study) -> pd.DataFrame:
     runs stopped early (after leaving chance) or never left chance, the compute (6 x parameters x samples: an
     upper bound for train-some-layers, whose frozen and absent layers cost less), its time at the machine's
     measured matmul rate (the FLOP bound) against the measured training time, and the jobs' start-up (wall time
-    of the job minus its training)."""
+    of the job minus its training). A column a study's runs did not record (an older version) is NaN."""
     rows = []
     for _, frame in study.runs.groupby(CONFIG_KEYS, sort=False):
-        flops = 6.0 * frame["parameters"] * frame["steps"] * frame["batch_size"] if "parameters" in frame else None
-        bound = flops / (frame["matmul_gflops"] * 1e9) if flops is not None and "matmul_gflops" in frame else None
-        wall = frame["wall_s"] if "wall_s" in frame else pd.Series(dtype=float)
+        col = partial(_column, frame)
+        flops = 6.0 * col("parameters") * col("steps") * col("batch_size")
         rows.append(
             {
                 "configuration": frame["label"].iloc[0],
                 "seeds": len(frame),
-                "steps": float(frame["steps"].mean()) if "steps" in frame else math.nan,
-                "budget steps": float(frame["budget_steps"].mean()) if "budget_steps" in frame else math.nan,
-                "epochs": float(frame["epochs_run"].mean()),
-                "stopped early": int(frame["stopped_early"].sum()),
-                "never left chance": int(frame["left_chance_epoch"].isna().sum())
-                if "left_chance_epoch" in frame
-                else 0,
-                "TFLOP per run": float(flops.mean() / 1e12) if flops is not None else math.nan,
-                "FLOP bound s": float(bound.mean()) if bound is not None else math.nan,
-                "training s": float(frame["train_seconds"].mean()),
-                "start-up s": float((wall - frame["train_seconds"]).mean()) if len(wall) else math.nan,
-                "test accuracy": float(frame[METRIC].mean()),
+                "steps": col("steps").mean(),
+                "budget steps": col("budget_steps").mean(),
+                "epochs": col("epochs_run").mean(),
+                "stopped early": int(col("stopped_early").fillna(0).sum()),
+                "never left chance": int(col("left_chance_epoch").isna().sum()) if "left_chance_epoch" in frame else 0,
+                "TFLOP per run": (flops / 1e12).mean(),
+                "FLOP bound s": (flops / (col("matmul_gflops") * 1e9)).mean(),
+                "training s": col("train_seconds").mean(),
+                "start-up s": (col("wall_s") - col("train_seconds")).mean(),
+                "test accuracy": col(METRIC).mean(),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A column as floats, or NaN where the runs did not record it."""
+    return frame[name].astype(float) if name in frame else pd.Series(math.nan, index=frame.index)
 
 
 def robustness_table(study: Study) -> pd.DataFrame:
