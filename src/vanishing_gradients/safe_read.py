@@ -52,7 +52,7 @@ def read_bytes(path: str | os.PathLike, limit: int) -> bytes:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise UnreadableFile(path, f"is {kind(info.st_mode)}, not a regular file; remove it")
+            raise UnreadableFile(path, f"is {kind(info.st_mode)}, not a regular file")
         if info.st_size > limit:
             raise UnreadableFile(path, f"is {info.st_size:,} bytes, more than the {limit:,} such a file can be")
         with os.fdopen(os.dup(fd), "rb") as handle:
