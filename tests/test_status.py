@@ -10,6 +10,7 @@ import time
 
 import pytest
 from conftest import ROOT
+from test_bad_files import KINDS, damage
 
 from vanishing_gradients import progress, status
 from vanishing_gradients.layout import RunId
@@ -131,6 +132,7 @@ def test_the_status_reads_what_a_job_writes_where_it_writes_it(tmp_path, monkeyp
         ("fifo", "a named pipe, not a regular file"),
         ("dev-zero", "a character device, not a regular file"),
         ("folder", "a folder, not a regular file"),
+        ("empty", "not JSON"),
         ("huge", "bytes, more than the"),
         ("nested", "not JSON (RecursionError"),
         ("huge-pid", "'pid' is 99999999999999999999, not a process id"),
@@ -142,13 +144,8 @@ def test_a_progress_file_that_is_no_file_or_holds_impossible_values_is_one_line(
     """Issue 28, item 7: a FIFO hung the status, /dev/zero grew its memory without end, and these values ended it
     with a traceback listing no job at all."""
     path = progress_file(tmp_path, "bad", "")
-    path.unlink()
-    if kind == "fifo":
-        os.mkfifo(path)
-    elif kind == "dev-zero":
-        path.symlink_to("/dev/zero")
-    elif kind == "folder":
-        path.mkdir()
+    if kind in KINDS:
+        damage(path, kind)
     elif kind == "huge":
         path.write_text(" " * (progress.LIMIT + 1))
     elif kind == "nested":
