@@ -40,6 +40,16 @@ def kind(mode: int) -> str:
     return next((name for test, name in KINDS if test(mode)), "not a regular file")
 
 
+def _read_up_to(handle, first: int, most: int) -> bytes:
+    """At most ``most`` bytes: ``first`` at once (the size the file had; read(n) reserves n bytes), then in
+    chunks, so a file that grows while it is read is still bounded."""
+    parts, total, size = [], 0, first
+    while total < most and (part := handle.read(min(size, most - total))):
+        parts.append(part)
+        total, size = total + len(part), MiB
+    return b"".join(parts)
+
+
 def read_bytes(path: str | os.PathLike, limit: int) -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes. FileNotFoundError where there is none (a caller
     may expect that: a run that ended), UnreadableFile for anything else."""
@@ -56,7 +66,7 @@ def read_bytes(path: str | os.PathLike, limit: int) -> bytes:
         if info.st_size > limit:
             raise UnreadableFile(path, f"is {info.st_size:,} bytes, more than the {limit:,} such a file can be")
         with os.fdopen(os.dup(fd), "rb") as handle:
-            data = handle.read(limit + 1)  # bounded even if the file grows meanwhile
+            data = _read_up_to(handle, info.st_size + 1, limit + 1)
     except OSError as err:
         raise UnreadableFile(path, f"cannot be read ({err.strerror})") from None
     finally:
