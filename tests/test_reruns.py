@@ -147,6 +147,18 @@ def test_a_download_run_again_keeps_its_files_and_makes_no_study_out_of_date(pro
     assert plans(project) == ({}, {})
 
 
+def test_a_forced_preparation_says_that_it_retrains_and_how_to_prepare_the_data_alone(project):
+    """Issue 28, item 13: `--forcerun prepare_dataset` retrained every run though the cache came out the same.
+    Snakemake reruns every job below a forced one (an ancient input would stop it, and hide the jobs below it that
+    have reasons of their own): the workflow says so, and names the command that leaves the runs alone (tested
+    below, test_a_dataset_cache_prepared_again_is_left_in_place_and_retrains_nothing)."""
+    forced = ("-R", "prepare_dataset")
+    out = snakemake(project, "-n", *A, *forced)
+    assert "--forcerun prepare_dataset retrains every run of study 'tiny-a'" in out.stderr
+    assert "snakemake --cores 1 --force results/tiny-a/data/fashion_mnist.pt` instead" in out.stderr
+    assert "--forcerun" not in snakemake(project, "-n", *A).stderr
+
+
 def test_a_dataset_cache_prepared_again_is_left_in_place_and_retrains_nothing(project):
     """The command the README names for a damaged cache, on a sound one: the cache is not written again, and the
     runs that read it, though it is newer now, are not out of date (its checksum is the one they recorded). On a
