@@ -7,6 +7,7 @@ Run as a user runs it: plain `snakemake` in the project folder, which uses the w
 
 import hashlib
 import os
+import shutil
 import time
 
 import pytest
@@ -157,6 +158,14 @@ def test_a_forced_preparation_says_that_it_retrains_and_how_to_prepare_the_data_
     assert "--forcerun prepare_dataset retrains every run of study 'tiny-a'" in out.stderr
     assert "snakemake --cores 1 --force results/tiny-a/data/fashion_mnist.pt` instead" in out.stderr
     assert "--forcerun" not in snakemake(project, "-n", *A).stderr
+
+
+def test_a_moved_project_folder_plans_nothing(project, tmp_path):
+    """Issue 28, item 14: the report reran in a moved project folder (the notebook and its template were inputs
+    by absolute path)."""
+    moved = tmp_path / "moved"
+    shutil.copytree(project, moved, symlinks=True)  # copy2: the files keep their times
+    assert plans(moved) == ({}, {})
 
 
 def test_a_dataset_cache_prepared_again_is_left_in_place_and_retrains_nothing(project):
