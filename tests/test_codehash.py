@@ -142,3 +142,11 @@ def test_the_hash_given_the_dataset_is_the_hash_of_the_files_while_one_dataset_i
         path = SCRIPTS / f"{script}.py"
         assert codehash.code_hash(path, dataset="fashion_mnist") == codehash.code_hash(path)
 
+
+def test_no_hash_covers_an_installed_package():
+    """Issue 28, item 14: another torch, pandas or Python in the environment reruns nothing (README, "Rerunning"):
+    every hash covers files of this project only, and no rule's param holds a package's version."""
+    for script in SCRIPTS.glob("*.py"):
+        assert all(p.is_relative_to(ROOT) for p in codehash.closure(script, NOTEBOOK)), script
+    rules = "\n".join(p.read_text() for p in (ROOT / "workflow/rules").glob("*.smk"))
+    assert "__version__" not in rules and "version(" not in rules
