@@ -3,16 +3,20 @@
 import json
 from pathlib import Path
 
-import _vg_src  # noqa: F401 - first: this project's src/ on sys.path
+import _vg_src  # first: this project's src/ on sys.path
 
 from vanishing_gradients import registry
 from vanishing_gradients.logs import rule_log
 from vanishing_gradients.report.notebook import render
 
+# The project's own notebook (its template beside it), found from this script: no rule input, so that the report
+# does not rerun when the project folder moves (its content is in the rule's `code` param).
+NOTEBOOK = Path(_vg_src.__file__).resolve().parents[1] / "reports" / "report.ipynb"
+
 with rule_log(snakemake.log.log) as log:
     tables = {k: str(Path(snakemake.input[k]).resolve()) for k in registry.names(registry.report())}
     render(
-        snakemake.input.notebook,
+        str(NOTEBOOK),
         snakemake.log.notebook,
         snakemake.output.html,
         tables,

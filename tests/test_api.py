@@ -2,13 +2,16 @@
 gives the aggregate tables, torch-free. Runs trained here on tiny data (the smoke study's runs: test_module.py)."""
 
 import json
+import shutil
 import subprocess
 import sys
+import tracemalloc
 
 import pandas as pd
 import pytest
 import torch
 from conftest import ROOT, tiny_data
+from test_bad_files import KINDS, damage, within
 
 import vanishing_gradients as vg
 from vanishing_gradients import aggregate, data, job
@@ -108,3 +111,68 @@ def test_importing_the_package_stays_torch_free_and_load_study_needs_no_torch(st
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(len(SPECS))
     assert {"load_run", "load_study"} <= set(dir(vg)) and vg.__all__
+
+
+@pytest.fixture
+def run_copy(study, tmp_path):
+    """A copy of a finished run, laid out as in its study, to damage."""
+    folder = tmp_path / "results" / "unit" / "runs" / "plain"
+    shutil.copytree(study[1]["plain"], folder)
+    return folder
+
+
+def edit_summary(folder, **changes):
+    summary = json.loads((folder / "summary.json").read_text())
+    for key, value in changes.items():
+        target = summary
+        *parents, last = key.split("__")
+        for parent in parents:
+            target = target[parent]
+        target[last] = value
+    (folder / "summary.json").write_text(json.dumps(summary))
+
+
+@pytest.mark.parametrize("width, depth", [(20_000, 2), (16, 100_000), (16, 3)])
+def test_load_run_checks_the_spec_against_model_pt_before_building_the_model(run_copy, width, depth):
+    """Issue 28, item 9: `width: 20000` allocated 2.2 GB before the size mismatch, a large depth all memory."""
+    edit_summary(run_copy, spec__model__width=width, spec__model__depth=depth)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"holds 2 hidden layers .* where .*summary.json describes") as err:
+            vg.load_run(run_copy)
+        assert tracemalloc.get_traced_memory()[1] < 50_000_000
+    finally:
+        tracemalloc.stop()
+    assert str(run_copy / "model.pt") in str(err.value) and "snakemake --cores 1 --force" in str(err.value)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("file", ["summary.json", "model.pt", "metrics.csv", "grad_steps.parquet"])
+def test_load_run_names_a_bad_file(run_copy, file, kind):
+    """Issue 28, item 9: a FIFO model.pt hung load_run; every bad file is an error naming it."""
+    if (kind, file) == ("truncated", "metrics.csv") or (kind == "missing" and file.endswith((".csv", ".parquet"))):
+        pytest.skip("half a CSV is a shorter table; a run without a table loads without it")
+    damage(run_copy / file, kind)
+    with within(60), pytest.raises((ValueError, FileNotFoundError)) as err:
+        vg.load_run(run_copy)
+    named = run_copy if kind == "missing" and file in ("summary.json", "model.pt") else run_copy / file
+    assert str(named) in str(err.value)
+
+
+@pytest.mark.parametrize("dataset", ["../../../../../../tmp/elsewhere", "/etc/passwd", ".."])
+def test_a_run_dataset_never_names_a_file_outside_the_study(run_copy, dataset):
+    """Issue 28, item 9: a run.dataset with ../ loaded a file outside the study."""
+    edit_summary(run_copy, run__dataset=dataset)
+    run = vg.load_run(run_copy)
+    with pytest.raises(ValueError, match="is not a dataset name; pass the dataset file"):
+        run.dataset_file()
+
+
+@pytest.mark.parametrize("kind", ["binary", "empty", "fifo", "folder"])
+def test_load_study_names_a_damaged_runs_table(study, tmp_path, kind):
+    """Issue 28, item 9: load_study on a damaged runs.csv did not name the file."""
+    folder = tmp_path / "aggregate"
+    shutil.copytree(study[0] / "results/unit/aggregate", folder)
+    damage(folder / "runs.csv", kind)
+    with within(60), pytest.raises(ValueError, match=str(folder / "runs.csv")):
+        vg.load_study(folder)

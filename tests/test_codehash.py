@@ -103,3 +103,53 @@ def test_a_touch_changes_no_hash_and_an_edit_changes_exactly_the_hashes_of_the_r
     with open(project / "src/vanishing_gradients/report/text.py", "a") as f:
         f.write("\n# an edit\n")
     assert {name for name in before if hashes(project)[name] != after[name]} == {"render_report"}
+
+
+ANOTHER = """
+
+# A second dataset, as the README's "Adding a dataset" shows it.
+MNIST = register(
+    Dataset(
+        name="mnist",
+        title="MNIST",
+        files={"a.gz": RawFile("00", (1, 28, 28)), "b.gz": RawFile("11", (1,))},
+        train=("a.gz", "b.gz"),
+        test=("a.gz", "b.gz"),
+        class_names=tuple("0123456789"),
+        mirrors=(),
+    )
+)
+"""
+
+
+@pytest.mark.parametrize("where", ["end", "after the default's record", "before the default's record"])
+def test_registering_another_dataset_leaves_the_hash_of_a_study_of_another_dataset_as_it_was(where):
+    """Issue 28, item 12: a second `register(...)` in datasets.py replanned every study (66 min for the default)."""
+    source = (ROOT / "src/vanishing_gradients/datasets.py").read_text()
+    anchor = {"end": None, "after the default's record": "DEFAULT = ", "before the default's record": "\n\nFASHION"}
+    if anchor[where] is None:
+        edited = source + ANOTHER.lstrip("\n").join(["\n\n", ""])
+    else:
+        at = source.index(anchor[where])
+        edited = source[:at] + ANOTHER.rstrip("\n") + "\n" + source[at:]
+    compile(edited, "datasets.py", "exec")  # still a module
+    assert codehash.without_other_datasets(edited, "fashion_mnist") == source
+    assert codehash.without_other_datasets(edited, "mnist") != source  # a study of mnist: fashion_mnist's left out
+    changed = edited.replace('title="Fashion-MNIST"', 'title="Fashion MNIST"')
+    assert codehash.without_other_datasets(changed, "fashion_mnist") != source  # the study's own record counts
+
+
+def test_the_hash_given_the_dataset_is_the_hash_of_the_files_while_one_dataset_is_registered():
+    """Passing the study's dataset changes no hash of this version: no study reruns for it."""
+    for script in ("train", "prepare", "render_report"):
+        path = SCRIPTS / f"{script}.py"
+        assert codehash.code_hash(path, dataset="fashion_mnist") == codehash.code_hash(path)
+
+
+def test_no_hash_covers_an_installed_package():
+    """Issue 28, item 14: another torch, pandas or Python in the environment reruns nothing (README, "Rerunning"):
+    every hash covers files of this project only, and no rule's param holds a package's version."""
+    for script in SCRIPTS.glob("*.py"):
+        assert all(p.is_relative_to(ROOT) for p in codehash.closure(script, NOTEBOOK)), script
+    rules = "\n".join(p.read_text() for p in (ROOT / "workflow/rules").glob("*.smk"))
+    assert "__version__" not in rules and "version(" not in rules

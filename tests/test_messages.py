@@ -139,3 +139,29 @@ def test_compare_names_a_folder_that_holds_no_run(tmp_path, capsys):
     assert exit_.value.code == 2
     message = capsys.readouterr().err.strip().splitlines()[-1]
     assert f"no run (no summary.json) under '{tmp_path / 'empty'}'" in message and "results/default/runs" in message
+
+
+@pytest.mark.parametrize(
+    "overlay, key, says",
+    [
+        ("data: {subset: {train: 1}}", "data.subset.train", "leaves 1 training image"),
+        ("data: {validation_size: 59999}", "data.validation_size", "leaves 1 training image"),
+        ("data: {subset: {test: 1}}", "data.subset.test", "which evaluates each split as one batch"),
+        ("data: {subset: {validation: 1}}", "data.subset.validation", "which evaluates each split as one batch"),
+    ],
+)
+def test_a_split_of_one_image_is_refused_where_a_configuration_normalises_over_the_batch(overlay, key, says):
+    """Issue 28, item 11: a training subset of 1 passed the check and fix_normalization stopped with torch's
+    'Expected more than 1 value per channel'."""
+    text = refused(overlay)
+    assert text.startswith(f"config key `{key}`") and says in text and "fixes.normalization.variants." in text
+    assert "give at least 2" in text
+
+
+def test_a_batch_of_one_is_refused_where_a_configuration_normalises_over_the_batch():
+    text = refused("training: {batch_size: 1}")
+    assert text.startswith("fixes.normalization.variants.batchnorm: batch_size 1 with norm: batchnorm")
+    assert "give batch_size 2 or more" in text
+    config = merged_config()
+    update_config(config, {"data": {"subset": {"train": 2, "validation": 2, "test": 2}}})
+    study.validate_config(config, SCHEMA)  # two of each is enough

@@ -7,10 +7,11 @@ Run as a user runs it: plain `snakemake` in the project folder, which uses the w
 
 import hashlib
 import os
+import shutil
 import time
 
 import pytest
-from conftest import DEFAULT_FIXES
+from conftest import DEFAULT_FIXES, ROOT
 from workflow_helpers import copy_project, planned_jobs, snakemake
 
 pytestmark = pytest.mark.e2e
@@ -145,6 +146,33 @@ def test_a_download_run_again_keeps_its_files_and_makes_no_study_out_of_date(pro
     snakemake(project, "--cores", "1", *A, *forced)
     assert state(raw) == before
     assert plans(project) == ({}, {})
+
+
+def test_a_forced_preparation_says_that_it_retrains_and_how_to_prepare_the_data_alone(project):
+    """Issue 28, item 13: `--forcerun prepare_dataset` retrained every run though the cache came out the same.
+    Snakemake reruns every job below a forced one (an ancient input would stop it, and hide the jobs below it that
+    have reasons of their own): the workflow says so, and names the command that leaves the runs alone (tested
+    below, test_a_dataset_cache_prepared_again_is_left_in_place_and_retrains_nothing)."""
+    forced = ("-R", "prepare_dataset")
+    out = snakemake(project, "-n", *A, *forced)
+    assert "--forcerun prepare_dataset retrains every run of study 'tiny-a'" in out.stderr
+    assert "snakemake --cores 1 --force results/tiny-a/data/fashion_mnist.pt` instead" in out.stderr
+    assert "--forcerun" not in snakemake(project, "-n", *A).stderr
+
+
+def test_registering_another_dataset_plans_nothing(project):
+    """Issue 28, item 12: a second `register(...)` in datasets.py replanned every study (66 min for the default)."""
+    record = (ROOT / "tests/test_codehash.py").read_text().split("ANOTHER = )[1].split(")[0]
+    with edited(project / "src/vanishing_gradients/datasets.py", record):
+        assert plans(project) == ({}, {})
+
+
+def test_a_moved_project_folder_plans_nothing(project, tmp_path):
+    """Issue 28, item 14: the report reran in a moved project folder (the notebook and its template were inputs
+    by absolute path)."""
+    moved = tmp_path / "moved"
+    shutil.copytree(project, moved, symlinks=True)  # copy2: the files keep their times
+    assert plans(moved) == ({}, {})
 
 
 def test_a_dataset_cache_prepared_again_is_left_in_place_and_retrains_nothing(project):

@@ -10,6 +10,7 @@ import time
 
 import pytest
 from conftest import ROOT
+from test_bad_files import KINDS, damage
 
 from vanishing_gradients import progress, status
 from vanishing_gradients.layout import RunId
@@ -123,3 +124,61 @@ def test_the_status_reads_what_a_job_writes_where_it_writes_it(tmp_path, monkeyp
     (found,) = status.progress(tmp_path, "s")
     assert found["run"] == run.key and found["epochs_done"] == 3 and found["state"] == "running"
     assert status.progress(tmp_path, "other") == []
+
+
+@pytest.mark.parametrize(
+    "kind, reason",
+    [
+        ("fifo", "a named pipe, not a regular file"),
+        ("dev-zero", "a character device, not a regular file"),
+        ("folder", "a folder, not a regular file"),
+        ("empty", "not JSON"),
+        ("huge", "bytes, more than the"),
+        ("nested", "not JSON (RecursionError"),
+        ("huge-pid", "'pid' is 99999999999999999999, not a process id"),
+        ("nan", "'seconds_left' is nan, not a finite number"),
+        ("huge-acc", "'val_acc' is 1000000000000000000000000000000"),
+    ],
+)
+def test_a_progress_file_that_is_no_file_or_holds_impossible_values_is_one_line(tmp_path, capsys, kind, reason):
+    """Issue 28, item 7: a FIFO hung the status, /dev/zero grew its memory without end, and these values ended it
+    with a traceback listing no job at all."""
+    path = progress_file(tmp_path, "bad", "")
+    if kind in KINDS:
+        damage(path, kind)
+    elif kind == "huge":
+        path.write_text(" " * (progress.LIMIT + 1))
+    elif kind == "nested":
+        path.write_text("[" * 60_000)  # within the size limit
+    elif kind == "huge-pid":
+        path.write_text(json.dumps(entry("bad")).replace(str(os.getpid()), "99999999999999999999"))
+    elif kind == "nan":
+        path.write_text(json.dumps(entry("bad", seconds_left=float("nan"))))
+    elif kind == "huge-acc":
+        path.write_text(json.dumps(entry("bad", val_acc=10**400)))
+    progress_file(tmp_path, "good", entry("good"))
+    assert status.main(["--root", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    damaged = [line for line in lines if str(path) in line]
+    assert len(damaged) == 1 and "damaged progress file" in damaged[0] and reason in damaged[0], lines
+    assert next(line for line in lines if "fashion_mnist/good" in line).endswith("running")
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "nan", "inf", "1e-9", "ten"])
+def test_watch_takes_only_a_sensible_interval(value, capsys):
+    """Issue 28, item 7: a negative or NaN interval ended in a traceback, 1e-9 was a busy loop."""
+    with pytest.raises(SystemExit) as exit_:
+        status.main(["--watch", value])
+    assert exit_.value.code == 2
+    assert f"argument --watch: {value!r} is not a number of seconds of at least" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["../../x", "..", "a/b", "/etc", "*"])
+def test_study_is_a_name_below_results_never_a_path_out_of_it(tmp_path, name, capsys):
+    """Issue 28, item 7: --study ../../x read progress files outside results/."""
+    outside = tmp_path / "x" / "checkpoints" / "fashion_mnist" / "run" / "progress.json"
+    outside.parent.mkdir(parents=True)
+    outside.write_text(json.dumps(entry("run")))
+    with pytest.raises(SystemExit) as exit_:
+        status.main(["--root", str(tmp_path / "a" / "b"), "--study", name])
+    assert exit_.value.code == 2 and "is not a study name" in capsys.readouterr().err

@@ -128,3 +128,30 @@ def test_a_random_wide_network_follows_the_prediction(activation, sigma_w2, sigm
     p = theory.predict(activation, sigma_w2, sigma_b2)
     assert q == pytest.approx(p.q_star, rel=0.05)
     assert chi == pytest.approx(p.chi_1, rel=0.05)
+
+
+@pytest.mark.parametrize("activation, slope_integral", [("sigmoid", 1 / 6), ("tanh", 4 / 3)])
+@pytest.mark.parametrize("std", [1e3, 1e8, 1e20])
+def test_huge_weights_give_the_wide_gaussian_limit_not_a_math_error(activation, slope_integral, std):
+    """Issue 28, item 10: at N(0, 10^8) weights chi_1 underflowed to 0 (the grid in z missed the slope's bump at
+    x = 0) and the report died on log(0). For sqrt(q*) >> 1, E[phi'(x)^2] -> integral of phi'^2 / sqrt(2 pi q*)."""
+    p = theory.for_spec(ModelSpec(depth=2, width=128, init="normal", init_std=std, activation=activation))
+    limit = p.sigma_w2 * slope_integral / math.sqrt(2 * math.pi * p.q_star)
+    assert p.chi_1 == pytest.approx(limit, rel=1e-6) and p.phase == "chaotic"
+    assert 0 < p.depth_scale < 1 and theory.factor_text(p.factor).startswith("×")
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
+def test_the_two_integrations_agree_where_one_takes_over(activation):
+    steep = theory._STEEP**2
+    slope = theory.ACTIVATIONS[activation][1]
+    below = theory.gaussian_mean(lambda x: slope(x) ** 2, steep * 0.999, bump=True)  # on the z grid
+    above = theory.gaussian_mean(lambda x: slope(x) ** 2, steep * 1.001, bump=True)  # in x
+    assert above == pytest.approx(below * math.sqrt(0.999 / 1.001), rel=1e-6)
+
+
+def test_a_gradient_that_vanishes_or_explodes_in_one_layer_has_depth_scale_zero():
+    for chi in (0.0, math.inf):
+        p = theory.Prediction("sigmoid", 1.0, 0.0, 1.0, chi)
+        assert p.depth_scale == 0.0
+    assert theory.factor_text(0.0) == "0" and theory.Prediction("tanh", 1.0, 0.0, 0.0, 1.0, 0.0).factor == math.inf

@@ -13,6 +13,11 @@ each with the packages above it (their ``__init__`` runs first). Imports inside 
 ``__getattr__`` (PEP 562: the package's lazy attributes, ``vanishing_gradients.load_run``) count only for code
 that takes such an attribute: ``from <package> import <name that is no module>`` or a plain ``import <package>``.
 A notebook (``.ipynb``) contributes its code cells; any other file (a template) only its bytes.
+
+A dataset's record (``register(Dataset(name=..., ...))`` at a module's top level, ``datasets.py``) is data: given
+the study's dataset, ``code_hash`` leaves out the records of every other dataset (with the comment and blank lines
+that set each apart), so that registering another dataset changes no study's hashes. The study's own record stays
+in: a change to it (its files, their roles) prepares its data again.
 """
 
 from __future__ import annotations
@@ -140,11 +145,43 @@ def _label(path: Path) -> str:
         return path.name
 
 
-def code_hash(*paths: str | Path) -> str:
+def _registered(node: ast.stmt) -> str | None:
+    """The dataset name a top-level ``[NAME =] register(Dataset(name="...", ...))`` registers, else None."""
+    call = node.value if isinstance(node, ast.Expr | ast.Assign | ast.AnnAssign) else None
+    if not (isinstance(call, ast.Call) and getattr(call.func, "id", None) == "register" and call.args):
+        return None
+    record = call.args[0]
+    names = [k.value for k in getattr(record, "keywords", []) if k.arg == "name" and isinstance(k.value, ast.Constant)]
+    return names[0].value if names and isinstance(names[0].value, str) else None
+
+
+def without_other_datasets(source: str, dataset: str) -> str:
+    """``source`` without the top-level registrations of datasets other than ``dataset``, each with the comment
+    lines above it and the blank lines before those: the text it had before they were added."""
+    if "register(" not in source:
+        return source
+    lines = source.splitlines(keepends=True)
+    drop: set[int] = set()
+    for node in ast.parse(source).body:
+        name = _registered(node)
+        if name is None or name == dataset:
+            continue
+        start = node.lineno - 1
+        while start > 0 and lines[start - 1].lstrip().startswith("#"):
+            start -= 1
+        while start > 0 and not lines[start - 1].strip():
+            start -= 1
+        drop.update(range(start, node.end_lineno))
+    return "".join(line for i, line in enumerate(lines) if i not in drop)
+
+
+def code_hash(*paths: str | Path, dataset: str | None = None) -> str:
     """SHA-256 (16 hex digits) of the names and bytes of ``closure(*paths)``: the same for the same code, whatever
-    the files' times."""
+    the files' times. ``dataset``: the study's, whose record alone counts (``without_other_datasets``)."""
     digest = hashlib.sha256()
     for path in closure(*paths):
         content = path.read_bytes()
+        if dataset is not None and path.suffix == ".py":
+            content = without_other_datasets(content.decode("utf-8"), dataset).encode("utf-8")
         digest.update(f"{_label(path)}\0{len(content)}\0".encode() + content)
     return digest.hexdigest()[:16]

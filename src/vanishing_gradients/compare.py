@@ -16,30 +16,57 @@ from pathlib import Path
 import pandas as pd
 
 from . import registry
-from .storage import read_table
+from .safe_read import UnreadableFile, read_json, read_table
 
 # Fields that measure the machine or the job, not the model, and the run's identity (its study may differ).
 NOT_COMPARED = {"seconds", "train_seconds", "device", "threads", "torch", "python", "run"}
 
 
 def run_dirs(root: str | Path) -> dict[str, Path]:
-    """Run key (the folder below ``root``) -> run folder, for every folder holding a summary.json."""
+    """Run key (the folder below ``root``) -> run folder, for every folder holding a summary.json (a file, or
+    anything but a folder: a summary that cannot be read is a difference, not a run that is missing)."""
     root = Path(root)
-    return {str(p.parent.relative_to(root)): p.parent for p in sorted(root.rglob(registry.SUMMARY.file))}
+    found = sorted(p for p in root.rglob(registry.SUMMARY.file) if not p.is_dir())
+    return {str(p.parent.relative_to(root)): p.parent for p in found}
+
+
+def _missing(err: OSError) -> str:
+    return "missing" if isinstance(err, FileNotFoundError) else f"cannot be read ({err.strerror})"
+
+
+def _read(path: Path, problems: list[str], read):
+    """``read(path)``, or None with the reason it failed (naming the file) added to ``problems``."""
+    try:
+        return read(path)
+    except (OSError, UnreadableFile) as err:  # a missing, unreadable or damaged file: one difference, not the end
+        problems.append(str(err) if isinstance(err, UnreadableFile) else f"{path}: {_missing(err)}")
+        return None
+
+
+def _summary(path: Path):
+    summary = read_json(path)
+    if not isinstance(summary, dict):
+        raise UnreadableFile(path, f"is a JSON {type(summary).__name__}, not a run's summary (an object)")
+    return summary
 
 
 def compare_run(a: Path, b: Path) -> list[str]:
     """Differences between two run folders: every table value (``registry.RUN``'s tables) and every summary
-    value but timings, exactly; the weights (model.pt) are not compared."""
-    problems = []
+    value but timings, exactly; the weights (model.pt) are not compared. A file that cannot be read on either
+    side is a difference naming it."""
+    problems: list[str] = []
     for table in (t for t in registry.RUN if t.tabular):
-        left, right = (read_table(d / table.file) for d in (a, b))
+        left, right = (_read(d / table.file, problems, read_table) for d in (a, b))
+        if left is None or right is None:
+            continue
         left, right = (t.drop(columns=[c for c in t if c in NOT_COMPARED]) for t in (left, right))
         try:
             pd.testing.assert_frame_equal(left, right, check_exact=True)
         except AssertionError as err:
             problems.append(f"{table.name}: {str(err).splitlines()[0:4]}")
-    summaries = [json.loads((d / registry.SUMMARY.file).read_text()) for d in (a, b)]
+    summaries = [_read(d / registry.SUMMARY.file, problems, _summary) for d in (a, b)]
+    if None in summaries:
+        return problems
     left, right = ({k: v for k, v in s.items() if k not in NOT_COMPARED} for s in summaries)
     for key in sorted(set(left) | set(right)):
         if json.dumps(left.get(key), sort_keys=True) != json.dumps(right.get(key), sort_keys=True):

@@ -13,7 +13,6 @@ import re
 import shutil
 import signal
 import socket
-import stat
 import tempfile
 import threading
 import time
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from . import safe_read
 from .data import DataError, verify_file
 from .procs import pid_alive
 from .storage import atomic_path
@@ -45,19 +45,8 @@ class Limits:
 LIMITS = Limits()
 
 
-_KINDS = [
-    (stat.S_ISDIR, "a folder"),
-    (stat.S_ISREG, "a file"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISFIFO, "a named pipe"),
-    (stat.S_ISSOCK, "a socket"),
-]
-
-
 def _kind(path: Path) -> str:
-    mode = path.stat().st_mode
-    return next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
+    return safe_read.kind(path.stat().st_mode)
 
 
 def _local_source(folder: Path, name: str, limits: Limits) -> Path:

@@ -26,9 +26,14 @@ from .training import apply_stage, pixels
 
 
 def batches(split: Split, seed: int, count: int, size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """``count`` training batches drawn without replacement, in a seeded order."""
+    """``count`` training batches drawn without replacement, in a seeded order. A last batch of one sample is left
+    out, as in training: it cannot be normalised over the batch (BatchNorm refuses it). The config check makes sure
+    the training split has two samples where a configuration normalises."""
     order = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))[: count * size]
-    return [(pixels(split.images[idx]), split.labels[idx]) for idx in order.split(size)]
+    chunks = order.split(size)
+    if len(chunks) > 1 and len(chunks[-1]) == 1:
+        chunks = chunks[:-1]
+    return [(pixels(split.images[idx]), split.labels[idx]) for idx in chunks]
 
 
 def layer_norms(spec: TrainSpec, seed: int, data: list[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, float]:

@@ -7,6 +7,7 @@ Every training job writes ``progress.json`` in its run's checkpoint folder after
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import time
@@ -14,12 +15,15 @@ from pathlib import Path
 
 from .layout import RunId, checkpoints_dir
 from .procs import process_start
+from .safe_read import UnreadableFile, read_json
 from .storage import atomic_path
 
 FILE = "progress.json"
 # The fields a reader needs, with their types; anything else is a damaged file.
 REQUIRED = {"run": str, "study": str, "pid": int, "epochs_done": int, "epochs_total": int}
-NUMBERS = ["val_acc", "seconds_per_epoch", "seconds_left", "updated"]  # each a number or null when present
+NUMBERS = ["val_acc", "seconds_per_epoch", "seconds_left", "updated"]  # each a finite number or null when present
+LIMIT = 64 * 1024  # bytes: a progress file holds about 400
+PID_MAX = 2**31 - 1  # a pid is a C int: a larger one makes os.kill raise OverflowError
 
 
 def path(run: RunId) -> Path:
@@ -56,15 +60,22 @@ def read(file: Path) -> dict:
     """A progress file's content. DamagedProgress (its reason) where it is not one; FileNotFoundError where it is
     gone (its run ended since it was found)."""
     try:
-        entry = json.loads(file.read_bytes())
+        entry = read_json(file, LIMIT)  # a regular file of bounded size: never a FIFO or /dev/zero
     except FileNotFoundError:
         raise  # gone, not damaged
-    except (OSError, ValueError) as err:
-        raise DamagedProgress(f"not JSON: {err}") from None
+    except UnreadableFile as err:
+        raise DamagedProgress(err.reason) from None
     reason = damage(entry)
     if reason:
         raise DamagedProgress(reason)
     return entry
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def damage(entry) -> str | None:
@@ -76,10 +87,14 @@ def damage(entry) -> str | None:
             return f"no {key!r}"
         if not isinstance(entry[key], kind) or isinstance(entry[key], bool):
             return f"{key!r} is {json.dumps(entry[key])[:40]}, not {'an integer' if kind is int else 'a string'}"
+    if not 0 < entry["pid"] <= PID_MAX:
+        return f"'pid' is {str(entry['pid'])[:40]}, not a process id (1 to {PID_MAX})"
     for key in NUMBERS:
         value = entry.get(key)
         if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
             return f"{key!r} is {json.dumps(value)[:40]}, not a number"
+        if value is not None and not _finite(value):
+            return f"{key!r} is {str(value)[:40]}, not a finite number"
     if not isinstance(entry.get("host", ""), str):
         return "'host' is not a string"
     return None

@@ -10,6 +10,7 @@ node of a cluster is listed as running elsewhere) and those left by a job that d
 from __future__ import annotations
 
 import argparse
+import math
 import socket
 import sys
 import time
@@ -17,6 +18,9 @@ from pathlib import Path
 
 from . import progress as progress_file
 from .procs import HAVE_PROC, pid_alive, process_start, process_started_at
+from .study import NAME
+
+MIN_WATCH = 0.5  # seconds: a job writes its progress once an epoch; refreshing faster only spins a core
 
 
 def _duration(seconds: float | None) -> str:
@@ -55,12 +59,13 @@ def progress(root: str | Path = ".", study: str | None = None) -> list[dict]:
     for path in progress_file.find(root, study):
         try:
             entry = progress_file.read(path)
+            entry["state"] = _state(entry)
         except FileNotFoundError:
             continue  # the run ended since it was found (files are replaced atomically: never half-written)
-        except progress_file.DamagedProgress as err:
-            out.append({"state": "damaged", "path": str(path), "reason": str(err)})
+        except Exception as err:  # one bad file is one line of its own; it never hides the other jobs
+            reason = str(err) if isinstance(err, progress_file.DamagedProgress) else f"{type(err).__name__}: {err}"
+            out.append({"state": "damaged", "path": str(path), "reason": reason})
             continue
-        entry["state"] = _state(entry)
         out.append(entry)
     return out
 
@@ -89,10 +94,32 @@ def table(entries: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _study(text: str) -> str:
+    """A study's name as the config allows it: one folder below results/, never a path out of it."""
+    if not NAME.match(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a study name (letters, digits, '_', '.', '-', starting with a letter or digit): "
+            "give the name of a folder below results/, e.g. default"
+        )
+    return text
+
+
+def _interval(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds >= MIN_WATCH):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds of at least {MIN_WATCH}, e.g. 10")
+    return seconds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--study", help="only this study (default: all)")
-    parser.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS until interrupted")
+    parser.add_argument("--study", type=_study, help="only this study (default: all)")
+    parser.add_argument(
+        "--watch", type=_interval, metavar="SECONDS", help=f"refresh every SECONDS (at least {MIN_WATCH})"
+    )
     parser.add_argument("--root", default=".", help="the folder Snakemake runs in (default: here)")
     args = parser.parse_args(argv)
     while True:

@@ -42,15 +42,29 @@ ACTIVATIONS = {
     "linear": (lambda x: x, np.ones_like),
 }
 
+SATURATING = ("sigmoid", "tanh")  # their slope vanishes away from 0
+
 # z ~ N(0, 1) on a fine grid: the trapezoid rule resolves a steep sigmoid (sqrt(q) ~ 100) and ReLU's kink alike.
 _Z = (np.arange(-24_000, 24_000) + 0.5) * 5e-4  # midpoints: symmetric, and z = 0 (ReLU's kink) off the grid
 _W = np.exp(-0.5 * _Z**2)
 _W /= _W.sum()
 
 
-def gaussian_mean(f, q: float) -> float:
-    """E[f(sqrt(q) z)] for z ~ N(0, 1)."""
-    return float(np.sum(_W * f(math.sqrt(q) * _Z)))  # not np.dot: a BLAS call spins threads on a busy machine
+# Beyond sqrt(q) = 250 the z grid samples x = sqrt(q) z more than 0.125 apart; far beyond, it misses a slope that
+# is nonzero only near x = 0 (chi_1 of sigmoid and tanh fell to 0 at N(0, 10^8) weights): such a bump is
+# integrated in x instead.
+_STEEP = 250.0
+_X = (np.arange(-12_000, 12_000) + 0.5) * 5e-3  # |x| < 60: a sigmoid's or tanh's slope^2 is below e^-120 beyond
+
+
+def gaussian_mean(f, q: float, bump: bool = False) -> float:
+    """E[f(sqrt(q) z)] for z ~ N(0, 1); ``bump``: f is negligible for |x| > 60 (a saturating activation's slope),
+    so that a very wide Gaussian is integrated in x = sqrt(q) z instead."""
+    scale = math.sqrt(q)
+    if bump and scale > _STEEP:  # E = integral of f(x) N(x; 0, q) dx
+        density = np.exp(-0.5 * (_X / scale) ** 2) * (5e-3 / (scale * math.sqrt(2 * math.pi)))
+        return float(np.sum(density * f(_X)))
+    return float(np.sum(_W * f(scale * _Z)))  # not np.dot: a BLAS call spins threads on a busy machine
 
 
 def fixed_point(activation: str, sigma_w2: float, sigma_b2: float, q0: float = 1.0) -> float:
@@ -78,7 +92,7 @@ def chi_1(activation: str, sigma_w2: float, sigma_b2: float, q_star: float | Non
     q_star = fixed_point(activation, sigma_w2, sigma_b2) if q_star is None else q_star
     # At q* = 0 the limit q -> 0+ (tanh: phi'(0)^2 = 1; ReLU's slope does not depend on the scale, nor at q* = inf)
     q = min(max(q_star, 1e-300), 1e100)
-    return sigma_w2 * gaussian_mean(lambda x: slope(x) ** 2, q)
+    return sigma_w2 * gaussian_mean(lambda x: slope(x) ** 2, q, bump=activation in SATURATING)
 
 
 @dataclass(frozen=True)
@@ -101,12 +115,16 @@ class Prediction:
         measures. A weight gradient is the backward signal times the layer's input: at a fixed point q* > 0 the
         input keeps its size and the factor is sqrt(chi_1); where q* is 0 (or infinite) the forward signal shrinks
         (or grows) layer by layer too, and the factor is sqrt(chi_1 / signal_ratio)."""
-        return math.sqrt(self.chi_1 / self.signal_ratio)
+        return math.sqrt(self.chi_1 / self.signal_ratio) if self.signal_ratio > 0 else math.inf
 
     @property
     def depth_scale(self) -> float:
-        """xi = 1 / |ln chi_1| layers (infinite at the edge of chaos)."""
-        return math.inf if abs(self.chi_1 - 1.0) < 1e-9 else 1.0 / abs(math.log(self.chi_1))
+        """xi = 1 / |ln chi_1| layers (infinite at the edge of chaos; 0 where chi_1 is 0 or infinite)."""
+        if abs(self.chi_1 - 1.0) < 1e-9:
+            return math.inf
+        if self.chi_1 <= 0 or math.isinf(self.chi_1):
+            return 0.0  # the gradient changes without bound in one layer
+        return 1.0 / abs(math.log(self.chi_1))
 
     @property
     def phase(self) -> str:
@@ -174,6 +192,8 @@ def edge_of_chaos_std(activation: str = "sigmoid", width: int = 128, sigma_b2: f
 
 def factor_text(factor: float) -> str:
     """'1/7.07' for a factor below 1 (the gradient shrinks towards the input), 'x3.27' above."""
+    if factor <= 0:
+        return "0"
     return f"1/{1 / factor:.3g}" if factor < 1 else f"×{factor:.3g}"
 
 

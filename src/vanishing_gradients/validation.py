@@ -140,9 +140,46 @@ def check_dataset(data: dict) -> datasets.Dataset:
     return dataset
 
 
+def split_sizes(data: dict, dataset: datasets.Dataset) -> dict[str, tuple[int, str]]:
+    """Images in each split of the prepared data (``data.prepare_dataset``'s split, then ``subset``), each with
+    the config key that decides it."""
+    subset = data.get("subset") or {}
+    whole = {
+        "train": (dataset.train_size - data["validation_size"], "data.validation_size"),
+        "validation": (data["validation_size"], "data.validation_size"),
+        "test": (dataset.test_size, "data.name"),
+    }
+    return {
+        split: (subset[split], f"data.subset.{split}") if subset.get(split, size) < size else (size, key)
+        for split, (size, key) in whole.items()
+    }
+
+
+def check_batch_statistics(key: str, spec: specs.TrainSpec, sizes: dict[str, tuple[int, str]]) -> None:
+    """A configuration that normalises over the batch needs batches of two samples or more: torch refuses a batch
+    of one in training, and standardize (no running statistics) evaluates each split as one batch."""
+    norm = spec.model.norm
+    if norm == "none":
+        return
+    if spec.batch_size < 2:
+        raise ConfigError(
+            f"{key}: batch_size {spec.batch_size} with norm: {norm} leaves batches of one sample, which cannot be "
+            "normalised over the batch; give batch_size 2 or more"
+        )
+    for split in ("train", "validation", "test") if norm == "standardize" else ("train",):
+        size, decided_by = sizes[split]
+        images = f"{'training' if split == 'train' else split} image"
+        if size < 2:
+            raise ConfigError(
+                f"config key `{decided_by}` leaves {size} {images}, but {key} normalises over the batch "
+                f"(norm: {norm}){', which evaluates each split as one batch' if split != 'train' else ''}: give "
+                f"at least 2 {images}s"
+            )
+
+
 def check_study(config: dict) -> None:
     """Cross-field checks the schema cannot express; raises ConfigError naming the key and the fix."""
-    check_dataset(config["data"])
+    sizes = split_sizes(config["data"], check_dataset(config["data"]))
     _check_name_length("study", config["study"])
     if config["study"] in RESERVED_STUDY_NAMES:
         raise ConfigError(f"study: {config['study']!r} is reserved for shared files; choose another name")
@@ -188,11 +225,11 @@ def check_study(config: dict) -> None:
         key = "baseline" if group == BASELINE else f"fixes.{group}.variants.{variant}"
         try:
             for phase in (SCREEN, FINAL):
-                specs.stage_epochs(
-                    train_spec(config, phase, group, variant, course_lr(config, group, variant), depth, 0)
-                )
+                spec = train_spec(config, phase, group, variant, course_lr(config, group, variant), depth, 0)
+                specs.stage_epochs(spec)  # a run budget too small for a schedule's stages
         except (ValueError, TypeError, KeyError) as err:
             raise ConfigError(f"{key} at depth {depth}: {err}") from None
+        check_batch_statistics(key, spec, sizes)
 
 
 def check_protocol(config: dict) -> None:

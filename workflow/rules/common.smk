@@ -36,14 +36,16 @@ DATASET = LAYOUT.dataset_file()
 # inputs of prepare_dataset (data.smk); the dataset cache is a plain input, compared by checksum when it is newer
 # (the profiles' max-checksum-file-size), so a cache prepared again with the same content retrains nothing.
 SCRIPTS = REPO / "scripts"
+# Each hash leaves out the records of datasets other than the study's: registering another one reruns nothing.
+_OWN = {"dataset": DATASET_RECORD.name}
 CODE = {
-    "prepare": codehash.code_hash(SCRIPTS / "prepare.py"),
-    "train": codehash.code_hash(SCRIPTS / "train.py"),
-    "init_flow": codehash.code_hash(SCRIPTS / "init_flow.py"),
-    "select": codehash.code_hash(SCRIPTS / "select.py"),
-    "aggregate": codehash.code_hash(SCRIPTS / "aggregate.py"),
+    "prepare": codehash.code_hash(SCRIPTS / "prepare.py", **_OWN),
+    "train": codehash.code_hash(SCRIPTS / "train.py", **_OWN),
+    "init_flow": codehash.code_hash(SCRIPTS / "init_flow.py", **_OWN),
+    "select": codehash.code_hash(SCRIPTS / "select.py", **_OWN),
+    "aggregate": codehash.code_hash(SCRIPTS / "aggregate.py", **_OWN),
     "report": codehash.code_hash(
-        SCRIPTS / "render_report.py", REPO / "reports/report.ipynb", REPO / "reports/offline.html.j2"
+        SCRIPTS / "render_report.py", REPO / "reports/report.ipynb", REPO / "reports/offline.html.j2", **_OWN
     ),
 }
 DATA = study.data_param(config, DATASET_RECORD.files, CODE["prepare"])

@@ -36,9 +36,8 @@ rule aggregate:
 rule report:
     input:
         **LAYOUT.report_tables(),  # every table of registry.report(): the aggregate's and the study's
-        # Their times are never compared (ancient): their content is in the `code` param, with the report package's.
-        notebook=ancient(str(REPO / "reports/report.ipynb")),
-        template=ancient(str(REPO / "reports/offline.html.j2")),
+        # Not the notebook and its template: their content is in the `code` param, with the report package's, and
+        # as inputs (by absolute path, for `snakemake -d`) a project folder moved elsewhere reran the report.
     output:
         html=report(
             f"{LAYOUT.report_dir()}/report.html",
