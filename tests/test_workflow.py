@@ -32,8 +32,16 @@ def training_jobs(config, chosen=None):
     return dict(Counter(study.rule_name(run.group, run.phase) for run in study.runs(config, chosen)))
 
 
-def screening_jobs(config):
-    return dict(Counter(study.rule_name(run.group, run.phase) for run in study.screening_runs(config)))
+def screening_jobs(config, rates=None):
+    """Screening jobs by rule: of the first selection round, or at ``rates`` (every round's, e.g. ``screened``)."""
+    runs = study.screening_runs(config, rates=rates)
+    return dict(Counter(study.rule_name(run.group, run.phase) for run in runs))
+
+
+def screened(smoke_run):
+    """Every rate each configuration was screened at, over every selection round (the study's rate table)."""
+    table = pd.read_csv(smoke_run / study.study_layout(smoke_config()).selection())
+    return {(r.group, r.variant, int(r.depth)): json.loads(r.grid) for r in table.itertuples() if r.outcome != "fixed"}
 
 
 def chosen(smoke_run):
@@ -76,17 +84,19 @@ def test_default_config_plans_the_whole_study(tmp_path):
     jobs = planned_jobs(copy_project(tmp_path))
     config = study.validate_config(merged_config(), SCHEMA)
     sgd, adam = (len(config["selection"]["learning_rates"][k]) for k in ("sgd", "adam"))
+    seeds = len(config["selection"]["seeds"])
     assert jobs == {
         "download_fashion_mnist": 1,
         "prepare_dataset": 1,
-        "screen_baseline": 3 * sgd,
-        "select_learning_rates": 1,
+        "screen_baseline": 3 * sgd * seeds,
+        "select_learning_rates": 1 + config["selection"]["extend"]["times"],  # a round per possible extension
+        "learning_rates": 1,
         "gradient_flow_at_init": 1,
         "aggregate": 1,
         "report": 1,
         "all": 1,
         **{
-            f"screen_{f}": n * (adam if f in ("better_optimizer", "combined") else sgd)
+            f"screen_{f}": n * (adam if f in ("better_optimizer", "combined") else sgd) * seeds
             for f, n in zip(DEFAULT_FIXES, [4, 2, 1, 2, 1, 1, 1, 1], strict=True)
         },
     }
@@ -100,13 +110,13 @@ def test_the_screen_runs_first_and_its_longest_runs_first(tmp_path):
         rule = re.search(r"^(?:local)?rule (\w+):", block, flags=re.M)
         wildcards = re.search(r"^\s+wildcards: (.*)$", block, flags=re.M)
         priority = re.search(r"^\s+priority: (\d+)$", block, flags=re.M)
-        if rule and wildcards:
+        if rule and wildcards and rule.group(1).startswith("screen_"):
             priorities[(rule.group(1), wildcards.group(1))] = int(priority.group(1)) if priority else 0
     config = study.validate_config(merged_config(), SCHEMA)
     assert len(priorities) == len(study.screening_runs(config))
-    first = max(priorities, key=priorities.get)
-    epochs = config["selection"]["epochs"]
-    assert first[0] == "screen_train_some_layers" and priorities[first] == 10**6 + 7 * epochs * 7
+    epochs = config["selection"]["epochs"]  # the whole run's: train-some-layers' stages share them
+    top = {rule for (rule, _), p in priorities.items() if p == max(priorities.values())}
+    assert max(priorities.values()) == 10**6 + epochs * 7 and "screen_train_some_layers" in top
     baseline = {w: p for (rule, w), p in priorities.items() if rule == "screen_baseline"}
     assert sorted(set(baseline.values())) == [10**6 + d * epochs for d in (3, 5, 7)]
 
@@ -228,9 +238,10 @@ def test_changing_one_fix_variant_plans_only_its_runs(smoke_run):
         "      std1: {init: normal, init_std: 1.0}\n      std10: {init: normal, init_std: 5.0}\n",
     )
     jobs = smoke_run.planned(*args)
-    rates = len(smoke_config()["selection"]["learning_rates"]["sgd"])
-    assert jobs.pop("screen_weight_increasing") == rates  # std10's screen, then its choice
-    assert jobs.pop("select_learning_rates") == 1
+    rates = len(screened(smoke_run)[("weight_increasing", "std10", 7)])
+    assert jobs.pop("screen_weight_increasing") == rates * len(smoke_config()["selection"]["seeds"])  # std10's
+    assert jobs.pop("select_learning_rates") == 1 + smoke_config()["selection"]["extend"]["times"]  # every round
+    assert jobs.pop("learning_rates") == 1
     std10 = [r for r in study.final_runs(smoke_config(), chosen(smoke_run)) if r.variant == "std10"]
     assert jobs.pop("fix_weight_increasing", 0) <= len(std10)  # its final runs, if the old choice stands
     assert jobs == {"gradient_flow_at_init": 1, "aggregate": 1, "report": 1, "all": 1}
@@ -276,7 +287,7 @@ def test_editing_the_training_code_plans_every_training_run(smoke_run):
     try:
         code.write_text(original + "\n# an edit\n")
         jobs = smoke_run.planned()
-        screen = screening_jobs(smoke_config())  # every screening run, then the choice: the final runs follow it
+        screen = screening_jobs(smoke_config(), screened(smoke_run))  # every screening run, then the choice
         assert {rule: n for rule, n in jobs.items() if rule in screen} == screen
         assert jobs["select_learning_rates"] == 1 and jobs["aggregate"] == 1
         assert "download_fashion_mnist" not in jobs and "prepare_dataset" not in jobs
@@ -356,11 +367,11 @@ def test_a_changed_screening_run_retrains_exactly_the_final_runs_whose_rate_it_c
     config, before = smoke_config(), chosen(smoke_run)
     key = ("better_activation", "tanh", 7)
     other = next(lr for lr in study.grid(config, *key[:2]) if lr != before[key])
-    screen = next(r for r in study.screening_runs(config) if (r.group, r.variant, r.depth) == key and r.lr == other)
-    summary_path = smoke_run / screen.outputs()["summary"]
-    summary = json.loads(summary_path.read_text())
-    summary["best_val_acc"] = 1.0
-    summary_path.write_text(json.dumps(summary))
+    changed = [r for r in study.screening_runs(config) if (r.group, r.variant, r.depth) == key and r.lr == other]
+    for screen in changed:  # every screening seed of that rate now learns: its score is its last epochs' accuracy
+        metrics_path = smoke_run / screen.outputs()["metrics"]
+        metrics = pd.read_csv(metrics_path)
+        metrics.assign(val_acc=0.99).to_csv(metrics_path, index=False)
     trained = run_summaries(smoke_run.workdir)
     smoke_run.run("--cores", "2")
     after = chosen(smoke_run)
@@ -369,7 +380,10 @@ def test_a_changed_screening_run_retrains_exactly_the_final_runs_whose_rate_it_c
     }
     new = set(study.final_runs(config, after)) - set(study.final_runs(config, before))
     now = run_summaries(smoke_run.workdir)
-    assert {p for p in now if p not in trained} == {smoke_run / r.outputs()["summary"] for r in new}
+    added = {p for p in now if p not in trained}
+    extended = {p for p in added if "/screen/" in str(p)}  # 'other' is the grid's edge: screened one step beyond
+    assert all(f"/{key[0]}/{key[1]}/" in str(p) for p in extended)
+    assert added - extended == {smoke_run / r.outputs()["summary"] for r in new}
     assert new and {(r.group, r.variant, r.depth, r.lr) for r in new} == {(*key, other)}
-    assert all(now[p] == t for p, t in trained.items() if p != summary_path)  # nothing else retrained
+    assert all(now[p] == t for p, t in trained.items())  # nothing else retrained
     assert smoke_run.planned() == {}

@@ -119,11 +119,15 @@ def every_run_output(wildcards):
     return [path for run in screening_runs() + final_runs() for path in run.outputs().values()]
 
 
-def copy_checked_rates(source, target):
-    """The study's rate table: the last round's, read back with every check, written atomically."""
-    selection.read_table(source, EXPECTED_RATES)
+def copy_checked_rates(source, target, log):
+    """The study's rate table: the last round's, read back with every check, written atomically; the log says
+    what was chosen (one line per configuration)."""
+    table = selection.read_table(source, EXPECTED_RATES)
     with storage.atomic_path(target) as tmp:
         shutil.copyfile(source, tmp)
+    lines = [selection.describe(row) for row in table.itertuples()]
+    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    Path(log).write_text("\n".join([f"{target}, from {source}:", *lines]) + "\n")
 
 
 def _run(phase, group, wildcards):
@@ -165,3 +169,15 @@ def train_priority(phase, group):
 
 
 GPU = 1 if config["device"] == "cuda" else 0
+
+
+def forced_on_command_line(argv):
+    """The rules and files after -R/--forcerun on a snakemake command line."""
+    forced, taking = set(), False
+    for arg in argv[1:]:
+        if arg.startswith("--forcerun="):
+            forced.add(arg.split("=", 1)[1])
+        taking = arg in ("-R", "--forcerun") or (taking and not arg.startswith("-"))
+        if taking and not arg.startswith("-"):
+            forced.add(arg)
+    return forced

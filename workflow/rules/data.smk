@@ -59,18 +59,6 @@ rule prepare_dataset:
 # Snakemake 9.27 never looks at the jobs below it for reasons of their own (a changed `data` param went unplanned).
 # Said where it is asked for (read from the command line: Snakemake reads the Snakefile before its own settings),
 # with the command that prepares the cache alone.
-def forced_on_command_line(argv):
-    """The rules and files after -R/--forcerun on a snakemake command line."""
-    forced, taking = set(), False
-    for arg in argv[1:]:
-        if arg.startswith("--forcerun="):
-            forced.add(arg.split("=", 1)[1])
-        taking = arg in ("-R", "--forcerun") or (taking and not arg.startswith("-"))
-        if taking and not arg.startswith("-"):
-            forced.add(arg)
-    return forced
-
-
 if forced_on_command_line(sys.argv) & {"prepare_dataset", DATASET}:
     print(
         f"Note: --forcerun prepare_dataset retrains every run of study {config['study']!r} below it, even if the "

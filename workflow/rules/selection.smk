@@ -38,8 +38,10 @@ rule learning_rates:
         LAYOUT.selection_round(ROUNDS),
     output:
         LAYOUT.selection(),
+    log:
+        LAYOUT.log("learning_rates.log"),
     localrule: True
     message:
         "Learning rates chosen: {output}"
     run:
-        copy_checked_rates(input[0], output[0])
+        copy_checked_rates(input[0], output[0], log[0])
