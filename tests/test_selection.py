@@ -155,3 +155,30 @@ def test_a_rate_outside_the_declared_ones_or_another_studys_table_is_refused(tmp
         selection.read(tmp_path / "round.csv", {A: [1.0, 3.0]})
     with pytest.raises(selection.SelectionError, match="not this study's"):
         selection.read(tmp_path / "round.csv", {("fix", "b", 7): [0.1]})
+
+
+def test_a_summary_without_what_the_choice_reads_is_refused_naming_it(tmp_path):
+    summary, metrics = screen_run(A, 0.1, 0, [0.8] * 3)
+    record = json.loads(Path(summary).read_text())
+    del record["diverged"]
+    Path(summary).write_text(json.dumps(record))
+    with pytest.raises(selection.SelectionError, match="lacks") as err:
+        select([(summary, metrics)], tmp_path)
+    assert summary in str(err.value) and "run snakemake again" in str(err.value)
+
+
+def test_every_screening_record_damaged_or_diverged_is_said_as_no_rate_learns(tmp_path):
+    runs = [screen_run(A, lr, s, [float("nan")] * 3, diverged=lr > 1) for lr in (0.1, 3.0) for s in range(2)]
+    row = select(runs, tmp_path, course={A: 0.01}).iloc[0]
+    assert row["outcome"] == "none" and row["screen_val_acc"] == CHANCE  # scored chance, never NaN
+
+
+def test_the_aggregate_refuses_a_summary_copied_into_another_runs_folder(tmp_path):
+    from vanishing_gradients import aggregate, registry
+
+    good, _ = screen_run(A, 0.1, 0, [0.8] * 3)
+    copied, _ = screen_run(A, 1.0, 0, [0.2] * 3)
+    Path(copied).write_text(Path(good).read_text())
+    outputs = {t.name: str(tmp_path / t.file) for t in registry.aggregate()}
+    with pytest.raises(ValueError, match="record of another run"):
+        aggregate.aggregate([copied], [good], outputs)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import pandas as pd
 
 from . import registry
-from .layout import RUN_KEYS
+from .layout import RUN_KEYS, read_summary
 from .storage import read_table, write_table
 
 
@@ -41,7 +40,7 @@ def aggregate(final: list[str], screen: list[str], outputs: dict, benchmarks: di
     runs, tables = [], {t.name: [] for t in registry.run_tables()}
     phases = [(p, registry.run_tables()) for p in final] + [(p, registry.run_tables(screen=True)) for p in screen]
     for path, phase_tables in phases:
-        row = run_row(json.loads(Path(path).read_text()))
+        row = run_row(read_summary(path, required=("spec",)))  # checked against the run its path belongs to
         if benchmarks:
             row.update(read_benchmark(benchmarks[path]))
         runs.append(row)

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from . import datasets, registry
+from .safe_read import UnreadableFile, read_json
 
 RESULTS, LOGS, BENCHMARKS = "results", "logs", "benchmarks"
 DOWNLOADS = "downloads"  # results/downloads/<dataset>/: the raw files every study shares
@@ -34,6 +35,30 @@ def report_tables(study_dir: str | Path) -> dict[str, str]:
 def checkpoints_dir(study: str) -> str:
     """The folder of a study's runs in training: each run's state below it (``RunId.checkpoint_dir``)."""
     return f"{RESULTS}/{study}/checkpoints"
+
+
+class RecordError(ValueError):
+    """A record read back that is not what its path says it is; the message names the file and the remedy."""
+
+
+RETRAIN = "delete the run's folder and run snakemake again to train it anew"
+
+
+def read_summary(path: str | Path, required: tuple[str, ...] = ()) -> dict:
+    """A run's summary.json, checked: a regular file of bounded size that parses, holding the keys ``required``
+    (and ``run``), and the record of the run its path belongs to (a summary copied into another run's folder is
+    refused: it would count one run twice and another not at all)."""
+    try:
+        summary = read_json(path)
+        run = RunId(**summary["run"])
+        missing = [key for key in required if key not in summary]
+    except (UnreadableFile, KeyError, TypeError, AttributeError) as err:
+        raise RecordError(f"{path}: not a run's summary ({type(err).__name__}: {err}); {RETRAIN}") from None
+    if missing:
+        raise RecordError(f"{path}: the summary lacks {missing}; {RETRAIN}")
+    if Path(run.outputs()["summary"]).resolve() != Path(path).resolve():
+        raise RecordError(f"{path}: this is the record of another run ({run.key} of study {run.study}); {RETRAIN}")
+    return summary
 
 
 def lr_name(lr: float | str) -> str:

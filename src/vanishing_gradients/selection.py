@@ -22,12 +22,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .layout import RunId
+from .layout import RETRAIN, RecordError, read_summary
 from .storage import write_table
 
 CONFIG_KEYS = ["group", "variant", "depth"]
@@ -84,12 +83,15 @@ def read_screen(summary_paths: list[str], metrics_paths: list[str], score_epochs
     against the run its path belongs to (a record copied into another run's folder is refused)."""
     rows = []
     for summary_path, metrics_path in zip(summary_paths, metrics_paths, strict=True):
-        summary = _read_summary(summary_path)
+        try:
+            summary = read_summary(summary_path, required=("spec", "diverged"))
+        except RecordError as err:
+            raise SelectionError(str(err)) from None
         try:
             metrics = pd.read_csv(metrics_path)
             metrics["val_acc"] = pd.to_numeric(metrics["val_acc"], errors="coerce")
         except (OSError, ValueError, KeyError, UnicodeDecodeError) as err:
-            raise SelectionError(f"{metrics_path}: not a run's metrics table ({err}); {_RERUN}") from None
+            raise SelectionError(f"{metrics_path}: not a run's metrics table ({err}); {RETRAIN}") from None
         run = summary["run"]
         rows.append(
             {
@@ -99,23 +101,6 @@ def read_screen(summary_paths: list[str], metrics_paths: list[str], score_epochs
             }
         )
     return pd.DataFrame(rows, columns=[*CONFIG_KEYS, "lr", "seed", "optimizer", "score"])
-
-
-_RERUN = "delete the run's folder and run snakemake again to train it anew"
-
-
-def _read_summary(path: str) -> dict:
-    try:
-        summary = json.loads(Path(path).read_text())
-        run = RunId(**summary["run"])
-        summary["spec"]["optimizer"], summary["diverged"]
-    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
-        raise SelectionError(f"{path}: not a run's summary ({type(err).__name__}: {err}); {_RERUN}") from None
-    if Path(run.outputs()["summary"]).resolve() != Path(path).resolve():
-        raise SelectionError(
-            f"{path}: this summary is the record of another run ({run.key} of study {run.study}), copied here? {_RERUN}"
-        )
-    return summary
 
 
 def rate_table(screen: pd.DataFrame, learned: float) -> pd.DataFrame:
