@@ -452,18 +452,42 @@ def test_patience_counts_once_a_run_has_left_chance():
 
 
 def test_a_run_budget_gives_a_schedule_the_steps_of_a_plain_run():
-    """Budget "run": train-some-layers' stages share the epochs, so it takes as many optimiser steps as any other
-    configuration; budget "stage" (the course) gives each stage all of them."""
-    plain = small_spec(model=ModelSpec(depth=3, width=16), epochs=7, budget="run")
-    grown = small_spec(model=ModelSpec(depth=3, width=16), epochs=7, budget="run", schedule=(1, 1, 1))
-    assert specs.stage_epochs(grown) == [1, 1, 1, 2, 2]  # 5 stages share 7 epochs, the later ones the remainder
+    """Budget "run": train-some-layers' stages share the run's steps, so it takes exactly as many optimiser steps
+    as any other configuration, even with more stages than epochs (a stage then ends within an epoch); budget
+    "stage" (the course) gives each stage all of the epochs."""
+    plain = small_spec(model=ModelSpec(depth=3, width=16), epochs=3, budget="run")
+    grown = small_spec(model=ModelSpec(depth=3, width=16), epochs=3, budget="run", schedule=(1, 1, 1))
+    per_epoch = math.ceil(len(tiny_data()["train"].labels) / plain.batch_size)
+    total = 3 * per_epoch
+    assert specs.stage_steps(grown, per_epoch) == [total // 5 + (i >= 5 - total % 5) for i in range(5)]
     _, a = training.train(plain, tiny_data(), log=lambda m: None)
     _, b = training.train(grown, tiny_data(), log=lambda m: None)
-    assert a.steps == b.steps == a.budget_steps == b.budget_steps and len(b.metrics) == 7
+    assert a.steps == b.steps == a.budget_steps == b.budget_steps == total
+    assert len(b.metrics) > len(a.metrics) == 3  # 5 stages over 3 epochs: some epochs partial
     course = small_spec(model=ModelSpec(depth=3, width=16), epochs=7, budget="stage", schedule=(1, 1, 1))
-    assert specs.total_epochs(course) == 35
-    with pytest.raises(ValueError, match="fewer than the 5 stages"):
-        specs.stage_epochs(small_spec(model=ModelSpec(depth=3, width=16), epochs=4, budget="run", schedule=(1, 1, 1)))
+    assert specs.total_epochs(course) == 35 and specs.stage_steps(course, 4) == [28] * 5
+    with pytest.raises(ValueError, match="fewer steps than the 5 stages"):
+        specs.stage_steps(grown, 1)
+
+
+def test_a_run_resumed_within_a_partial_epoch_ends_like_an_uninterrupted_one(tmp_path):
+    spec = small_spec(model=ModelSpec(depth=3, width=16), epochs=2, budget="run", schedule=(1, 1, 1), lr=0.3)
+    _, whole = training.train(spec, tiny_data(), log=lambda m: None)
+
+    class Killed(Exception):
+        pass
+
+    def killer(message):
+        if message.startswith("stage 3/5"):
+            raise Killed
+
+    ckpt = tmp_path / "run.ckpt"
+    with pytest.raises(Killed):
+        training.train(spec, tiny_data(), checkpoint=ckpt, log=killer)
+    _, resumed = training.train(spec, tiny_data(), checkpoint=ckpt, log=lambda m: None)
+    assert resumed.steps == whole.steps and resumed.metrics == [
+        {**m, "seconds": r["seconds"]} for m, r in zip(whole.metrics, resumed.metrics, strict=True)
+    ]
 
 
 def test_every_callbacks_evaluation_hooks_run():

@@ -187,25 +187,27 @@ def stages(spec: TrainSpec) -> list[Stage]:
     return plan
 
 
-def stage_epochs(spec: TrainSpec) -> list[int]:
-    """Epochs of each stage. Budget "stage": ``epochs`` each (the course's seven stages of 100 epochs). Budget
-    "run": the stages share ``epochs``, the later (deeper, costlier to learn) stages taking the remainder, so a
-    grown network trains as many optimiser steps as any other configuration of the study."""
+def stage_steps(spec: TrainSpec, per_epoch: int) -> list[int]:
+    """Optimiser steps of each stage, given the steps of one epoch. Budget "stage": ``epochs`` whole epochs each
+    (the course's seven stages of 100 epochs). Budget "run": the stages share the run's ``epochs`` x ``per_epoch``
+    steps, the later (deeper) stages taking the remainder, so a grown network trains exactly as many optimiser
+    steps as any other configuration of the study, whatever its number of stages (a stage may end within an
+    epoch: 31 stages at 30 layers share a 15-epoch budget)."""
     n = len(stages(spec))
     if spec.budget == "stage":
-        return [spec.epochs] * n
-    if spec.epochs < n:  # (a spec measured at initialisation only never asks)
+        return [spec.epochs * per_epoch] * n
+    share, extra = divmod(spec.epochs * per_epoch, n)
+    if share == 0:
         raise ValueError(
-            f"epochs {spec.epochs} (budget 'run') is fewer than the {n} stages of schedule {list(spec.schedule)}: "
-            "give every stage at least one epoch (more epochs, or fewer blocks)"
+            f"a budget of {spec.epochs} epochs of {per_epoch} steps is fewer steps than the {n} stages of schedule "
+            f"{list(spec.schedule)}: give every stage at least one step (more epochs, or fewer blocks)"
         )
-    share, extra = divmod(spec.epochs, n)
     return [share + (1 if i >= n - extra else 0) for i in range(n)]
 
 
 def total_epochs(spec: TrainSpec) -> int:
-    """Epochs over all stages: the run's budget (``stage_epochs``)."""
-    return sum(stage_epochs(spec))
+    """The run's budget in epochs: ``epochs`` (budget "run"), or ``epochs`` per stage (budget "stage")."""
+    return spec.epochs * (len(stages(spec)) if spec.budget == "stage" else 1)
 
 
 def steps_per_epoch(spec: TrainSpec, train_size: int) -> int:

@@ -23,7 +23,7 @@ from .data import Split
 from .gradstats import EPOCHS, FRAMES, Callback, GradientRecorder, SaturationMonitor, declared_statistics, epoch_record
 from .machine import release_free_memory
 from .models import MLP
-from .specs import Stage, TrainSpec, stage_epochs, stages, steps_per_epoch
+from .specs import Stage, TrainSpec, stage_steps, stages, steps_per_epoch
 
 OPTIMIZER_CLASSES = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}  # plain SGD: no momentum
 EVAL_BATCH = 2_000  # measured: 35% faster than one 6,000-sample batch (no page faults), 20% faster than 512
@@ -190,11 +190,16 @@ class Trainer:
         self.callbacks = [self.best, GradientRecorder(spec.step_every, spec.stats_every), SaturationMonitor()]
         self.callbacks += callbacks
         self.statistics = declared_statistics(self.callbacks)
-        self.plan, self.stage_epochs = stages(spec), stage_epochs(spec)
+        self.per_epoch = steps_per_epoch(spec, len(self.train_y))
+        self.plan, self.stage_steps = stages(spec), stage_steps(spec, self.per_epoch)
         self.run_log = RunLog(statistics=self.statistics, budget_steps=self.budget_steps())
 
     def budget_steps(self) -> int:
-        return sum(self.stage_epochs) * steps_per_epoch(self.spec, len(self.train_y))
+        return sum(self.stage_steps)
+
+    def stage_epochs(self, index: int) -> int:
+        """Epochs of a stage, its last one partial where the stage's steps end within an epoch."""
+        return -(-self.stage_steps[index] // self.per_epoch)
 
     def restore(self) -> dict | None:
         """Load the last checkpoint of this run, if any: rebuild its stage's structure, weights and history."""
@@ -245,14 +250,16 @@ class Trainer:
             torch.set_rng_state(resume["torch_rng"])
         self.model.train()
         patience = self.spec.patience
-        # stage_epoch counts the epochs of this stage (``self.stage_epochs``); the metrics row's ``epoch`` counts
-        # every epoch of the run, across stages. The checkpoint's "epoch" is the stage's epochs done.
-        for stage_epoch in range(resume["epoch"] if resume else 0, self.stage_epochs[index]):
+        # stage_epoch counts the epochs of this stage (``stage_epochs``: whole ones, the last one possibly partial);
+        # the metrics row's ``epoch`` counts every epoch of the run, across stages. The checkpoint's "epoch" is the
+        # stage's epochs done, all of them whole but its last: the steps left follow from it.
+        for stage_epoch in range(resume["epoch"] if resume else 0, self.stage_epochs(index)):
             if patience is not None and self.best.stale >= patience:  # checked first: a resumed run stops too
                 self.run_log.stopped_early = True
                 self.log(f"no better validation accuracy in {patience} epochs: stage {index + 1} ends early")
                 break
-            row, records = self.run_epoch(optimizer, index, stage_epoch)
+            steps = min(self.per_epoch, self.stage_steps[index] - stage_epoch * self.per_epoch)
+            row, records = self.run_epoch(optimizer, index, stage_epoch, steps)
             if not math.isfinite(row["train_loss"]):
                 self.run_log.diverged_epoch = row["epoch"]
                 self.log(f"training loss is {row['train_loss']} at epoch {row['epoch']}: run diverged, stopping")
@@ -260,8 +267,9 @@ class Trainer:
             self.save(index, stage_epoch + 1, optimizer, records)
         return True
 
-    def run_epoch(self, optimizer, stage_index: int, stage_epoch: int) -> tuple[dict, dict]:
-        """One pass over the shuffled training split, then the callbacks' end of epoch; returns (row, records)."""
+    def run_epoch(self, optimizer, stage_index: int, stage_epoch: int, steps: int) -> tuple[dict, dict]:
+        """One pass over the shuffled training split (its first ``steps`` batches: fewer than an epoch's where a
+        stage's budget ends within it), then the callbacks' end of epoch; returns (row, records)."""
         started = time.perf_counter()
         model, n, batch = self.model, len(self.train_y), self.spec.batch_size
         for callback in self.callbacks:
@@ -271,7 +279,8 @@ class Trainer:
         order = torch.randperm(n, generator=self.shuffle).to(self.device)
         # A batch of one cannot be normalised over the batch (BatchNorm refuses it, standardize divides by a
         # zero spread): with normalisation, a last batch of one sample is left out of the epoch.
-        seen = n - 1 if model.spec.norm != "none" and n % batch == 1 and n > 1 else n
+        usable = n - 1 if model.spec.norm != "none" and n % batch == 1 and n > 1 else n
+        seen = min(usable, steps * batch)
         for start in range(0, seen, batch):
             idx = order[start : start + batch]
             xb, yb = self.train_x[idx], self.train_y[idx]
@@ -298,7 +307,7 @@ class Trainer:
         for name, record in records.items():
             self.run_log.records.setdefault(name, []).append(record)
         self.log(
-            f"stage {stage_index + 1}/{len(self.plan)} epoch {stage_epoch + 1}/{self.stage_epochs[stage_index]}: "
+            f"stage {stage_index + 1}/{len(self.plan)} epoch {stage_epoch + 1}/{self.stage_epochs(stage_index)}: "
             f"train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f} | "
             f"val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f} | {row['seconds']:.2f}s"
         )

@@ -226,7 +226,8 @@ def check_study(config: dict) -> None:
         try:
             for phase in (SCREEN, FINAL):
                 spec = train_spec(config, phase, group, variant, course_lr(config, group, variant), depth, 0)
-                specs.stage_epochs(spec)  # a run budget too small for a schedule's stages
+                # a run budget with fewer steps than a schedule's stages
+                specs.stage_steps(spec, specs.steps_per_epoch(spec, sizes["train"][0]))
         except (ValueError, TypeError, KeyError) as err:
             raise ConfigError(f"{key} at depth {depth}: {err}") from None
         check_batch_statistics(key, spec, sizes)
