@@ -164,4 +164,18 @@ def train_priority(phase, group):
     return priority
 
 
+def on_command_line(*options):
+    """The rules and files given after any of ``options`` (e.g. -R, --forcerun) on the snakemake command line, in
+    order. Read from sys.argv: Snakemake reads the Snakefile before its own settings are at hand."""
+    named, taking = [], False
+    for arg in sys.argv[1:]:
+        option, equals, value = arg.partition("=")
+        if equals and option in options:
+            named.append(value)
+        taking = arg in options or (taking and not arg.startswith("-"))
+        if taking and not arg.startswith("-"):
+            named.append(arg)
+    return named
+
+
 GPU = 1 if config["device"] == "cuda" else 0

@@ -57,21 +57,8 @@ rule prepare_dataset:
 # `--forcerun prepare_dataset` (-R, or the cache's path) reruns every job below the preparation, whatever the cache
 # then holds: Snakemake reruns everything below a forced job. An `ancient` cache input would stop that, but then
 # Snakemake 9.27 never looks at the jobs below it for reasons of their own (a changed `data` param went unplanned).
-# Said where it is asked for (read from the command line: Snakemake reads the Snakefile before its own settings),
-# with the command that prepares the cache alone.
-def forced_on_command_line(argv):
-    """The rules and files after -R/--forcerun on a snakemake command line."""
-    forced, taking = set(), False
-    for arg in argv[1:]:
-        if arg.startswith("--forcerun="):
-            forced.add(arg.split("=", 1)[1])
-        taking = arg in ("-R", "--forcerun") or (taking and not arg.startswith("-"))
-        if taking and not arg.startswith("-"):
-            forced.add(arg)
-    return forced
-
-
-if forced_on_command_line(sys.argv) & {"prepare_dataset", DATASET}:
+# Said where it is asked for (on_command_line: common.smk), with the command that prepares the cache alone.
+if {"prepare_dataset", DATASET}.intersection(on_command_line("-R", "--forcerun")):
     print(
         f"Note: --forcerun prepare_dataset retrains every run of study {config['study']!r} below it, even if the "
         "data come out the same (Snakemake reruns every job below a forced one). To prepare the data again alone "
