@@ -24,6 +24,8 @@ rule:
     resources:
         mem_mb=500,
         runtime=30,
+    message:
+        f"Fetching and checking the {DATASET_RECORD.name} files"
     script:
         "../../scripts/download.py"
 
@@ -50,6 +52,8 @@ rule prepare_dataset:
         split_seed=config["data"]["split_seed"],
         subset=config["data"]["subset"],
         code=CODE["prepare"],
+    message:
+        "Preparing the train/validation/test split: {output}"
     script:
         "../../scripts/prepare.py"
 
