@@ -49,3 +49,5 @@ rule all:
     input:
         f"{LAYOUT.report_dir()}/report.html",
         runs=every_run_output,
+    message:
+        f"Study {config['study']!r} done: its report is {LAYOUT.report_dir()}/report.html"

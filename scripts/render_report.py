@@ -1,6 +1,7 @@
 """Snakemake script: execute the report notebook with papermill, keep it as a log, render it to HTML."""
 
 import json
+import sys
 from pathlib import Path
 
 import _vg_src  # first: this project's src/ on sys.path
@@ -23,5 +24,6 @@ with rule_log(snakemake.log.log) as log:
         config=json.loads(snakemake.params.config),
         show_code=snakemake.params.show_code,
         figures={k: str(Path(snakemake.output[k]).resolve()) for k in ("gradient_profile", "comparison")},
+        kernel_log=sys.stderr,  # the log (rule_log): the kernel's own warnings go there, not to the terminal
     )
     log(f"wrote {snakemake.output.html}")

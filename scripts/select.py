@@ -2,6 +2,7 @@
 only; the protocol: vanishing_gradients.selection)."""
 
 import json
+import sys
 
 import _vg_src  # noqa: F401 - first: this project's src/ on sys.path
 
@@ -19,3 +20,11 @@ with rule_log(snakemake.log[0]) as log:
     )
     for row in chosen.itertuples():
         log(selection.describe(row))
+    # A summary on Snakemake's terminal (rule_log holds sys.stderr: the log), each choice's reason in the log.
+    outcomes = ", ".join(f"{n} {outcome}" for outcome, n in chosen["outcome"].value_counts().sort_index().items())
+    print(
+        f"Round {protocol['round']}: a rate for each of {len(chosen)} configurations ({outcomes}), "
+        f"{int(chosen['at_edge'].sum())} at the grid's edge; why each: {snakemake.log[0]}",
+        file=sys.__stderr__,
+        flush=True,
+    )

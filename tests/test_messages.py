@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import ROOT, merged_config
+from conftest import DEFAULT_FIXES, ROOT, merged_config
 from snakemake.utils import update_config
 from workflow_helpers import SNAKEMAKE, copy_project
 
@@ -165,3 +165,23 @@ def test_a_batch_of_one_is_refused_where_a_configuration_normalises_over_the_bat
     config = merged_config()
     update_config(config, {"data": {"subset": {"train": 2, "validation": 2, "test": 2}}})
     study.validate_config(config, SCHEMA)  # two of each is enough
+
+
+@pytest.mark.e2e
+def test_until_a_final_training_rule_in_a_screened_study_stops_with_the_commands_that_work(tmp_path):
+    """`--until train_baseline` exited 0 having run nothing (issue 28, item 6): Snakemake picks the --until jobs
+    before the selection checkpoint adds the final runs. A study with every rate fixed plans them up front."""
+    from workflow_helpers import planned_jobs, snakemake
+
+    project = copy_project(tmp_path / "project")
+    tiny = "study: {}\nselection: {{learning_rates: {{sgd: {}}}, check: []}}\ncomparison: {{reference: null}}\n"
+    kept = {"screened": "weight_increasing", "fixed": None}  # the screened study keeps one fix, to name its rule
+    for name, rates in (("screened", "[0.1, 0.01]"), ("fixed", "[0.1]")):
+        fixes = ", ".join(f"{fix}: null" for fix in DEFAULT_FIXES if fix != kept[name])
+        (project / f"{name}.yaml").write_text(tiny.format(name, rates) + f"fixes: {{{fixes}}}\n")
+    for until in (("--until", "train_baseline"), ("--until=fix_weight_increasing",)):
+        result = snakemake(project, "-n", "--configfile", "screened.yaml", *until, check=False)
+        output = result.stdout + result.stderr
+        assert result.returncode != 0 and "study 'screened' screens its learning rates" in output, output
+        assert "`snakemake --cores N --configfile screened.yaml --until learning_rates`" in output
+    assert planned_jobs(project, "--configfile", "fixed.yaml", "--until", "train_baseline")["train_baseline"] > 0

@@ -1,7 +1,10 @@
 """The workflow profile is where Snakemake finds it by itself, and a plain `snakemake` in the project uses it."""
 
+import re
+
+import pytest
 import yaml
-from conftest import ROOT
+from conftest import DEFAULT_FIXES, ROOT
 from workflow_helpers import copy_project, snakemake
 
 DEFAULT = ROOT / "profiles/default/profile.yaml"
@@ -53,3 +56,34 @@ def test_the_project_is_run_from_another_folder_with_its_profile(tmp_path):
     workdir.mkdir()
     out = snakemake(workdir, "-s", str(project / "Snakefile"), "-d", str(workdir), "-n")
     assert f"Using workflow specific profile {project}/profiles/default" in out.stderr
+
+
+def test_every_rule_says_what_its_job_does_in_one_message_line():
+    """One short line a job on the terminal (issue 26): a `message:` in every rule, checkpoint and `all`."""
+    for path in (ROOT / "Snakefile", *ROOT.glob("workflow/rules/*.smk")):
+        blocks = re.split(r"^\s*(?:rule|checkpoint)\b[^\n]*:\n", path.read_text(), flags=re.M)[1:]
+        assert all("    message:\n" in block.split("\n\n\n")[0] for block in blocks), path
+
+
+@pytest.mark.e2e
+def test_a_study_on_the_terminal_is_one_line_a_job_with_each_result_and_no_stray_lines(tmp_path):
+    """No `Shell command: None` (no profile's printshellcmds), ipykernel's TCP warning in the report's log only;
+    each training job's result and each selection round's summary on the terminal."""
+    project = copy_project(tmp_path / "project")
+    fixes = ", ".join(f"{fix}: null" for fix in DEFAULT_FIXES)
+    (project / "tiny.yaml").write_text(
+        "study: tiny\ndata: {subset: {train: 500, validation: 200, test: 200}}\nseeds: [42]\n"
+        "baseline: {depths: [2]}\nselection: {learning_rates: {sgd: [0.1, 0.01]}, check: [], seeds: [0], epochs: 1,"
+        " score_epochs: 1, extend: {times: 0}}\ntraining: {epochs: 1, width: 16}\n"
+        "init_flow: {depths: [2], seeds: [0], batches: 1}\ncomparison: {reference: null}\n"
+        f"fixes: {{{fixes}}}\n"
+    )
+    result = snakemake(project, "--cores", "2", "--configfile", "tiny.yaml")
+    terminal = result.stdout + result.stderr
+    assert "Shell command" not in terminal and "Kernel is running over TCP" not in terminal
+    assert "Job 0: Study 'tiny' done: its report is results/tiny/report/report.html" in terminal
+    assert re.search(r"^Round 0: a rate for each of 1 configurations", terminal, flags=re.M), terminal
+    trained = re.findall(r"^(screen|runs)/fashion_mnist/baseline/sigmoid/.*: test acc [0-9.]+, grad ratio", terminal,
+                         flags=re.M)  # fmt: skip
+    assert sorted(trained) == ["runs", "screen", "screen"], terminal
+    assert "Kernel is running over TCP" in (project / "logs/tiny/report/report.log").read_text()

@@ -21,6 +21,7 @@ data: {{subset: {{train: 500, validation: 200, test: 200}}}}
 seeds: [42]
 baseline: {{depths: [2]}}
 selection: {{learning_rates: {{sgd: [0.1]}}, check: []}}
+comparison: {{reference: null}}
 training: {{epochs: 1, width: 16}}
 init_flow: {{depths: [2], seeds: [0], batches: 1}}
 fixes: {{{fixes}}}

@@ -168,16 +168,18 @@ def train_priority(phase, group):
     return priority
 
 
-GPU = 1 if config["device"] == "cuda" else 0
-
-
-def forced_on_command_line(argv):
-    """The rules and files after -R/--forcerun on a snakemake command line."""
-    forced, taking = set(), False
-    for arg in argv[1:]:
-        if arg.startswith("--forcerun="):
-            forced.add(arg.split("=", 1)[1])
-        taking = arg in ("-R", "--forcerun") or (taking and not arg.startswith("-"))
+def on_command_line(*options):
+    """The rules and files given after any of ``options`` (e.g. -R, --forcerun) on the snakemake command line, in
+    order. Read from sys.argv: Snakemake reads the Snakefile before its own settings are at hand."""
+    named, taking = [], False
+    for arg in sys.argv[1:]:
+        option, equals, value = arg.partition("=")
+        if equals and option in options:
+            named.append(value)
+        taking = arg in options or (taking and not arg.startswith("-"))
         if taking and not arg.startswith("-"):
-            forced.add(arg)
-    return forced
+            named.append(arg)
+    return named
+
+
+GPU = 1 if config["device"] == "cuda" else 0

@@ -24,6 +24,8 @@ rule:
     resources:
         mem_mb=500,
         runtime=30,
+    message:
+        f"Fetching and checking the {DATASET_RECORD.name} files"
     script:
         "../../scripts/download.py"
 
@@ -50,6 +52,8 @@ rule prepare_dataset:
         split_seed=config["data"]["split_seed"],
         subset=config["data"]["subset"],
         code=CODE["prepare"],
+    message:
+        "Preparing the train/validation/test split: {output}"
     script:
         "../../scripts/prepare.py"
 
@@ -57,9 +61,8 @@ rule prepare_dataset:
 # `--forcerun prepare_dataset` (-R, or the cache's path) reruns every job below the preparation, whatever the cache
 # then holds: Snakemake reruns everything below a forced job. An `ancient` cache input would stop that, but then
 # Snakemake 9.27 never looks at the jobs below it for reasons of their own (a changed `data` param went unplanned).
-# Said where it is asked for (read from the command line: Snakemake reads the Snakefile before its own settings),
-# with the command that prepares the cache alone.
-if forced_on_command_line(sys.argv) & {"prepare_dataset", DATASET}:
+# Said where it is asked for (on_command_line: common.smk), with the command that prepares the cache alone.
+if {"prepare_dataset", DATASET}.intersection(on_command_line("-R", "--forcerun")):
     print(
         f"Note: --forcerun prepare_dataset retrains every run of study {config['study']!r} below it, even if the "
         "data come out the same (Snakemake reruns every job below a forced one). To prepare the data again alone "

@@ -21,5 +21,7 @@ rule gradient_flow_at_init:
         flow=study.init_flow_param(config),
         code=CODE["init_flow"],
         data=DATA,
+    message:
+        "Measuring gradient flow at initialisation: {output}"
     script:
         "../../scripts/init_flow.py"

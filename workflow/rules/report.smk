@@ -29,6 +29,8 @@ rule aggregate:
         runtime=10,
     params:
         code=CODE["aggregate"],
+    message:
+        "Collecting every run's records into the aggregate tables"
     script:
         "../../scripts/aggregate.py"
 
@@ -68,5 +70,7 @@ rule report:
         config=study.report_param(config),
         show_code=config["report"]["show_code"],
         code=CODE["report"],
+    message:
+        "Writing the report: {output.html}"
     script:
         "../../scripts/render_report.py"

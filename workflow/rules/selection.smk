@@ -45,3 +45,20 @@ rule learning_rates:
         "Learning rates chosen: {output}"
     run:
         copy_checked_rates(input[0], output[0], log[0])
+
+
+# `--until train_baseline` (or a fix's rule) in a study that screens its rates: Snakemake picks the --until jobs
+# before the selection checkpoints add the final runs, so it finds none and exits 0 having run nothing, even once
+# the rates are chosen (`--omit-from aggregate` likewise drops them). Stopped here with the commands that work
+# (read from the command line, as -R in data.smk).
+_UNTIL_FINAL = sorted(
+    {study.rule_name(group) for group in study.groups(config)}.intersection(on_command_line("--until"))
+)
+if _UNTIL_FINAL and SCREENED:
+    _snakemake = " ".join(["snakemake --cores N", *(f"--configfile {f}" for f in on_command_line("--configfile"))])
+    raise WorkflowError(
+        f"--until {' '.join(_UNTIL_FINAL)}: study {config['study']!r} screens its learning rates, and Snakemake "
+        "picks the --until jobs before the screen's choice adds the final runs, so it would run nothing. Screen "
+        f"and choose the rates with `{_snakemake} --until learning_rates` ({LAYOUT.selection()}), then the rest "
+        f"of the study with `{_snakemake}` (every group's final runs; a finished run is not trained again)."
+    )

@@ -32,5 +32,8 @@ for phase in (study.SCREEN, study.FINAL):
                 device=config["device"],
                 code=CODE["train"],
                 data=DATA,
+            message:
+                f"{'Screening' if phase == study.SCREEN else 'Training'} {group} {{wildcards.variant}}, "
+                "lr {wildcards.lr}, depth {wildcards.depth}, seed {wildcards.seed}"
             script:
                 "../../scripts/train.py"

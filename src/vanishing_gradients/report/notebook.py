@@ -4,6 +4,7 @@ render the notebook (papermill, nbconvert). The only module of the report that i
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import io
 import os
@@ -86,12 +87,14 @@ def render(
     config: dict | None = None,
     show_code: bool = False,
     figures: dict | None = None,
+    kernel_log=None,
 ) -> None:
     """Execute the notebook with papermill (kernel python3), keep it at ``executed``, write ``html_path``.
 
     ``tables`` are the aggregate tables' paths by name (the notebook's parameter ``paths``); ``figures`` maps
     figure names (``gradient_profile``, ``comparison``) to PNG paths the notebook also writes, for Snakemake's
-    own ``--report``.
+    own ``--report``. ``kernel_log``: an open file (the rule's log) for what the kernel process prints on its
+    stderr, such as ipykernel's warning that it runs over TCP; without it, the terminal.
     """
     import nbformat
     import papermill
@@ -103,14 +106,15 @@ def render(
     # The kernel imports this very copy of the library (src/, three folders up), installed or not.
     src = str(Path(__file__).resolve().parents[2])
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
-    papermill.execute_notebook(
-        template,
-        executed,
-        kernel_name="python3",
-        progress_bar=False,
-        parameters={"paths": tables, "config": config or {}, "figures": figures or {}},
-        cwd=str(Path(template).resolve().parent),
-    )
+    with _stderr_to(kernel_log):
+        papermill.execute_notebook(
+            template,
+            executed,
+            kernel_name="python3",
+            progress_bar=False,
+            parameters={"paths": tables, "config": config or {}, "figures": figures or {}},
+            cwd=str(Path(template).resolve().parent),
+        )
     exporter = HTMLExporter(
         template_name="lab",
         template_file=str(Path(template).parent / "offline.html.j2"),
@@ -121,3 +125,20 @@ def render(
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
     with atomic_path(html_path) as tmp:
         tmp.write_text(body)
+
+
+@contextlib.contextmanager
+def _stderr_to(handle):
+    """Point this process's stderr descriptor at ``handle`` (None: leave it) for the block: the kernel is a process
+    of its own, which inherits the descriptor and which Python's ``redirect_stderr`` does not reach."""
+    if handle is None:
+        yield
+        return
+    handle.flush()
+    saved = os.dup(2)
+    os.dup2(handle.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
