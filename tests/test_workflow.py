@@ -102,6 +102,15 @@ def test_default_config_plans_the_whole_study(tmp_path):
     }
 
 
+def test_a_study_with_every_rate_fixed_plans_its_training_up_front(tmp_path):
+    """The course's study screens nothing: its dry run lists every training job (no checkpoint hides them)."""
+    jobs = planned_jobs(copy_project(tmp_path), "--configfile", "studies/course.yaml")
+    config = study.validate_config(merged_config("studies/course.yaml"), SCHEMA)
+    expected = Counter(study.rule_name(r.group) for r in study.final_runs(config, study.provisional_choice(config)))
+    assert {rule: n for rule, n in jobs.items() if rule in expected} == dict(expected)
+    assert not any(rule.startswith("screen_") for rule in jobs)
+
+
 def test_the_screen_runs_first_and_its_longest_runs_first(tmp_path):
     """Priorities: the screen before any final run (they wait for its choice), then total epochs x depth."""
     out = snakemake(copy_project(tmp_path), "-n")
