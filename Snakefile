@@ -12,11 +12,11 @@ min_version("9.0")
 
 VG_DIR = Path(str(workflow.current_basedir))  # this project's folder, also when imported with `module`
 sys.path.insert(0, str(VG_DIR / "src"))
-from vanishing_gradients import study
+from vanishing_gradients import validation
 
 try:  # one line for a config.yaml that is not UTF-8, not the decoder's traceback
-    study.check_config_file(VG_DIR / "config.yaml")
-except study.ConfigError as err:
+    validation.check_config_file(VG_DIR / "config.yaml")
+except validation.ConfigError as err:
     raise WorkflowError(f"Invalid configuration: {err}") from None
 
 

@@ -15,7 +15,7 @@ from conftest import ROOT, idx_bytes, merged_config, write_gz
 from snakemake.iocontainers import Namedlist
 from snakemake.utils import update_config
 
-from vanishing_gradients import data, datasets, specs, study
+from vanishing_gradients import data, datasets, specs, study, validation
 from vanishing_gradients.datasets import FASHION_MNIST, Dataset, RawFile
 from vanishing_gradients.report.model import Study
 from vanishing_gradients.report.text import report_title
@@ -32,7 +32,7 @@ def test_fashion_mnist_is_the_default_record():
     assert FASHION_MNIST.model_shape() == {"in_features": model.in_features, "classes": model.classes}
     schema = yaml.safe_load(Path(SCHEMA).read_text())
     assert schema["properties"]["data"]["properties"]["name"]["default"] == datasets.DEFAULT
-    config = study.validate_config(merged_config(), SCHEMA)
+    config = validation.validate_config(merged_config(), SCHEMA)
     assert config["data"]["name"] == datasets.DEFAULT and config["data"]["mirrors"] == list(FASHION_MNIST.mirrors)
     assert study.study_layout(config).dataset == "fashion_mnist"  # existing results keep their paths
 
@@ -95,7 +95,7 @@ def test_a_second_dataset_runs_through_the_same_code(tmp_path, monkeypatch):
     config = merged_config("tests/smoke.yaml")
     tiny_study = {"name": "tiny", "validation_size": 12, "subset": None}
     update_config(config, {"study": "tiny-study", "data": tiny_study, "training": {"width": 8}})
-    config = study.validate_config(config, SCHEMA)
+    config = validation.validate_config(config, SCHEMA)
     assert config["data"]["mirrors"] == [str(tmp_path / "mirror")]  # the record's mirrors by default
     where = study.study_layout(config)
     assert where.raw_dir() == "results/downloads/tiny" and where.dataset_file() == "results/tiny-study/data/tiny.pt"
@@ -133,4 +133,4 @@ def test_a_validation_split_the_dataset_cannot_hold_is_refused(tmp_path, monkeyp
     config = merged_config()
     config["data"].update(name="tiny", validation_size=60)
     with pytest.raises(ConfigError, match=r"`data.validation_size`: 60 leaves no training images: tiny has 60"):
-        study.validate_config(config, SCHEMA)
+        validation.validate_config(config, SCHEMA)

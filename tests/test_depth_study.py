@@ -9,7 +9,7 @@ from conftest import merged_config
 from test_workflow import visible_text
 from workflow_helpers import copy_project, snakemake
 
-from vanishing_gradients import study
+from vanishing_gradients import study, validation
 from vanishing_gradients.report import depth, model, text, theory
 
 SCHEMA = "workflow/schemas/config.schema.yaml"
@@ -24,7 +24,7 @@ def depth_run(tmp_path_factory):
 
 
 def load(project):
-    config = study.validate_config(merged_config(*OVERLAYS), SCHEMA)
+    config = validation.validate_config(merged_config(*OVERLAYS), SCHEMA)
     results = project / "results" / config["study"]
     paths = {name: results / f"aggregate/{name}.csv" for name in ("runs", "metrics")}
     paths |= {name: results / f"aggregate/{name}.parquet" for name in ("grad_steps", "grad_epochs")}

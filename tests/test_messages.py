@@ -8,7 +8,7 @@ from conftest import DEFAULT_FIXES, ROOT, merged_config
 from snakemake.utils import update_config
 from workflow_helpers import SNAKEMAKE, copy_project
 
-from vanishing_gradients import compare, specs, study
+from vanishing_gradients import compare, resources, specs, study, validation
 from vanishing_gradients.datasets import FASHION_MNIST
 from vanishing_gradients.resources import run_mem_mb
 from vanishing_gradients.study import ConfigError
@@ -21,7 +21,7 @@ def refused(overlay: str) -> str:
     config = merged_config()
     update_config(config, yaml.safe_load(overlay))
     with pytest.raises(ConfigError) as err:
-        study.validate_config(config, SCHEMA)
+        validation.validate_config(config, SCHEMA)
     text = str(err.value)
     assert "\n" not in text, text
     return text
@@ -79,18 +79,18 @@ def test_a_name_too_long_for_a_file_name_is_refused(overlay, key):
     assert len(text) < 400
     refused_or_not = merged_config()
     update_config(refused_or_not, {"study": "s" * 100})
-    study.validate_config(refused_or_not, SCHEMA)  # 100 is fine
+    validation.validate_config(refused_or_not, SCHEMA)  # 100 is fine
 
 
 def test_a_config_file_that_is_not_utf8_is_named_with_the_byte_and_the_fix(tmp_path):
     path = tmp_path / "latin1.yaml"
     path.write_bytes("study: first\n# café\n".encode("latin-1"))
     with pytest.raises(ConfigError) as err:
-        study.check_config_file(path)
+        validation.check_config_file(path)
     text = str(err.value)
     assert f"config file {path} is not UTF-8 text: byte 0xe9 at line 2, column 6" in text and "iconv" in text
-    study.check_config_file(ROOT / "config.yaml")
-    study.check_config_file(tmp_path / "missing.yaml")  # left to Snakemake, which names it
+    validation.check_config_file(ROOT / "config.yaml")
+    validation.check_config_file(tmp_path / "missing.yaml")  # left to Snakemake, which names it
 
 
 @pytest.mark.e2e
@@ -114,8 +114,8 @@ def test_snakemake_with_a_config_yaml_that_is_not_utf8_stops_with_one_line(tmp_p
 
 
 def test_the_memory_of_a_training_job_follows_its_width_and_depth():
-    config = study.validate_config(merged_config(), SCHEMA)
-    rule_mem = study.train_mem_mb(config, study.FINAL, "baseline")
+    config = validation.validate_config(merged_config(), SCHEMA)
+    rule_mem = resources.train_mem_mb(config, study.FINAL, "baseline")
 
     class Wildcards:
         variant, lr, depth, seed = "sigmoid", "0.01", "7", "42"
@@ -164,7 +164,7 @@ def test_a_batch_of_one_is_refused_where_a_configuration_normalises_over_the_bat
     assert "give batch_size 2 or more" in text
     config = merged_config()
     update_config(config, {"data": {"subset": {"train": 2, "validation": 2, "test": 2}}})
-    study.validate_config(config, SCHEMA)  # two of each is enough
+    validation.validate_config(config, SCHEMA)  # two of each is enough
 
 
 @pytest.mark.e2e

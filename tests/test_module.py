@@ -15,7 +15,7 @@ from conftest import DEFAULT_FIXES, ROOT, merged_config
 from workflow_helpers import copy_project, planned_jobs, snakemake
 
 import vanishing_gradients as vg
-from vanishing_gradients import selection, study
+from vanishing_gradients import selection, study, validation
 
 pytestmark = pytest.mark.e2e
 STUDY = "outer-smoke"
@@ -42,7 +42,7 @@ def outer_config() -> dict:
 def module_config() -> dict:
     config = merged_config("tests/smoke.yaml")
     config["study"] = STUDY
-    return study.validate_config(config, str(ROOT / "workflow/schemas/config.schema.yaml"))
+    return validation.validate_config(config, str(ROOT / "workflow/schemas/config.schema.yaml"))
 
 
 def expected_jobs() -> dict[str, int]:

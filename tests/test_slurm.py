@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vanishing_gradients import compare, study  # tests/conftest.py puts src/ on sys.path
+from vanishing_gradients import compare, study, validation  # tests/conftest.py puts src/ on sys.path
 from vanishing_gradients.layout import lr_name
 
 pytestmark = pytest.mark.slurm
@@ -114,7 +114,7 @@ def smoke_runs(project: Path) -> list:
     config = yaml.safe_load((project / "config.yaml").read_text())
     for overlay in SMOKE[1:]:
         update_config(config, yaml.safe_load((project / overlay).read_text()))
-    study.validate_config(config, str(project / "workflow/schemas/config.schema.yaml"))
+    validation.validate_config(config, str(project / "workflow/schemas/config.schema.yaml"))
     return study.runs(config)  # one rate per optimiser: no screen, the final runs are known
 
 

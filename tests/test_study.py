@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import DEFAULT_FIXES, ROOT, merged_config
 
-from vanishing_gradients import specs, study
+from vanishing_gradients import specs, study, validation
 from vanishing_gradients.layout import RunId
 from vanishing_gradients.study import ConfigError
 
@@ -44,7 +44,7 @@ def at_course_rates(config):
 
 
 def test_default_config_is_valid_and_plans_the_study():
-    config = study.validate_config(default_config(), SCHEMA)
+    config = validation.validate_config(default_config(), SCHEMA)
     configurations = study.configurations(config)
     assert len(configurations) == 3 + 4 + 2 + 1 + 2 + 1 + 1 + 1 + 1
     assert list(dict.fromkeys(g for g, _, _ in configurations)) == ["baseline", *DEFAULT_FIXES]
@@ -79,7 +79,7 @@ def test_default_config_is_valid_and_plans_the_study():
 def test_a_configuration_whose_grid_holds_one_rate_is_not_screened():
     config = default_config()
     config["selection"]["learning_rates"]["adam"] = [0.001]
-    config = study.validate_config(config, SCHEMA)
+    config = validation.validate_config(config, SCHEMA)
     assert {r.group for r in study.screening_runs(config)} >= {"baseline"}
     assert not [r for r in study.screening_runs(config) if r.group in ("better_optimizer", "combined")]
     fixed = json.loads(study.fixed_rates(config))
@@ -87,7 +87,7 @@ def test_a_configuration_whose_grid_holds_one_rate_is_not_screened():
 
 
 def test_screening_runs_take_the_screen_budget_and_final_runs_the_full_one():
-    config = study.validate_config(default_config(), SCHEMA)
+    config = validation.validate_config(default_config(), SCHEMA)
     screen = study.spec_of(config, study.screening_runs(config)[0])
     final = study.spec_of(config, at_course_rates(config)[0])
     assert (screen.epochs, screen.patience) == (config["selection"]["epochs"], config["selection"]["patience"])
@@ -95,14 +95,14 @@ def test_screening_runs_take_the_screen_budget_and_final_runs_the_full_one():
 
 
 def test_a_path_names_a_configured_rate_and_nothing_else():
-    config = study.validate_config(default_config(), SCHEMA)
+    config = validation.validate_config(default_config(), SCHEMA)
     assert study.lr_of(config, "better_optimizer", "adam", "0.0003") == 0.0003
     with pytest.raises(ConfigError, match="not one of"):
         study.lr_of(config, "better_optimizer", "adam", "0.5")
 
 
 def test_defaults_are_filled_in():
-    config = study.validate_config({}, SCHEMA)
+    config = validation.validate_config({}, SCHEMA)
     assert config["training"]["lr"] == 0.01 and config["training"]["batch_size"] == 512
     assert config["baseline"]["depths"] == [3, 5, 7] and config["seeds"] == [42]
     assert config["data"]["validation_size"] == 6000
@@ -115,7 +115,7 @@ def spec_at(config, group, variant, lr=None, depth=7, seed=42):
 
 
 def test_course_settings_reach_the_specs():
-    config = study.validate_config(default_config(), SCHEMA)
+    config = validation.validate_config(default_config(), SCHEMA)
     base = spec_at(config, "baseline", "sigmoid")
     assert (base.model.activation, base.model.init, base.optimizer, base.lr, base.batch_size, base.epochs) == (
         "sigmoid",
@@ -141,7 +141,7 @@ def test_a_fix_trained_at_other_depths_repeats_its_skips_and_blocks():
     for fix in ("skip_connection", "train_some_layers"):
         config["fixes"][fix]["depths"] = [3, 7, 15]
     config["selection"]["epochs"] = 17  # train-some-layers' 17 stages at depth 15 share the screen's budget
-    config = study.validate_config(config, SCHEMA)
+    config = validation.validate_config(config, SCHEMA)
     at = {
         d: study.train_spec(config, study.FINAL, "skip_connection", "course", 0.1, d, 42).model.skips
         for d in (3, 7, 15)
@@ -154,7 +154,7 @@ def test_a_fix_trained_at_other_depths_repeats_its_skips_and_blocks():
 
 
 def test_spec_param_changes_only_for_the_changed_variant():
-    config = study.validate_config(default_config(), SCHEMA)
+    config = validation.validate_config(default_config(), SCHEMA)
     runs = at_course_rates(config) + study.screening_runs(config)
     before = {r: study.spec_param(config, r) for r in runs}
     changed = copy.deepcopy(config)
@@ -235,7 +235,7 @@ BAD_CONFIGS = [
 )
 def test_bad_config_is_refused_with_a_message_naming_key_and_value(path, value, message):
     with pytest.raises(ConfigError) as err:
-        study.validate_config(with_change(path, value), SCHEMA)
+        validation.validate_config(with_change(path, value), SCHEMA)
     text = str(err.value)
     assert message in text
     named = [p for p in path if p not in ("variants",)]
@@ -246,7 +246,7 @@ def test_schema_settings_are_the_spec_fields():
     """One list of run settings: the schema's keys are exactly the spec dataclasses' fields."""
     schema = yaml.safe_load(Path(SCHEMA).read_text())
     assert set(schema["definitions"]["settings"]["properties"]) == set(specs.SETTINGS)
-    assert set(study.validate_config({}, SCHEMA)["training"]) == set(specs.SETTINGS)
+    assert set(validation.validate_config({}, SCHEMA)["training"]) == set(specs.SETTINGS)
 
 
 def test_an_overlay_removes_a_fix_or_variant_with_null():
@@ -254,16 +254,16 @@ def test_an_overlay_removes_a_fix_or_variant_with_null():
     config["fixes"]["combined"] = None
     config["fixes"]["weight_increasing"]["variants"]["xavier"] = None
     with pytest.raises(study.ConfigError, match=r"comparison\.reference"):  # the declared reference is gone
-        study.validate_config(copy.deepcopy(config), SCHEMA)
+        validation.validate_config(copy.deepcopy(config), SCHEMA)
     config["comparison"] = {"reference": None}
-    config = study.validate_config(config, SCHEMA)
+    config = validation.validate_config(config, SCHEMA)
     assert "combined" not in config["fixes"] and "combined" not in {g for g, _, _ in study.configurations(config)}
     assert list(config["fixes"]["weight_increasing"]["variants"]) == ["std1", "std10", "kaiming"]
 
 
 def test_course_preset_is_the_exercise():
     config = merged_config("studies/course.yaml")
-    config = study.validate_config(config, SCHEMA)
+    config = validation.validate_config(config, SCHEMA)
     assert study.screening_runs(config) == []  # one rate per optimiser: nothing to choose
     chosen = {(f["group"], f["variant"], f["depth"]): f["lr"] for f in json.loads(study.fixed_rates(config))}
     runs = study.final_runs(config, chosen)
@@ -311,7 +311,7 @@ def test_skips_and_blocks_repeat_every_seven_layers_at_other_depths(depth, skips
 
 
 def test_init_flow_measures_the_baseline_and_every_fix_variant_at_every_depth():
-    config = study.validate_config(default_config(), SCHEMA)
+    config = validation.validate_config(default_config(), SCHEMA)
     measured = study.init_flow_specs(config)
     variants = {(g, v) for g, v, _ in measured}
     assert ("baseline", "sigmoid") in variants and len([g for g, _ in variants if g == "baseline"]) == 1
@@ -321,10 +321,10 @@ def test_init_flow_measures_the_baseline_and_every_fix_variant_at_every_depth():
 
 
 def test_the_report_param_is_sorted_and_leaves_out_the_mirrors():
-    config = study.validate_config(default_config(), SCHEMA)
+    config = validation.validate_config(default_config(), SCHEMA)
     shown = json.loads(study.report_param(config))
     assert "mirrors" not in shown["data"] and shown["data"]["validation_size"] == 6000
-    reordered = study.validate_config(dict(reversed(list(default_config().items()))), SCHEMA)
+    reordered = validation.validate_config(dict(reversed(list(default_config().items()))), SCHEMA)
     reordered["data"]["mirrors"] = ["/elsewhere"]
     assert study.report_param(reordered) == study.report_param(config)
 
@@ -359,7 +359,7 @@ def alias_bomb(levels=30, width=10):
 def test_an_alias_bomb_under_an_unknown_key_is_refused_at_once_naming_the_key(path):
     config = with_change(path, alias_bomb())
     with within(5), pytest.raises(ConfigError) as err:
-        study.validate_config(config, SCHEMA)
+        validation.validate_config(config, SCHEMA)
     assert f"config key `{'.'.join(path)}` is not a known key ('lol' was unexpected)" in str(err.value)
 
 
@@ -367,7 +367,7 @@ def test_an_alias_bomb_under_an_unknown_key_is_refused_at_once_naming_the_key(pa
 def test_an_alias_bomb_under_a_known_key_is_refused_at_once(path):
     config = with_change(path, alias_bomb())
     with within(5), pytest.raises(ConfigError) as err:
-        study.validate_config(config, SCHEMA)
+        validation.validate_config(config, SCHEMA)
     assert f"config key `{path[0]}` holds more than 100000 values once YAML aliases" in str(err.value)
     assert len(str(err.value)) < 300
 
@@ -379,10 +379,10 @@ def test_yaml_aliases_of_a_normal_size_are_fine_and_a_node_that_contains_itself_
     config = yaml.safe_load(text.replace("skips: [[1, 3], [4, 7]]\n", "skips: *s\n"))
     variants = config["fixes"]["combined"]["variants"]
     assert variants["relu_bn_skip_adam"]["skips"] is config["fixes"]["skip_connection"]["variants"]["course"]["skips"]
-    study.validate_config(config, SCHEMA)
+    validation.validate_config(config, SCHEMA)
     looped = yaml.safe_load("seeds: &s [1, *s]")
     with within(5), pytest.raises(ConfigError, match=r"config key `seeds.1` contains itself"):
-        study.validate_config(looped, SCHEMA)
+        validation.validate_config(looped, SCHEMA)
 
 
 def test_mappings_shared_through_aliases_are_key_checked_once():
@@ -392,11 +392,11 @@ def test_mappings_shared_through_aliases_are_key_checked_once():
     variants = {f"v{i}": shared for i in range(3000)}
     config = {"fixes": {f"f{i}": {"variants": variants} for i in range(3000)}}
     with within(5), pytest.raises(ConfigError, match=r"config key `fixes` holds more than 100000 values"):
-        study.validate_config(config, SCHEMA)
+        validation.validate_config(config, SCHEMA)
 
 
 def test_quick_preset_is_small_real_and_unscreened():
-    config = study.validate_config(merged_config("studies/quick.yaml"), SCHEMA)
+    config = validation.validate_config(merged_config("studies/quick.yaml"), SCHEMA)
     assert study.screening_runs(config) == [] and config["data"]["subset"] is None  # the real data, no screen
     assert study.configurations(config) == [
         ("baseline", "sigmoid", 3),

@@ -14,7 +14,7 @@ import pytest
 from conftest import DEFAULT_FIXES, ROOT, merged_config
 from workflow_helpers import copy_project, planned_jobs, snakemake
 
-from vanishing_gradients import selection, study
+from vanishing_gradients import selection, study, validation
 from vanishing_gradients.report import fair, figures, model, tables, text, theory
 from vanishing_gradients.report.stats import log_mean_ci, mean_ci
 from vanishing_gradients.report.text import pct, ratio_text
@@ -24,7 +24,7 @@ SCHEMA = str(ROOT / "workflow/schemas/config.schema.yaml")
 
 
 def smoke_config():
-    return study.validate_config(merged_config("tests/smoke.yaml"), SCHEMA)
+    return validation.validate_config(merged_config("tests/smoke.yaml"), SCHEMA)
 
 
 def training_jobs(config, chosen=None):
@@ -82,7 +82,7 @@ def smoke_run(tmp_path_factory):
 def test_default_config_plans_the_whole_study(tmp_path):
     """Before the screen has run, the plan is the screen, the choice (a checkpoint) and what follows it."""
     jobs = planned_jobs(copy_project(tmp_path))
-    config = study.validate_config(merged_config(), SCHEMA)
+    config = validation.validate_config(merged_config(), SCHEMA)
     sgd, adam = (len(config["selection"]["learning_rates"][k]) for k in ("sgd", "adam"))
     seeds = len(config["selection"]["seeds"])
     assert jobs == {
@@ -105,7 +105,7 @@ def test_default_config_plans_the_whole_study(tmp_path):
 def test_a_study_with_every_rate_fixed_plans_its_training_up_front(tmp_path):
     """The course's study screens nothing: its dry run lists every training job (no checkpoint hides them)."""
     jobs = planned_jobs(copy_project(tmp_path), "--configfile", "studies/course.yaml")
-    config = study.validate_config(merged_config("studies/course.yaml"), SCHEMA)
+    config = validation.validate_config(merged_config("studies/course.yaml"), SCHEMA)
     expected = Counter(study.rule_name(r.group) for r in study.final_runs(config, study.provisional_choice(config)))
     assert {rule: n for rule, n in jobs.items() if rule in expected} == dict(expected)
     assert not any(rule.startswith("screen_") for rule in jobs)
@@ -121,7 +121,7 @@ def test_the_screen_runs_first_and_its_longest_runs_first(tmp_path):
         priority = re.search(r"^\s+priority: (\d+)$", block, flags=re.M)
         if rule and wildcards and rule.group(1).startswith("screen_"):
             priorities[(rule.group(1), wildcards.group(1))] = int(priority.group(1)) if priority else 0
-    config = study.validate_config(merged_config(), SCHEMA)
+    config = validation.validate_config(merged_config(), SCHEMA)
     assert len(priorities) == len(study.screening_runs(config))
     epochs = config["selection"]["epochs"]  # the whole run's: train-some-layers' stages share them
     top = {rule for (rule, _), p in priorities.items() if p == max(priorities.values())}

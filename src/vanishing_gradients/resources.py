@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from . import specs
+from . import datasets, specs, study
 from .datasets import Dataset
 
 MIN_TRAIN_MEM_MB = 1500  # the rule's request before it scaled: full-data jobs at width 128 peaked at 810-874 MB
@@ -30,3 +30,14 @@ def run_mem_mb(spec: specs.TrainSpec, data: dict, dataset: Dataset) -> int:
     floats = model.width * (spec.batch_size * model.depth * 6 + chunk * 3 + validation * model.depth)
     need = BASE_MEM_MB + (BYTES_PER_PARAM * params + 4 * floats) / 2**20
     return max(MIN_TRAIN_MEM_MB, math.ceil(need * 1.2 / 100) * 100)
+
+
+def train_mem_mb(config: dict, phase: str, group: str):
+    """Resources function of a training rule: each job's ``mem_mb`` (``run_mem_mb`` of the run's spec)."""
+
+    def mem_mb(wildcards) -> int:
+        lr = study.lr_of(config, group, wildcards.variant, wildcards.lr)
+        spec = study.train_spec(config, phase, group, wildcards.variant, lr, int(wildcards.depth), int(wildcards.seed))
+        return run_mem_mb(spec, config["data"], datasets.of(config))
+
+    return mem_mb

@@ -4,7 +4,7 @@ A run is a ``layout.RunId``: (study, dataset, phase, group, variant, lr, depth, 
 ``baseline`` or a fix name; the baseline's one variant is ``sigmoid``; a fix variant is a named set of
 overrides of ``training`` in the config. A configuration (group, variant, depth) is screened at every rate of
 its optimiser's grid (phase ``screen``), then trained at the chosen rate (phase ``runs``). ``validate_config``
-(module ``validation``) checks a config before any job starts.
+(module ``validation``, which builds on this one) checks a config before any job starts.
 """
 
 from __future__ import annotations
@@ -251,32 +251,6 @@ def provisional_choice(config: dict) -> dict[tuple[str, str, int], float]:
 def runs(config: dict, chosen: dict[tuple[str, str, int], float] | None = None) -> list[RunId]:
     """Every run of the study: the screen, then the final runs at ``chosen`` (default ``provisional_choice``)."""
     return screening_runs(config) + final_runs(config, provisional_choice(config) if chosen is None else chosen)
-
-
-# -------------------------------------------------------------------- checks and resources (own modules)
-def validate_config(config: dict, schema_path: str) -> dict:
-    """Check ``config`` before any job starts (``validation.validate_config``); returns it, defaults filled in."""
-    from . import validation
-
-    return validation.validate_config(config, schema_path)
-
-
-def check_config_file(path) -> None:
-    from . import validation
-
-    validation.check_config_file(path)
-
-
-def train_mem_mb(config: dict, phase: str, group: str):
-    """Resources function of a training rule: each job's ``mem_mb`` (``resources.run_mem_mb``)."""
-    from .resources import run_mem_mb
-
-    def mem_mb(wildcards) -> int:
-        lr = lr_of(config, group, wildcards.variant, wildcards.lr)
-        spec = train_spec(config, phase, group, wildcards.variant, lr, int(wildcards.depth), int(wildcards.seed))
-        return run_mem_mb(spec, config["data"], datasets.of(config))
-
-    return mem_mb
 
 
 # ------------------------------------------------------------------------------ init flow (no training)

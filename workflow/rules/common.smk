@@ -7,10 +7,10 @@ from pathlib import Path
 REPO = Path(str(workflow.current_basedir)).parents[1]
 sys.path.insert(0, str(REPO / "src"))  # the library, even when not pip-installed
 
-from vanishing_gradients import codehash, datasets, selection, specs, storage, study
+from vanishing_gradients import codehash, datasets, resources, selection, specs, storage, study, validation
 
 try:
-    study.validate_config(config, str(REPO / "workflow/schemas/config.schema.yaml"))
+    validation.validate_config(config, str(REPO / "workflow/schemas/config.schema.yaml"))
 except study.ConfigError as err:
     raise WorkflowError(f"Invalid configuration: {err}") from None
 

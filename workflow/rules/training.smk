@@ -23,7 +23,7 @@ for phase in (study.SCREEN, study.FINAL):
                 "../../envs/train.yaml"
             threads: config["threads"]
             resources:
-                mem_mb=study.train_mem_mb(config, phase, group),
+                mem_mb=resources.train_mem_mb(config, phase, group),
                 runtime=train_runtime(phase, group),
                 gpu=GPU,
             params:

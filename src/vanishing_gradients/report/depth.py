@@ -11,6 +11,7 @@ import pandas as pd
 from .model import Study, flow_label
 from .stats import EXPLODING_RATIO, HEALTHY_RATIO, LEARNED
 from .text import join, pct, ratio_text
+from .theory import beside
 
 
 def sweep(study: Study) -> pd.DataFrame:
@@ -49,7 +50,7 @@ DEPTH_CAPTION = (
 
 def depth_table(study: Study) -> pd.DataFrame:
     frame = sweep(study)
-    theory = study.theory.set_index("label") if len(study.init_flow) else pd.DataFrame()
+    theory = beside(study).set_index("label") if len(study.init_flow) else pd.DataFrame()
     deepest_depth = frame["depth"].max()
     rows = []
     for name, rows_of in frame.groupby("configuration", sort=False):
@@ -131,7 +132,7 @@ def depth_sentences(study: Study) -> list[str]:
 def theory_depth_sentences(study: Study, frame: pd.DataFrame) -> list[str]:
     """The theory's depth scale beside the deepest depth trained (SGD configurations it covers), and what the
     weight-gradient ratio cannot show where the forward signal itself vanishes (q* = 0)."""
-    rows = study.theory
+    rows = beside(study)
     rows = rows[rows["covered"] & (rows["optimizer"] == "sgd")].set_index("label")
     deepest_of = {name: deepest(r) or 0 for name, r in frame.groupby("configuration", sort=False)}
     pairs = [(name, rows.loc[name, "depth_scale"], deepest_of[name]) for name in rows.index if name in deepest_of]

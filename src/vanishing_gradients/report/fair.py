@@ -49,12 +49,13 @@ def accuracy_text(values) -> str:
 
 # -------------------------------------------------------------------------------------- comparisons
 def comparisons(study: Study) -> pd.DataFrame:
-    """The declared family of comparisons with their verdicts (``evidence.verdicts``)."""
-    return verdicts(study)
+    """The declared family of comparisons with their verdicts (``evidence.verdicts``), computed once per study:
+    every sentence, table and figure that states a comparison reads this one table."""
+    return study.memo("comparisons", lambda: verdicts(study))
 
 
 def _level(study: Study, equivalence: bool = False) -> str:
-    protocol, m = Protocol.of(study.config), max(len(study.comparisons), 1)
+    protocol, m = Protocol.of(study.config), max(len(comparisons(study)), 1)
     return f"{100 * (1 - (2 if equivalence else 1) * protocol.alpha / m):.4g}%"
 
 
@@ -88,7 +89,7 @@ def comparison_sentence(row, margin: float = 0.01) -> str:
 def ranking(study: Study) -> pd.DataFrame:
     """Every configuration against the reference at its depth (the reference's own row first, difference 0),
     ordered by the difference; without a declared reference, every fix against the baseline at its depth."""
-    table = study.comparisons
+    table = comparisons(study)
     ref = (study.config.get("comparison") or {}).get("reference")
     against = table[table["against"] == ("against the reference" if ref else "against the baseline")]
     if against.empty:
@@ -103,7 +104,7 @@ def ranking(study: Study) -> pd.DataFrame:
 
 def ranking_sentences(study: Study) -> list[str]:
     """The family, its correction and each verdict class in words (the figure shows every difference)."""
-    table = study.comparisons
+    table = comparisons(study)
     if table.empty:
         return []
     protocol = Protocol.of(study.config)
@@ -276,7 +277,7 @@ def budget_sentences(study: Study) -> list[str]:
 
 def verdict_table(study: Study) -> pd.DataFrame:
     """The declared family, one row per comparison, formatted: difference, intervals, corrected p, verdict."""
-    table = study.comparisons
+    table = comparisons(study)
     if table.empty:
         return table
 

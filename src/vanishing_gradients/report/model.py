@@ -72,6 +72,7 @@ class Study:
     # every table of registry.report() by name, as loaded (the runs and init_flow with their labels; every run's
     # rows, where the fields above hold the fair runs')
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    cache: dict = field(default_factory=dict, repr=False)  # ``memo``'s
 
     @property
     def dataset(self) -> datasets.Dataset:
@@ -161,25 +162,16 @@ class Study:
         return self.summary[self.summary["group"] == BASELINE]
 
     @cached_property
-    def comparisons(self) -> pd.DataFrame:
-        """The report's family of paired comparisons (``fair.comparisons``), computed once: every sentence and
-        figure that states a comparison reads this table, so Holm's correction covers them all."""
-        from .fair import comparisons  # fair builds on this model
-
-        return comparisons(self)
-
-    @cached_property
     def init_summary(self) -> pd.DataFrame:
         """Per configuration and depth at initialisation: ``stats.init_summary``."""
         return stats.init_summary(self.init_flow)
 
-    @cached_property
-    def theory(self) -> pd.DataFrame:
-        """Per init-flow configuration: mean-field theory's prediction beside the measured per-layer factor
-        (``theory.beside``), computed once for the table, the sentences and both figures that draw it."""
-        from .theory import beside  # the theory layer builds on this model
-
-        return beside(self)
+    def memo(self, key: str, compute):
+        """An expensive derivation, computed once per study by the module that defines it (``compute()``), so
+        that every sentence, table and figure reading it sees the same numbers."""
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
 
 
 def _course_rate(config: dict, group: str, variant: str) -> float:

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..measures import SATURATION_DEFINITIONS
 from ..study import BASELINE
-from .fair import comparison_sentence
+from .fair import comparison_sentence, comparisons
 from .model import Study
 from .paired import clopper_pearson
 from .stats import (
@@ -319,7 +319,7 @@ def fix_sentences(study: Study, group: str) -> list[str]:
     """Each variant of ``group`` against the baseline at the same depth: its verdict in the declared family."""
     table = study.summary
     margin = float((study.config.get("comparison") or {}).get("margin", 0.01))
-    paired = study.comparisons.set_index("a")
+    paired = comparisons(study).set_index("a")
     paired = paired[paired["against"] == "against the baseline"]
     base = study.baseline_summary.set_index("depth")
     out = []

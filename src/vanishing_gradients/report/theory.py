@@ -71,7 +71,12 @@ def measured_factors(init_flow: pd.DataFrame) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------ both, together
 def beside(study: Study) -> pd.DataFrame:
-    """One row per init-flow configuration: the prediction (or why none) beside the measured factor."""
+    """One row per init-flow configuration: the prediction (or why none) beside the measured factor, computed
+    once per study for the table, the sentences and both figures that draw it."""
+    return study.memo("theory", lambda: _beside(study))
+
+
+def _beside(study: Study) -> pd.DataFrame:
     measured = measured_factors(study.init_flow).set_index("label")
     rows = []
     for label, (p, reason, optimizer) in predictions(study).items():
@@ -104,7 +109,7 @@ def beside(study: Study) -> pd.DataFrame:
 def predicted_lines(study: Study) -> pd.DataFrame:
     """Per covered configuration and init-flow depth: the hidden1/output ratio the theory predicts, anchored at
     the shallowest measured depth (the theory gives the slope, factor per layer, not the two end layers)."""
-    table = study.theory.set_index("label")
+    table = beside(study).set_index("label")
     summary = study.init_summary
     rows = []
     for label, frame in summary.groupby("label", sort=False):
@@ -141,7 +146,7 @@ def _factor_interval(row) -> str:
 
 def theory_table(study: Study) -> pd.DataFrame:
     rows = []
-    for r in study.theory.itertuples():
+    for r in beside(study).itertuples():
         covered = {
             "σ_w², σ_b²": f"{r.sigma_w2:.3g}, {r.sigma_b2:.3g}",
             "q*": f"{r.q_star:.3g}",
@@ -165,7 +170,7 @@ def theory_table(study: Study) -> pd.DataFrame:
 def theory_sentences(study: Study) -> list[str]:
     from .text import join  # the report's formats (text imports nothing from here)
 
-    table = study.theory
+    table = beside(study)
     if table.empty:
         return []
     out = []
