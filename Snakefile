@@ -50,4 +50,4 @@ rule all:
         f"{LAYOUT.report_dir()}/report.html",
         runs=every_run_output,
     message:
-        f"Study {config['study']!r} done: its report is {LAYOUT.report_dir()}/report.html"
+        job_message(f"Study {config['study']!r} done: its report is {LAYOUT.report_dir()}/report.html")

@@ -81,7 +81,7 @@ def test_outer_workflow_plans_the_whole_study_under_its_own_name(outer):
     _, workdir = outer
     jobs = expected_jobs()
     assert planned_jobs(workdir) == jobs
-    out = snakemake(workdir, "-n", "--forceall")
+    out = snakemake(workdir, "-n", "--forceall", details=True)
     outputs = [line.split(": ", 1)[1] for line in out.stdout.splitlines() if line.strip().startswith("output: ")]
     paths = [p.strip() for line in outputs for p in line.split(",")]
     assert paths and all(p.startswith((f"results/{STUDY}/", "results/downloads/")) for p in paths), paths

@@ -65,6 +65,15 @@ def test_every_rule_says_what_its_job_does_in_one_message_line():
         assert all("    message:\n" in block.split("\n\n\n")[0] for block in blocks), path
 
 
+def test_a_dry_run_gives_each_jobs_details_when_asked(tmp_path):
+    """One line a job by default; VG_JOB_DETAILS=1 gives Snakemake's own job details to debug a plan."""
+    project = copy_project(tmp_path)
+    short = snakemake(project, "-n").stdout
+    long = snakemake(project, "-n", details=True).stdout
+    assert "Screening baseline sigmoid" in short and "output: " not in short
+    assert "output: results/default/screen/" in long and "wildcards: " in long
+
+
 @pytest.mark.e2e
 def test_a_study_on_the_terminal_is_one_line_a_job_with_each_result_and_no_stray_lines(tmp_path):
     """No `Shell command: None` (no profile's printshellcmds), ipykernel's TCP warning in the report's log only;

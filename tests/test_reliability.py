@@ -167,7 +167,7 @@ def test_a_study_without_screening_selects_only_once_the_data_is_prepared(tmp_pa
     # the DAG (Snakemake 9.27, see selection.smk) and the run exited 0 having trained nothing.
     config = {**SMALL, "selection": {"learning_rates": {"sgd": [1.0]}, "course_seeds": [], "check": []}}
     workdir = project_with(tmp_path, config)
-    plan = snakemake(workdir, "-n", "--cores", "2").stdout
+    plan = snakemake(workdir, "-n", "--cores", "2", details=True).stdout
     checkpoint = plan.split("checkpoint select_learning_rates:")[1].split("\n\n")[0]
     inputs = re.search(r"input: (.*)", checkpoint).group(1).split(", ")
     assert "results/small/data/fashion_mnist.pt" in inputs

@@ -1,5 +1,6 @@
 """Run Snakemake on a copy of the project in a temporary directory."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -35,8 +36,11 @@ def copy_project(dest: Path) -> Path:
     return dest
 
 
-def snakemake(cwd: Path, *args, check=True, timeout=1200) -> subprocess.CompletedProcess:
-    result = subprocess.run([SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+def snakemake(cwd: Path, *args, check=True, timeout=1200, details=False) -> subprocess.CompletedProcess:
+    """Run snakemake in ``cwd``. ``details``: each job's inputs, outputs, wildcards and priority printed instead of
+    its one-line message (VG_JOB_DETAILS, common.smk's job_message), for a test that reads the plan."""
+    env = {**os.environ, "VG_JOB_DETAILS": "1"} if details else None
+    result = subprocess.run([SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
     if check and result.returncode != 0:
         raise AssertionError(
             f"snakemake {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"

@@ -1,4 +1,5 @@
 # Config validation, the study's paths and the input functions shared by every rule file.
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -180,6 +181,12 @@ def on_command_line(*options):
         if taking and not arg.startswith("-"):
             named.append(arg)
     return named
+
+
+def job_message(text):
+    """A job's one line on the terminal; with VG_JOB_DETAILS=1 in the environment, none, so that Snakemake prints
+    each job's inputs, outputs, log, wildcards and priority instead (a dry run to debug the plan)."""
+    return None if os.environ.get("VG_JOB_DETAILS") else text
 
 
 GPU = 1 if config["device"] == "cuda" else 0

@@ -25,7 +25,7 @@ rule:
         mem_mb=500,
         runtime=30,
     message:
-        f"Fetching and checking the {DATASET_RECORD.name} files"
+        job_message(f"Fetching and checking the {DATASET_RECORD.name} files")
     script:
         "../../scripts/download.py"
 
@@ -53,7 +53,7 @@ rule prepare_dataset:
         subset=config["data"]["subset"],
         code=CODE["prepare"],
     message:
-        "Preparing the train/validation/test split: {output}"
+        job_message("Preparing the train/validation/test split: {output}")
     script:
         "../../scripts/prepare.py"
 

@@ -22,6 +22,6 @@ rule gradient_flow_at_init:
         code=CODE["init_flow"],
         data=DATA,
     message:
-        "Measuring gradient flow at initialisation: {output}"
+        job_message("Measuring gradient flow at initialisation: {output}")
     script:
         "../../scripts/init_flow.py"

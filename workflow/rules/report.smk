@@ -30,7 +30,7 @@ rule aggregate:
     params:
         code=CODE["aggregate"],
     message:
-        "Collecting every run's records into the aggregate tables"
+        job_message("Collecting every run's records into the aggregate tables")
     script:
         "../../scripts/aggregate.py"
 
@@ -71,6 +71,6 @@ rule report:
         show_code=config["report"]["show_code"],
         code=CODE["report"],
     message:
-        "Writing the report: {output.html}"
+        job_message("Writing the report: {output.html}")
     script:
         "../../scripts/render_report.py"

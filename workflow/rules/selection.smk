@@ -27,7 +27,7 @@ checkpoint select_learning_rates:
         protocol=study.selection_param(config),
         code=CODE["select"],
     message:
-        "Choosing learning rates, round {wildcards.round}"
+        job_message("Choosing learning rates, round {wildcards.round}")
     script:
         "../../scripts/select.py"
 
@@ -42,7 +42,7 @@ rule learning_rates:
         LAYOUT.log("learning_rates.log"),
     localrule: True
     message:
-        "Learning rates chosen: {output}"
+        job_message("Learning rates chosen: {output}")
     run:
         copy_checked_rates(input[0], output[0], log[0])
 

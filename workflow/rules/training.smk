@@ -33,7 +33,9 @@ for phase in (study.SCREEN, study.FINAL):
                 code=CODE["train"],
                 data=DATA,
             message:
-                f"{'Screening' if phase == study.SCREEN else 'Training'} {group} {{wildcards.variant}}, "
-                "lr {wildcards.lr}, depth {wildcards.depth}, seed {wildcards.seed}"
+                job_message(
+                    f"{'Screening' if phase == study.SCREEN else 'Training'} {group} {{wildcards.variant}}, "
+                    "lr {wildcards.lr}, depth {wildcards.depth}, seed {wildcards.seed}"
+                )
             script:
                 "../../scripts/train.py"
