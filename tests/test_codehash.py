@@ -40,7 +40,7 @@ def test_each_rule_covers_its_own_code():
     )
     # selection checks each summary against the run identity of its path (layout, and what layout imports)
     assert covered(SCRIPTS / "select.py") == {"scripts/select.py"} | lib(
-        "__init__", "selection", "logs", "storage", "layout", "datasets", "registry"
+        "__init__", "selection", "logs", "storage", "layout", "datasets", "registry", "safe_read"
     )
     assert lib("aggregate") <= covered(SCRIPTS / "aggregate.py")
     report = covered(SCRIPTS / "render_report.py", NOTEBOOK)
@@ -64,8 +64,10 @@ def test_the_packages_lazy_attributes_count_only_where_they_are_taken(tmp_path):
 def test_relative_imports_resolve_in_modules_and_packages():
     assert codehash.module_name(ROOT / "src/vanishing_gradients/report/__init__.py") == "vanishing_gradients.report"
     model = ROOT / "src/vanishing_gradients/report/model.py"
-    # `from ..storage import read_table`, `from . import stats`, `from .fair import comparisons` (in a method)
-    assert lib("storage", "report/stats", "report/fair", "report/paired") <= covered(model)
+    # `from ..storage import read_table`, `from . import stats`, `from ..selection import run_score`
+    assert lib("storage", "report/stats", "selection") <= covered(model)
+    # `from .evidence import ...`, `from .model import ...`, `from .paired import ...`: and what they import
+    assert lib("report/evidence", "report/model", "report/paired", "storage") <= covered(model.with_name("fair.py"))
 
 
 @pytest.fixture

@@ -48,17 +48,22 @@ def module_config() -> dict:
 def expected_jobs() -> dict[str, int]:
     """Rule -> jobs the outer workflow plans before the screen has chosen (the module's rules renamed vg_*)."""
     jobs = Counter(study.rule_name(run.group, run.phase) for run in study.screening_runs(module_config()))
-    for rule in ("download_fashion_mnist", "prepare_dataset", "gradient_flow_at_init", "select_learning_rates"):
+    for rule in ("download_fashion_mnist", "prepare_dataset", "gradient_flow_at_init", "learning_rates"):
         jobs[rule] = 1
+    jobs["select_learning_rates"] = 1 + module_config()["selection"]["extend"]["times"]  # a round per extension
     for rule in ("aggregate", "report", "all"):
         jobs[rule] = 1
     return {f"vg_{rule}": n for rule, n in jobs.items()}
 
 
 def finished_runs(workdir) -> list:
-    """Every run of the finished module study: its screen and the final runs at the rates it chose."""
-    chosen = selection.read(workdir / study.study_layout(module_config()).selection())
-    return study.runs(module_config(), chosen)
+    """Every run of the finished module study: its screen (every round's rates) and the final runs at the rates it
+    chose."""
+    table = workdir / study.study_layout(module_config()).selection()
+    config = module_config()
+    return study.screening_runs(config, rates=selection.screened(table)) + study.final_runs(
+        config, selection.read(table)
+    )
 
 
 @pytest.fixture(scope="module")

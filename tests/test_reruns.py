@@ -11,7 +11,8 @@ import shutil
 import time
 
 import pytest
-from conftest import DEFAULT_FIXES, ROOT
+from conftest import DEFAULT_FIXES
+from test_codehash import ANOTHER
 from workflow_helpers import copy_project, planned_jobs, snakemake
 
 pytestmark = pytest.mark.e2e
@@ -163,8 +164,7 @@ def test_a_forced_preparation_says_that_it_retrains_and_how_to_prepare_the_data_
 
 def test_registering_another_dataset_plans_nothing(project):
     """Issue 28, item 12: a second `register(...)` in datasets.py replanned every study (66 min for the default)."""
-    record = (ROOT / "tests/test_codehash.py").read_text().split("ANOTHER = )[1].split(")[0]
-    with edited(project / "src/vanishing_gradients/datasets.py", record):
+    with edited(project / "src/vanishing_gradients/datasets.py", ANOTHER):
         assert plans(project) == ({}, {})
 
 

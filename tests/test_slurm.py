@@ -61,6 +61,7 @@ class Snakemake:
         self.cwd, self.args = cwd, args
         self.out = cwd / f"snakemake-{next(self.count)}.out"
         env = {k: v for k, v in os.environ.items() if k != "SNAKEMAKE_PROFILE"}
+        env["VG_JOB_DETAILS"] = "1"  # each job's jobid and wildcards printed (common.smk), which submissions() reads
         with open(self.out, "w") as out:
             # Own process group: on a timeout it is interrupted as a whole, and nothing else is.
             self.proc = subprocess.Popen(

@@ -19,7 +19,7 @@ from . import registry
 from .safe_read import UnreadableFile, read_json, read_table
 
 # Fields that measure the machine or the job, not the model, and the run's identity (its study may differ).
-NOT_COMPARED = {"seconds", "train_seconds", "device", "threads", "torch", "python", "run"}
+NOT_COMPARED = {"seconds", "train_seconds", "device", "threads", "torch", "python", "run", "matmul_gflops"}
 
 
 def run_dirs(root: str | Path) -> dict[str, Path]:
