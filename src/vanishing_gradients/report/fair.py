@@ -260,7 +260,7 @@ def budget_sentences(study: Study) -> list[str]:
     out = [
         (f"Every final run had the same budget: {int(budgets[0]):,} optimiser steps" if same else
          f"Budgets differ between configurations: {', '.join(f'{int(b):,}' for b in budgets)} optimiser steps")
-        + f" ({int(runs['budget_epochs'].max())} epochs{', shared by the stages of a grown network' if same else ''}). "
+        + f" ({int(runs['budget_epochs'].max())} epochs{_grown(study) if same else ''}). "
         "No run is stopped while at chance: patience counts only once validation accuracy has passed "
         f"{(study.config.get('training') or {}).get('patience_after', 2.0):g} times chance."
     ]  # fmt: skip
@@ -273,6 +273,12 @@ def budget_sentences(study: Study) -> list[str]:
             + "."
         )
     return out
+
+
+def _grown(study: Study) -> str:
+    """', shared by the stages of a grown network' where one was trained in stages."""
+    staged = len(study.metrics) and study.metrics["stage"].max() > 1
+    return ", shared by the stages of a grown network" if staged else ""
 
 
 def verdict_table(study: Study) -> pd.DataFrame:

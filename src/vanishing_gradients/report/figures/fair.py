@@ -86,17 +86,19 @@ def paired_ranking(study: Study, ax=None) -> Plot:
         marker = MARKERS.get(row.verdict, "s")
         axis.scatter([100 * row.diff], [y], marker=marker, s=60, color=colour, edgecolors="black", zorder=4)
     axis.axvline(0, color="grey", lw=0.8, ls="--")
-    names = [f"{r.a} ({r.verdict or 'reference'}{', share' if r.kind == 'share' else ''})" for r in table.itertuples()]
+    # the rows compared with (the declared reference, or without one the baseline at each depth) have no verdict
+    names = [f"{r.a} ({r.verdict or r.against}{', share' if r.kind == 'share' else ''})" for r in table.itertuples()]
+    against = "the reference" if (study.config.get("comparison") or {}).get("reference") else "the baseline"
     axis.set_yticks(range(len(table)), names)
     axis.invert_yaxis()
-    axis.set(xlabel="test accuracy minus the reference's mean (points); dots: seeds; bar: corrected interval")
+    axis.set(xlabel=f"test accuracy minus {against}'s mean (points); dots: seeds; bar: corrected interval")
     alt = (
-        "Dot plot: every configuration's difference in test accuracy from the reference at its depth, each seed a "
+        f"Dot plot: every configuration's difference in test accuracy from {against} at its depth, each seed a "
         f"small dot, the mean a marker shaped by its verdict, the corrected interval a bar, ±{margin:g} point shaded. "
-        + "; ".join(f"{r.a} {100 * r.diff:+.1f} ({r.verdict or 'reference'})" for r in table.itertuples())
+        + "; ".join(f"{r.a} {100 * r.diff:+.1f} ({r.verdict or r.against})" for r in table.itertuples())
         + "."
     )
-    return drawn.finish("Each configuration against the reference: verdicts of the declared family", alt)
+    return drawn.finish(f"Each configuration against {against}: verdicts of the declared family", alt)
 
 
 def escape_curves(study: Study, ax=None) -> Plot:
@@ -104,18 +106,20 @@ def escape_curves(study: Study, ax=None) -> Plot:
     the epoch, per configuration: a survival curve censored at the budget (no run stops while at chance)."""
     runs = study.runs
     budget = int(runs["budget_epochs"].max()) if "budget_epochs" in runs and len(runs) else 0
-    drawn = canvas(ax, 1, (9, 4.2))
+    drawn = canvas(ax, 1, (11, 4.2))
     axis = drawn.axes[0]
     epochs = np.arange(0, budget + 1)
     lines = []
-    for label, frame in runs.groupby("label", sort=False):
+    groups = list(runs.groupby("label", sort=False))
+    for i, (label, frame) in enumerate(groups):
         left = frame["left_chance_epoch"].astype(float).to_numpy() if "left_chance_epoch" in frame else []
-        still = [(np.isnan(left) | (left > e)).mean() for e in epochs]
-        if max(still) > 0:
-            axis.step(epochs, still, where="post", color=study.palette.get(label, "grey"), label=label)
-            lines.append(f"{label}: {int(np.isnan(left).sum())} of {len(left)} never left")
-    axis.set(xlabel="epoch", ylabel="share of seeds still at chance", ylim=(-0.02, 1.02), xlim=(0, max(budget, 1)))
+        still = np.array([(np.isnan(left) | (left > e)).mean() for e in epochs])
+        # each curve nudged by a hair, so that configurations with the same curve stay visible
+        nudge = 0.012 * (i - (len(groups) - 1) / 2)
+        axis.step(epochs, still + nudge, where="post", color=study.palette.get(label, "grey"), label=label, lw=1.6)
+        lines.append(f"{label}: {int(np.isnan(left).sum())} of {len(left)} never left")
+    axis.set(xlabel="epoch", ylabel="share of seeds still at chance", ylim=(-0.06, 1.06), xlim=(0, max(budget, 1)))
     if lines:
-        axis.legend(fontsize=7, loc="upper right")
+        axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     alt = "Step plot: the share of each configuration's seeds still at chance by epoch. " + "; ".join(lines) + "."
     return drawn.finish(f"Leaving the plateau at chance (budget: {budget} epochs, no stop at chance)", alt)
