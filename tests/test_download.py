@@ -157,7 +157,10 @@ def test_a_stopped_download_leaves_no_temporary_folder(tmp_path, signum):
             deadline = time.monotonic() + 30
             while not (out.is_dir() and leftovers(out)) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert leftovers(out), "the download never started"
+            if not leftovers(out):  # say why: a child that ended early has its traceback on stderr
+                ended = proc.poll()
+                why = proc.communicate(timeout=5)[1] if ended is not None else "still running, no temporary folder"
+                raise AssertionError(f"the download never started (exit {ended}): {why}")
             proc.send_signal(signum)
             proc.wait(timeout=10)
         finally:
