@@ -26,6 +26,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from . import safe_read
 from .layout import RETRAIN, RecordError, read_summary
 from .storage import write_table
 
@@ -88,9 +89,9 @@ def read_screen(summary_paths: list[str], metrics_paths: list[str], score_epochs
         except RecordError as err:
             raise SelectionError(str(err)) from None
         try:
-            metrics = pd.read_csv(metrics_path)
+            metrics = safe_read.read_table(metrics_path)  # a regular file of bounded size, or an error naming it
             metrics["val_acc"] = pd.to_numeric(metrics["val_acc"], errors="coerce")
-        except (OSError, ValueError, KeyError, UnicodeDecodeError) as err:
+        except (OSError, ValueError, KeyError) as err:
             raise SelectionError(f"{metrics_path}: not a run's metrics table ({err}); {RETRAIN}") from None
         run = summary["run"]
         rows.append(
@@ -221,8 +222,8 @@ def read_table(path, expected: dict[tuple[str, str, int], list[float]] | None = 
     ``expected`` (every configuration of the study with the rates its path may name), one row per configuration
     and a rate it may train at. Every problem is a ``SelectionError`` naming the file and the remedy."""
     try:
-        table = pd.read_csv(path)
-    except (OSError, ValueError, UnicodeDecodeError) as err:
+        table = safe_read.read_table(path, limit=16 * safe_read.MiB)
+    except (OSError, ValueError) as err:
         raise SelectionError(f"{path}: not a readable rate table ({type(err).__name__}: {err}); {REBUILD}") from None
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
