@@ -210,12 +210,13 @@ def total_epochs(spec: TrainSpec) -> int:
     return spec.epochs * (len(stages(spec)) if spec.budget == "stage" else 1)
 
 
+def usable_samples(spec: TrainSpec, train_size: int) -> int:
+    """Training images an epoch uses: all of them, but a last batch of one sample is left out with normalisation
+    (BatchNorm refuses it, standardize divides by a zero spread)."""
+    one_left = spec.model.norm != "none" and train_size % spec.batch_size == 1 and train_size > 1
+    return train_size - 1 if one_left else train_size
+
+
 def steps_per_epoch(spec: TrainSpec, train_size: int) -> int:
-    """Optimiser steps in one epoch of ``train_size`` images (a last batch of one is left out with normalisation:
-    ``training.Trainer.run_epoch``)."""
-    seen = (
-        train_size - 1
-        if spec.model.norm != "none" and train_size % spec.batch_size == 1 and train_size > 1
-        else train_size
-    )
-    return math.ceil(seen / spec.batch_size)
+    """Optimiser steps in one epoch of ``train_size`` images (``usable_samples``)."""
+    return math.ceil(usable_samples(spec, train_size) / spec.batch_size)

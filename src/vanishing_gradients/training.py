@@ -23,7 +23,7 @@ from .data import Split
 from .gradstats import EPOCHS, FRAMES, Callback, GradientRecorder, SaturationMonitor, declared_statistics, epoch_record
 from .machine import release_free_memory
 from .models import MLP
-from .specs import Stage, TrainSpec, stage_steps, stages, steps_per_epoch
+from .specs import Stage, TrainSpec, stage_steps, stages, steps_per_epoch, usable_samples
 
 OPTIMIZER_CLASSES = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}  # plain SGD: no momentum
 EVAL_BATCH = 2_000  # measured: 35% faster than one 6,000-sample batch (no page faults), 20% faster than 512
@@ -277,10 +277,7 @@ class Trainer:
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
         order = torch.randperm(n, generator=self.shuffle).to(self.device)
-        # A batch of one cannot be normalised over the batch (BatchNorm refuses it, standardize divides by a
-        # zero spread): with normalisation, a last batch of one sample is left out of the epoch.
-        usable = n - 1 if model.spec.norm != "none" and n % batch == 1 and n > 1 else n
-        seen = min(usable, steps * batch)
+        seen = min(usable_samples(self.spec, n), steps * batch)  # a stage's budget may end within the epoch
         for start in range(0, seen, batch):
             idx = order[start : start + batch]
             xb, yb = self.train_x[idx], self.train_y[idx]
@@ -291,11 +288,11 @@ class Trainer:
             for callback in self.callbacks:
                 callback.before_step()
             optimizer.step()
-            self.run_log.steps += 1
             for callback in self.callbacks:
                 callback.after_step()
             loss_sum += loss.detach() * len(yb)
             correct += (logits.detach().argmax(1) == yb).sum()
+        self.run_log.steps += -(-seen // batch)
         tags = {"stage": stage_index + 1, "epoch": len(self.run_log.metrics) + 1}
         row = {**tags, "train_loss": float(loss_sum) / seen, "train_acc": float(correct) / seen}
         records = self.end_epoch(row)
