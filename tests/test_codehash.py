@@ -109,7 +109,7 @@ def test_a_touch_changes_no_hash_and_an_edit_changes_exactly_the_hashes_of_the_r
 
 ANOTHER = """
 
-# A second dataset, as the README's "Adding a dataset" shows it.
+# A second dataset, as docs/architecture.md ("a new dataset") shows it.
 MNIST = register(
     Dataset(
         name="mnist",
@@ -149,7 +149,7 @@ def test_the_hash_given_the_dataset_is_the_hash_of_the_files_while_one_dataset_i
 
 
 def test_no_hash_covers_an_installed_package():
-    """Issue 28, item 14: another torch, pandas or Python in the environment reruns nothing (README, "Rerunning"):
+    """Issue 28, item 14: another torch, pandas or Python in the environment reruns nothing (docs/reruns.md):
     every hash covers files of this project only, and no rule's param holds a package's version."""
     for script in SCRIPTS.glob("*.py"):
         assert all(p.is_relative_to(ROOT) for p in codehash.closure(script, NOTEBOOK)), script

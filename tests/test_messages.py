@@ -96,8 +96,8 @@ def test_a_config_file_that_is_not_utf8_is_named_with_the_byte_and_the_fix(tmp_p
 @pytest.mark.e2e
 def test_snakemake_with_a_config_yaml_that_is_not_utf8_stops_with_one_line(tmp_path):
     """Our Snakefile checks config.yaml; an overlay given with --configfile is read by Snakemake's command line
-    before any of the workflow runs, and fails there with the decoder's traceback (README, "When things go
-    wrong"): this test notices when Snakemake starts to say it in one line."""
+    before any of the workflow runs, and fails there with the decoder's traceback (docs/troubleshooting.md,
+    "A bad config"): this test notices when Snakemake starts to say it in one line."""
     workdir = copy_project(tmp_path / "project")
     config = workdir / "config.yaml"
     config.write_bytes(config.read_bytes() + "# café\n".encode("latin-1"))

@@ -1,4 +1,4 @@
-"""The workflow used as a module of another workflow, as the README shows: `module` + `use rule * from`.
+"""The workflow used as a module of another workflow, as docs/cluster.md shows: `module` + `use rule * from`.
 
 The outer workflow lives in its own folder with its own config overlay (a study name of its own and the smoke
 settings) and imports a copy of the project by path. Its smoke study runs through the module once; its runs

@@ -29,10 +29,10 @@ def test_every_consumer_lists_the_registry():
     assert {"metrics", *gradstats.FRAMES} == {t.name for t in registry.RUN if t.tabular}
     for table in registry.aggregate():  # `snakemake --report` captions each aggregate table
         assert (ROOT / f"reports/captions/aggregate_{table.name}.rst").is_file()
-    readme = (ROOT / "README.md").read_text()
-    outputs = readme[readme.index("## Outputs") : readme.index("The headline number")]
+    page = (ROOT / "docs/outputs.md").read_text()
+    outputs = page[page.index("# Outputs") : page.index("## Snakemake's report bundle")]
     for table in [*registry.RUN, *registry.aggregate(), *registry.STUDY]:
-        assert Path(table.file).name in outputs, f"README's Outputs does not name {table.file}"
+        assert Path(table.file).name in outputs, f"docs/outputs.md does not name {table.file}"
     cells = json.loads((ROOT / "reports/report.ipynb").read_text())["cells"]
     parameters = next("".join(c["source"]) for c in cells if "parameters" in c["metadata"].get("tags", []))
     assert not re.search(r"\.(csv|parquet)", parameters), "the notebook lists table files of its own"

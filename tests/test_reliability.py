@@ -98,7 +98,7 @@ def test_sigkilled_training_job_resumes_and_ends_like_an_uninterrupted_run(tmp_p
 
 
 def test_status_shows_a_running_job_and_a_killed_snakemake_leaves_no_trainer(tmp_path, uninterrupted):
-    """The README's recovery: after SIGKILL of Snakemake, `snakemake --unlock`, then `snakemake` again."""
+    """docs/troubleshooting.md's recovery: after SIGKILL of Snakemake, `snakemake --unlock`, then `snakemake`."""
     workdir = project_with(tmp_path, SMALL)
     proc = start_and_wait_for_epochs(workdir, epochs=4)
     status = subprocess.run(

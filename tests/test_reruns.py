@@ -177,9 +177,9 @@ def test_a_moved_project_folder_plans_nothing(project, tmp_path):
 
 
 def test_a_dataset_cache_prepared_again_is_left_in_place_and_retrains_nothing(project):
-    """The command the README names for a damaged cache, on a sound one: the cache is not written again, and the
-    runs that read it, though it is newer now, are not out of date (its checksum is the one they recorded). On a
-    damaged one: the cache is written again, the same bytes as before, and nothing retrains either."""
+    """The command docs/troubleshooting.md names for a damaged cache, on a sound one: the cache is not written again,
+    and the runs that read it, though it is newer now, are not out of date (its checksum is the one they recorded).
+    On a damaged one: the cache is written again, the same bytes as before, and nothing retrains either."""
     dataset = "results/tiny-a/data/fashion_mnist.pt"
     before, content = state([project / dataset]), (project / dataset).read_bytes()
     snakemake(project, "--cores", "1", *A, "--force", dataset)

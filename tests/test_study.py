@@ -71,7 +71,7 @@ def test_default_config_is_valid_and_plans_the_study():
         *[f"runs/fashion_mnist/baseline/sigmoid/lr1/depth7/seed{s}" for s in config["seeds"]],
         "runs/fashion_mnist/baseline/sigmoid/lr0.01/depth7/seed42",  # the course's rate, the exercise's seed
     ]
-    assert len(config["seeds"]) >= 10  # enough final seeds to resolve a 1-point difference (README, protocol)
+    assert len(config["seeds"]) >= 10  # enough final seeds to resolve a 1-point difference (docs/protocol.md)
     checked = [r for r in final if r.seed == 0]  # selection.check: the 3-layer baseline at every rate, full budget
     assert [(r.group, r.depth) for r in checked] == [("baseline", 3)] * sgd
 
