@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -14,9 +15,8 @@ from vanishing_gradients.data import Split  # noqa: E402
 from vanishing_gradients.datasets import FASHION_MNIST, RawFile  # noqa: E402
 
 DEBIAN_DATA = Path("/usr/share/datasets/fashion-mnist")
-# The fixes of config.yaml, in its order.
-DEFAULT_FIXES = ["weight_increasing", "better_activation", "better_optimizer", "normalization", "skip_connection",
-                 "train_some_layers", "gradient_normalization", "combined"]  # fmt: skip
+# The fixes of config.yaml, in its order (read from it: a fix added there is in every test that loops over them).
+DEFAULT_FIXES = list(yaml.safe_load((ROOT / "config.yaml").read_text())["fixes"])
 
 
 def merged_config(*overlays: str) -> dict:

@@ -261,6 +261,60 @@ def test_an_overlay_removes_a_fix_or_variant_with_null():
     assert list(config["fixes"]["weight_increasing"]["variants"]) == ["std1", "std10", "kaiming"]
 
 
+def test_presets_name_what_they_train_so_a_new_fix_joins_only_the_default_study():
+    """A fix added to config.yaml's `fixes:` (as a user adds one) is trained by the default study, whose
+    `train_fixes` is `all`, and by no preset, each of which names its fixes and variants."""
+    new_fix = {"depths": [7], "variants": {"course": {"activation": "tanh"}}}
+    trained = {}
+    for overlays in ((), ("studies/quick.yaml",), ("studies/course.yaml",), ("studies/depth.yaml",)):
+        config = merged_config(*overlays)
+        before = {(g, v) for g, v, _ in study.configurations(validation.validate_config(copy.deepcopy(config), SCHEMA))}
+        config["fixes"]["dropout"] = new_fix
+        after = {(g, v) for g, v, _ in study.configurations(validation.validate_config(config, SCHEMA))}
+        trained[overlays] = after - before
+    assert trained == {
+        (): {("dropout", "course")},
+        ("studies/quick.yaml",): set(),
+        ("studies/course.yaml",): set(),
+        ("studies/depth.yaml",): set(),
+    }
+
+
+@pytest.mark.parametrize(
+    "train_fixes, message",
+    [
+        (
+            {"batchnorm": ["course"]},
+            r"`train_fixes\.batchnorm`: no fix 'batchnorm' in `fixes:` \(there are weight_increasing",
+        ),
+        (
+            {"normalization": ["bn"]},
+            r"`train_fixes\.normalization`: no variant 'bn' of fix 'normalization' \(it has batchnorm",
+        ),
+        ({"normalization": []}, r"train_fixes"),
+        ("some", r"train_fixes"),
+    ],
+)
+def test_a_study_that_names_a_fix_or_variant_that_does_not_exist_is_refused(train_fixes, message):
+    config = default_config()
+    config["train_fixes"] = train_fixes
+    config["comparison"] = {"reference": None}
+    with pytest.raises(study.ConfigError, match=message):
+        validation.validate_config(config, SCHEMA)
+
+
+def test_train_fixes_keeps_the_named_variants_in_the_configs_order_and_null_leaves_a_fix_out():
+    config = default_config()
+    config["train_fixes"] = {"normalization": "all", "better_activation": ["tanh"], "combined": None}
+    config["comparison"] = {"reference": None}
+    config = validation.validate_config(config, SCHEMA)
+    assert [(g, v) for g, v, _ in study.configurations(config) if g != "baseline"] == [
+        ("better_activation", "tanh"),
+        ("normalization", "batchnorm"),
+        ("normalization", "standardize"),
+    ]
+
+
 def test_course_preset_is_the_exercise():
     config = merged_config("studies/course.yaml")
     config = validation.validate_config(config, SCHEMA)

@@ -155,3 +155,18 @@ def test_a_gradient_that_vanishes_or_explodes_in_one_layer_has_depth_scale_zero(
         p = theory.Prediction("sigmoid", 1.0, 0.0, 1.0, chi)
         assert p.depth_scale == 0.0
     assert theory.factor_text(0.0) == "0" and theory.Prediction("tanh", 1.0, 0.0, 0.0, 1.0, 0.0).factor == math.inf
+
+
+def test_the_theory_covers_an_allow_list_of_settings_and_no_new_mechanism():
+    """A setting the theory does not model (a new fix's field, here on a subclass of ModelSpec) puts a configuration
+    outside it, named, instead of giving it a wrong prediction; at its default it changes nothing."""
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True)
+    class WithDropout(ModelSpec):
+        dropout: float = 0.0
+
+    assert theory.not_covered(WithDropout(depth=7, dropout=0.5)) == "the theory does not model the setting `dropout`"
+    assert theory.not_covered(WithDropout(depth=7)) is None
+    assert theory.not_covered(ModelSpec(depth=7, grad_norm=True)) == theory.OUTSIDE["grad_norm"]
+    assert theory.not_covered(ModelSpec(depth=30, width=64, init="normal", init_std=0.9)) is None

@@ -282,3 +282,46 @@ def init_flow_param(config: dict) -> str:
         },
         sort_keys=True,
     )
+
+
+# ------------------------------------------------------------------------------------ what a study trains
+def drop_removed(config: dict) -> None:
+    """An overlay removes a fix or a variant by setting it to null (Snakemake merges overlays key by key, so it
+    cannot delete a key otherwise): ``fixes: {combined: null}``."""
+    fixes = config.get("fixes")
+    if not isinstance(fixes, dict):
+        return
+    for fix, entry in list(fixes.items()):
+        if entry is None:
+            del fixes[fix]
+        elif isinstance(entry, dict) and isinstance(entry.get("variants"), dict):
+            entry["variants"] = {name: v for name, v in entry["variants"].items() if v is not None}
+
+
+def select_fixes(config: dict) -> None:
+    """Keep, of ``fixes:``, what ``train_fixes`` names (``all``: everything; a fix named with null: not trained, as an
+    overlay merged over another's mapping says it), in ``fixes:``'s order. A name that is not a fix or not one of its
+    variants is refused with the names there are."""
+    chosen = config.get("train_fixes", "all")
+    if chosen == "all":
+        return
+    chosen = {fix: variants for fix, variants in chosen.items() if variants is not None}
+    fixes = config["fixes"]
+    for fix, variants in chosen.items():
+        if fix not in fixes:
+            raise ConfigError(
+                f"config key `train_fixes.{fix}`: no fix {fix!r} in `fixes:` (there are {', '.join(fixes) or 'none'}); "
+                "name one of them, or define the fix under `fixes:`"
+            )
+        unknown = [v for v in ([] if variants == "all" else variants) if v not in fixes[fix]["variants"]]
+        if unknown:
+            raise ConfigError(
+                f"config key `train_fixes.{fix}`: no variant {unknown[0]!r} of fix {fix!r} (it has "
+                f"{', '.join(fixes[fix]['variants'])}); name one of them, or write `all`"
+            )
+    config["fixes"] = {
+        fix: entry
+        | {"variants": {v: s for v, s in entry["variants"].items() if chosen[fix] == "all" or v in chosen[fix]}}
+        for fix, entry in fixes.items()
+        if fix in chosen
+    }

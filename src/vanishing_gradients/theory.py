@@ -17,6 +17,7 @@ which Schoenholz et al. found networks trainable (up to about 6 xi).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -160,16 +161,25 @@ def variances(spec: ModelSpec) -> tuple[float, float]:
     return spec.width * std**2, 0.0
 
 
+# The model settings the mean-field theory accounts for. A configuration that sets any other one away from its
+# default is outside the theory: a new mechanism (a new fix's setting) gets no prediction rather than a wrong one.
+COVERED_SETTINGS = ("depth", "width", "activation", "init", "init_std", "in_features", "classes")
+OUTSIDE = {
+    "norm": "normalisation rescales every layer's pre-activations by the batch's statistics",
+    "skips": "a skip adds a path around layers, so the gradient is not a product of per-layer factors",
+    "grad_norm": "the backward pass rescales the gradient after every activation",
+}
+
+
 def not_covered(spec: ModelSpec, schedule=None) -> str | None:
-    """Why the theory does not predict this configuration's gradient at initialisation, or None if it does."""
-    if spec.norm != "none":
-        return "normalisation rescales every layer's pre-activations by the batch's statistics"
-    if spec.skips:
-        return "a skip adds a path around layers, so the gradient is not a product of per-layer factors"
-    if spec.grad_norm:
-        return "the backward pass rescales the gradient after every activation"
+    """Why the theory does not predict this configuration's gradient at initialisation, or None if it does: only a
+    plain stack (every setting outside ``COVERED_SETTINGS`` at its default, one stage) of an activation it maps."""
     if schedule:
         return "trained block by block: each gradient crosses one block under a fresh head"
+    plain = type(spec)(depth=spec.depth)
+    for field in dataclasses.fields(spec):
+        if field.name not in COVERED_SETTINGS and getattr(spec, field.name) != getattr(plain, field.name):
+            return OUTSIDE.get(field.name, f"the theory does not model the setting `{field.name}`")
     if spec.activation not in ACTIVATIONS:
         return f"no mean-field map for {spec.activation}"
     return None

@@ -21,6 +21,8 @@ from .study import (
     ConfigError,
     configurations,
     course_lr,
+    drop_removed,
+    select_fixes,
     train_spec,
 )
 
@@ -275,19 +277,6 @@ def check_config_file(path) -> None:
         ) from None
 
 
-def _drop_removed(config: dict) -> None:
-    """An overlay removes a fix or a variant by setting it to null (Snakemake merges overlays key by key, so it
-    cannot delete a key otherwise): ``fixes: {combined: null}``."""
-    fixes = config.get("fixes")
-    if not isinstance(fixes, dict):
-        return
-    for fix, entry in list(fixes.items()):
-        if entry is None:
-            del fixes[fix]
-        elif isinstance(entry, dict) and isinstance(entry.get("variants"), dict):
-            entry["variants"] = {name: v for name, v in entry["variants"].items() if v is not None}
-
-
 NESTED_CONFIG_HINT = (
     "Snakemake's --config passes values inside lists and mappings as strings. Put them in a YAML overlay "
     "instead and pass it with --configfile, e.g. a file my.yaml holding `seeds: [1, 2]` or "
@@ -376,7 +365,7 @@ def validate_config(config: dict, schema_path: str) -> dict:
         )
     _check_keys(config, schema)  # first: these two look at no more values than the schema names, or a bounded number
     _check_size(config)
-    _drop_removed(config)
+    drop_removed(config)
     _check_numbers(config)
     # The shallowest error first; at one key a missing required key before the keys it makes unexpected.
     errors = sorted(
@@ -387,6 +376,7 @@ def validate_config(config: dict, schema_path: str) -> dict:
         raise ConfigError(_schema_message(errors[0], schema_path))
     for key, value in specs.default_settings().items():  # the spec's defaults are the config's defaults
         config["training"].setdefault(key, value)
+    select_fixes(config)
     check_study(config)
     config["data"].setdefault("mirrors", list(datasets.of(config).mirrors))  # the dataset's own by default
     return config
