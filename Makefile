@@ -1,5 +1,5 @@
 # Entry points: `make quick` (a first report in minutes), `make study` (the full study), `make depth` (the depth
-# sweep), `make test` (the tests).
+# sweep), `make test` (the tests; `make test-fast` without the end-to-end ones).
 # Setup is idempotent: a virtualenv in .venv with the tested versions (constraints.txt), and Debian's Fashion-MNIST package.
 
 VENV ?= .venv
@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 CORES ?= $(shell nproc)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: quick study depth test lint status setup data-package test-packages benchmark
+.PHONY: quick study depth test test-fast lint status setup data-package test-packages benchmark
 
 # Snakemake finds the workflow profile profiles/default by itself, as in every snakemake run of this project.
 study: setup data-package
@@ -25,6 +25,10 @@ depth: setup data-package
 
 test: lint data-package test-packages
 	$(PY) -m pytest -ra
+
+# The tests without the end-to-end ones (whole Snakemake studies, SLURM): the unit and report tests, in minutes.
+test-fast: lint data-package
+	$(PY) -m pytest -ra -m "not e2e and not slurm"
 
 # The linters pinned in pyproject.toml's test extra: ruff (rules and format) and snakefmt, line length 120.
 lint: setup

@@ -182,3 +182,26 @@ def test_study_is_a_name_below_results_never_a_path_out_of_it(tmp_path, name, ca
     with pytest.raises(SystemExit) as exit_:
         status.main(["--root", str(tmp_path / "a" / "b"), "--study", name])
     assert exit_.value.code == 2 and "is not a study name" in capsys.readouterr().err
+
+
+def test_the_whole_study_time_left_comes_from_snakemakes_newest_log(tmp_path):
+    """Jobs done of planned and the pace since Snakemake started: 10 of 40 jobs in 10 minutes leave 30 minutes."""
+    from datetime import datetime
+
+    from vanishing_gradients.status import study_pace
+
+    assert study_pace(tmp_path) is None  # no Snakemake has run here
+    logs = tmp_path / ".snakemake" / "log"
+    logs.mkdir(parents=True)
+    (logs / "2026-01-01T000000.000000.snakemake.log").write_text("Date: 2026-01-01 00:00:00\n1 of 5 steps (20%) done\n")
+    newest = logs / "2026-01-01T120000.000000.snakemake.log"
+    newest.write_text("Building DAG of jobs...\n  Date: 2026-01-01 12:00:00\nrule train_baseline:\n")
+    assert study_pace(tmp_path) is None  # no job has finished yet
+    start = datetime(2026, 1, 1, 12, 0, 0).timestamp()
+    newest.write_text(newest.read_text() + "9 of 40 steps (22%) done\n10 of 40 steps (25%) done\n")
+    os.utime(newest, (start + 600, start + 600))
+    said = study_pace(tmp_path, now=start + 600)
+    assert "10 of 40 jobs done, 10m00s since it started" in said and "about 30m00s left" in said
+    assert "was last written 20m00s ago" in study_pace(tmp_path, now=start + 1800)  # a Snakemake that died
+    newest.write_text(newest.read_text() + "40 of 40 steps (100%) done\n")
+    assert "every planned job is done" in study_pace(tmp_path)

@@ -4,16 +4,19 @@
 
 Run it in the folder where Snakemake runs. Every training job writes results/<study>/checkpoints/<run>/
 progress.json after each epoch; this lists those whose process is alive on this machine (a job on another
-node of a cluster is listed as running elsewhere) and those left by a job that died.
+node of a cluster is listed as running elsewhere) and those left by a job that died, then the whole study's
+jobs done and time left from Snakemake's newest log. With --watch in a terminal it redraws in place.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import re
 import socket
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 from . import progress as progress_file
@@ -21,6 +24,9 @@ from .procs import HAVE_PROC, pid_alive, process_start, process_started_at
 from .study import NAME
 
 MIN_WATCH = 0.5  # seconds: a job writes its progress once an epoch; refreshing faster only spins a core
+STEPS = re.compile(r"^(\d+) of (\d+) steps \(\d+%\) done$", re.MULTILINE)
+STARTED = re.compile(r"^\s*Date: (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)$", re.MULTILINE)
+LOG_LIMIT = 64 * 2**20  # bytes of a Snakemake log read at most (a study's is well under a megabyte)
 
 
 def _duration(seconds: float | None) -> str:
@@ -94,6 +100,33 @@ def table(entries: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def study_pace(root: str | Path = ".", now: float | None = None) -> str | None:
+    """The whole study's progress from the newest Snakemake log in ``root``/.snakemake/log: jobs done of those
+    planned, the time since Snakemake started, and at that pace the time left for the jobs planned so far; None
+    where there is no log (or it counts no job yet)."""
+    logs = sorted(Path(root, ".snakemake", "log").glob("*.snakemake.log"))
+    if not logs or not logs[-1].is_file() or logs[-1].stat().st_size > LOG_LIMIT:
+        return None
+    text = logs[-1].read_text(errors="replace")
+    started, counts = STARTED.search(text), STEPS.findall(text)
+    if not started or not counts:
+        return None
+    done, planned = map(int, counts[-1])
+    now = time.time() if now is None else now
+    elapsed = now - datetime.strptime(started.group(1), "%Y-%m-%d %H:%M:%S").timestamp()
+    line = f"Snakemake ({logs[-1].name}): {done} of {planned} jobs done, {_duration(elapsed)} since it started"
+    if done >= planned:
+        return line + "; every planned job is done"
+    quiet = now - logs[-1].stat().st_mtime
+    if quiet > 600:
+        return line + f"; its log was last written {_duration(quiet)} ago (is it still running?)"
+    left = elapsed / done * (planned - done) if done else None
+    return (
+        line + f"; at this pace about {_duration(left)} left for the jobs planned so far (a study that screens its "
+        "rates plans its final runs once they are chosen: the count grows then)"
+    )
+
+
 def _study(text: str) -> str:
     """A study's name as the config allows it: one folder below results/, never a path out of it."""
     if not NAME.match(text):
@@ -122,12 +155,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--root", default=".", help="the folder Snakemake runs in (default: here)")
     args = parser.parse_args(argv)
+    redraw = bool(args.watch) and sys.stdout.isatty()  # in a terminal, --watch redraws in place
     while True:
-        print(table(progress(args.root, args.study)), flush=True)
+        pace = study_pace(args.root)
+        view = table(progress(args.root, args.study)) + (f"\n{pace}" if pace else "")
+        print(("\x1b[H\x1b[2J" if redraw else "") + view, flush=True)
         if not args.watch:
             return 0
         time.sleep(args.watch)
-        print()
+        if not redraw:
+            print()
 
 
 if __name__ == "__main__":
