@@ -1,5 +1,5 @@
 # Vanishing gradients in deep MLPs on Fashion-MNIST. The entry point only: rules live in workflow/rules.
-# Also usable as a module of another workflow (README, "As a module of another workflow"): every path of the
+# Also usable as a module of another workflow (docs/cluster.md, "As a module of another workflow"): every path of the
 # project's own files is built from this file's folder, not from the importing workflow's.
 import copy
 import sys

@@ -18,7 +18,7 @@ from snakemake.utils import update_config
 from vanishing_gradients import data, datasets, specs, study, validation
 from vanishing_gradients.datasets import FASHION_MNIST, Dataset, RawFile
 from vanishing_gradients.report.model import Study
-from vanishing_gradients.report.text import report_title
+from vanishing_gradients.report.outline import report_title
 from vanishing_gradients.study import ConfigError
 
 SCHEMA = str(ROOT / "workflow/schemas/config.schema.yaml")

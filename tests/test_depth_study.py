@@ -10,7 +10,10 @@ from test_workflow import visible_text
 from workflow_helpers import copy_project, snakemake
 
 from vanishing_gradients import study, validation
-from vanishing_gradients.report import depth, model, text, theory
+from vanishing_gradients.report import model, outline, theory
+from vanishing_gradients.report.sections import depth, init_flow
+
+pytestmark = pytest.mark.e2e  # the depth preset end to end, through Snakemake
 
 SCHEMA = "workflow/schemas/config.schema.yaml"
 OVERLAYS = ("studies/depth.yaml", "tests/depth-smoke.yaml")
@@ -45,16 +48,16 @@ def test_depth_preset_trains_each_configuration_at_every_depth_and_reports_it(de
     assert S.depth_sweep
     page = (results / "report/report.html").read_text()
     seen = visible_text(page)
-    toc = text.contents(S)
-    assert toc[0][0] == "depth" and toc[0][1] == "1. How deep each configuration trains"
+    toc = outline.contents(S)
+    assert toc[1][0] == "depth" and toc[1][1] == "2. How deep each configuration trains"  # after the answer
     for anchor, name, _ in toc:
         assert f'id="{anchor}"' in page and name in seen
-    sentences = depth.depth_sentences(S) + theory.theory_sentences(S)
+    sentences = depth.depth_sentences(S) + init_flow.theory_sentences(S)
     assert any("trains" in s for s in sentences) and any("edge of chaos" in s for s in sentences)
     for sentence in sentences:
         assert " ".join(sentence.split()) in seen, sentence
     unescaped = html.unescape(page)
-    for frame in (depth.depth_table(S), theory.theory_table(S)):
+    for frame in (depth.depth_table(S), init_flow.theory_table(S)):
         for cell in frame.astype(str).to_numpy().ravel():
             assert f">{cell}</td>" in unescaped, cell
     assert 'alt="Two panels. Left: test accuracy against depth' in page

@@ -9,30 +9,30 @@ import pytest
 from scipy import stats
 
 from vanishing_gradients.report import evidence
-from vanishing_gradients.report import paired as pairing
+from vanishing_gradients.report import stats as report_stats
 from vanishing_gradients.report.model import Study
 
 
 def test_t_interval_matches_scipy_and_stays_in_the_metric_range():
     values = [0.81, 0.84, 0.79, 0.9]
-    mean, low, high = pairing.t_interval(values)
+    mean, low, high = report_stats.interval(values)
     ref = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
     assert (low, high) == pytest.approx(ref) and mean == pytest.approx(np.mean(values))
     # seeds that split: 70.9%, 10%, 10% gave 30.3 ± 87.3% unclipped, an interval below 0 and above 1
-    mean, low, high = pairing.t_interval([0.709, 0.1, 0.1], bounds=(0.0, 1.0))
+    mean, low, high = report_stats.interval([0.709, 0.1, 0.1], within=(0.0, 1.0))
     assert low == 0.0 and high <= 1.0 and mean == pytest.approx(0.303)
-    assert math.isnan(pairing.t_interval([0.5])[1])
+    assert math.isnan(report_stats.interval([0.5])[1])
 
 
 def test_t_quantile_is_exact_beyond_thirty_degrees_of_freedom():
-    assert pairing.t_quantile(31) == pytest.approx(2.0395, abs=1e-4)  # a table stopping at 30 gave 1.96
-    assert pairing.t_quantile(2) == pytest.approx(4.3027, abs=1e-4)
+    assert report_stats.t_quantile(31) == pytest.approx(2.0395, abs=1e-4)  # a table stopping at 30 gave 1.96
+    assert report_stats.t_quantile(2) == pytest.approx(4.3027, abs=1e-4)
 
 
 def test_clopper_pearson_against_the_beta_quantiles():
-    low, high = pairing.clopper_pearson(1, 3)
+    low, high = report_stats.clopper_pearson(1, 3)
     assert low == pytest.approx(stats.beta.ppf(0.025, 1, 3)) and high == pytest.approx(stats.beta.ppf(0.975, 2, 2))
-    assert pairing.clopper_pearson(3, 3)[1] == 1.0 and pairing.clopper_pearson(0, 3)[0] == 0.0
+    assert report_stats.clopper_pearson(3, 3)[1] == 1.0 and report_stats.clopper_pearson(0, 3)[0] == 0.0
 
 
 # ------------------------------------------------------------------------------------ the family and its verdicts

@@ -2,6 +2,7 @@
 numbers and conclusions equal to what the aggregate says."""
 
 import copy
+import dataclasses
 import html
 import math
 import re
@@ -16,7 +17,9 @@ from scipy import stats as scipy_stats
 
 from vanishing_gradients import specs
 from vanishing_gradients.layout import report_tables
-from vanishing_gradients.report import fair, figures, model, notebook, stats, tables, text
+from vanishing_gradients.report import fair, figures, model, notebook, stats
+from vanishing_gradients.report.formats import ratio_text
+from vanishing_gradients.report.sections import comparison, conclusions, init_flow, problem, rates, summary
 from vanishing_gradients.storage import write_table
 
 SEEDS = [1, 2, 3]
@@ -237,7 +240,7 @@ def test_mean_ci_is_the_t_interval():
 def test_report_has_every_section_and_every_figure_has_alt_text(rendered):
     for heading in (
         "Contents",
-        "1. Setup",
+        "1. The answer",
         "2. The problem",
         "Is it depth",
         "3. Learning rates, chosen on validation",
@@ -246,12 +249,15 @@ def test_report_has_every_section_and_every_figure_has_alt_text(rendered):
         "6. Comparison",
         "7. Cost",
         "8. Conclusions",
+        "9. Appendix: the setup and the configuration",
+        "How it acts on the gradient",
         "Fix 4: normalisation inside the network",
         "Fix 5: skip connections",
     ):
         assert heading in rendered, heading
     for anchor in (
-        "setup",
+        "summary",
+        "appendix",
         "problem",
         "rates",
         "init-flow",
@@ -263,11 +269,14 @@ def test_report_has_every_section_and_every_figure_has_alt_text(rendered):
         "conclusions",
     ):
         assert f'id="{anchor}"' in rendered and f'href="#{anchor}"' in rendered
-    assert "3 seeds (1, 2, 3)" in rendered and "95% t-intervals" in rendered
+    assert "3 seeds (1, 2, 3)" in rendered and "95% t-intervals" in rendered and "draw each seed" in rendered
+    assert "▶" in rendered and "bootstrapcdn" not in rendered  # the animations' controls: nothing fetched
     images = re.findall(r"<img [^>]*>", rendered)
-    # lr-depth figure, 4 baseline figures (saturation is all zero: a sentence), the screen's lr curves, init flow,
-    # per fix and depth: curves, profile, heatmap (5), paired ranking, ranked, cost
-    assert len(images) == 1 + 4 + 1 + 1 + 5 * 3 + 4  # and the plateau's survival curve in Cost
+    # the answer's profile; the baselines' curves, gradients over steps, heatmap, mean/max bars, update ratio and
+    # profile animation (saturation is all zero: a sentence; the synthetic has no signals: no mechanism figure);
+    # lr-depth, the screen's lr curves, init flow; per fix and depth: curves, profile, update ratio, heatmap (5), and
+    # per fix its profile animation (5); the paired ranking, ranked, cost and the plateau's survival curve
+    assert len(images) == 1 + 6 + 3 + 5 * 4 + 5 + 4
     for image in images:
         alt = re.search(r'alt="([^"]*)"', image)
         assert alt and len(alt.group(1)) > 40 and "No description" not in alt.group(1), image[:200]
@@ -291,7 +300,9 @@ def test_tables_hold_the_numbers_of_the_aggregate(rendered, aggregate):
         if 0 < (acc >= 0.5).sum() < 3:
             assert "1 of 3 seeds learned [1, 91%]" in rendered  # seeds split: counted, with an exact interval
         else:
-            assert f"{100 * acc.mean():.2f} ± {100 * half:.2f}%" in rendered, (group, variant, depth)
+            low, high = max(acc.mean() - half, 0), min(acc.mean() + half, 1)
+            expected = f"{100 * acc.mean():.2f}% [{100 * low:.2f}, {100 * high:.2f}]"
+            assert expected in rendered, (group, variant, depth)
         geo = 10 ** np.log10(frame["grad_ratio_first_last"]).mean()
         assert f"{geo:.2g} [" in rendered
     assert f"{fair['wall_s'].sum() / 60:.1f} min" in rendered
@@ -302,7 +313,7 @@ def test_tables_hold_the_numbers_of_the_aggregate(rendered, aggregate):
 
 
 def test_the_learning_rate_question_is_answered_from_the_screen(study):
-    said = " ".join(text.learning_rate_sentences(study))
+    said = " ".join(problem.learning_rate_sentences(study))
     assert "Learning rates screened: 0.01, 0.1, 1 (15 epochs each, screening seeds 0" in said
     assert "3 hidden layers: best score 87.0% at rate 1; above 50% at 0.1 and 1." in said
     assert "5 hidden layers: best score 11.0% at rate 1; at no rate above 50%." in said
@@ -315,7 +326,7 @@ def test_the_learning_rate_question_is_answered_from_the_screen(study):
 def test_a_screen_where_no_depth_learns_says_it_cannot_conclude(study):
     small = copy.copy(study)
     small.all_runs = study.all_runs.assign(score=0.1)
-    said = " ".join(text.learning_rate_sentences(small))
+    said = " ".join(problem.learning_rate_sentences(small))
     assert "too small to tell depth from the learning rate" in said and "within this grid" not in said
 
 
@@ -326,9 +337,9 @@ def test_fixes_are_grouped_from_the_numbers(study):
     assert set(groups["vanishing"]["label"]) == {"skip_connection/course d7"}
     assert set(groups["exploding"]["label"]) == {"gradient_normalization/course d7"}  # ratio 300: not healthy
     assert groups["mixed"].empty
-    said = " ".join(text.group_sentences(study))
+    said = " ".join(conclusions.group_sentences(study))
     assert "The units saturate and the network does not learn" in said
-    assert "98.0 ± 0.0% saturated" in said and "above 50% in 1 of 3 seeds" in said
+    assert "98.0% [98.0, 98.0] saturated" in said and "above 50% in 1 of 3 seeds" in said
 
 
 def test_a_run_whose_ratio_is_unknown_and_units_saturated_is_filed_as_saturated(study):
@@ -343,7 +354,7 @@ def test_a_ratio_near_one_is_shown_necessary_but_not_sufficient(study, aggregate
     runs = pd.read_csv(aggregate["runs"])
     runs = fair_runs(runs)
     geo = runs.groupby(["group", "variant", "depth"])["grad_ratio_first_last"].apply(lambda r: 10 ** np.log10(r).mean())
-    said = " ".join(text.necessary_not_sufficient(study))
+    said = " ".join(conclusions.necessary_not_sufficient(study))
     floor = geo[("combined", "relu_bn_skip_adam", 7)]
     assert (
         f"every configuration that learned had a ratio of at least {floor:.2g} (combined/relu_bn_skip_adam d7)" in said
@@ -358,7 +369,7 @@ def test_overfitting_is_flagged_with_the_epoch_of_lowest_validation_loss(study):
     flagged = stats.overfitting(study.metrics)
     assert list(flagged["label"]) == ["combined/relu_bn_skip_adam d7"]
     assert flagged["best_epochs"].iloc[0] == [2, 2, 2] and flagged["best_val_loss"].iloc[0][0] == pytest.approx(0.5)
-    said = text.overfitting_sentences(study)[0]
+    said = conclusions.overfitting_sentences(study)[0]
     assert said.startswith("combined/relu_bn_skip_adam d7: validation loss lowest at epoch 2, 2 and 2 (by seed")
 
 
@@ -383,7 +394,7 @@ def test_configurations_are_compared_in_the_declared_family_with_welch_at_bonfer
     assert table.loc[("normalization/batchnorm d7", ref), "verdict"] == "inconclusive"
     assert table.loc[("skip_connection/course d7", ref), "verdict"] == "worse"  # 48 points behind, every seed
     assert table.loc[("gradient_normalization/course d7", ref), "kind"] == "share"  # its seeds split
-    said = " ".join(fair.ranking_sentences(study))
+    said = " ".join(comparison.ranking_sentences(study))
     assert f"{m} comparisons, declared in the config before any run" in said and "Bonferroni" in said
     assert "claims about this test set" in said
     ranked = fair.ranking(study)
@@ -391,13 +402,13 @@ def test_configurations_are_compared_in_the_declared_family_with_welch_at_bonfer
 
 
 def test_the_fair_numbers_stand_beside_the_exercises(study):
-    table = fair.chosen_table(study).set_index("configuration")
+    table = rates.chosen_table(study).set_index("configuration")
     assert table.loc["baseline d3", "chosen rate"] == "1" and table.loc["baseline d3", "course rate"] == "0.01"
     assert table.loc["baseline d3", "course rate, best epoch"] == "20.0%"  # the single run at the course's rate
     # std10's course rate is its chosen one: the exercise's run is the fair run of the course's seed
     assert table.loc["weight_increasing/std10 d7", "course rate, best epoch"] != "not trained"
     assert table.loc["gradient_normalization/course d7", "test accuracy, best epoch"].startswith("1 of 3 seeds")
-    said = " ".join(fair.selection_sentences(study))
+    said = " ".join(rates.selection_sentences(study))
     assert "configurations with a chosen rate chose one other than the course's" in said
     assert "No rate of the grid learns" in said and "baseline d5" in said.split("No rate of the grid learns")[1]
 
@@ -406,10 +417,10 @@ def test_gradient_flow_at_initialisation_flags_underflow(study):
     table = study.init_summary
     deep = table[(table["label"] == "baseline (sigmoid)") & (table["depth"] == 30)].iloc[0]
     assert bool(deep["zero"]) and math.isnan(deep["ratio"])
-    said = " ".join(text.init_sentences(study))
+    said = " ".join(init_flow.init_sentences(study))
     assert "At 30 hidden layers, layer 1 still receives between a tenth and ten times" in said
     assert "exactly 0 for at least one seed" in said and "weight_increasing/std10" in said
-    depth_table = tables.init_depth_table(study).set_index("configuration")
+    depth_table = init_flow.init_depth_table(study).set_index("configuration")
     band = "ratio in [0.1, 10] up to depth"
     assert depth_table.loc["normalization/batchnorm", band] == "30 (all)"
     assert depth_table.loc["baseline (sigmoid)", "ratio at depth 30"] == "0"
@@ -457,10 +468,10 @@ def test_an_all_zero_saturation_panel_becomes_a_sentence(study):
     labels = ["baseline d3", "weight_increasing/std10 d7"]
     plot = figures.saturation_per_layer(study, labels, "t")
     assert [ax.get_title() for ax in plot.fig.axes] == ["weight_increasing/std10 d7"]
-    (sentence,) = text.saturation_notes(study, labels)
+    (sentence,) = problem.saturation_notes(study, labels)
     assert sentence.startswith("baseline d3: no saturated units")
     assert figures.saturation_per_layer(study, ["baseline d3"], "t") is None
-    assert len(text.saturation_notes(study, ["baseline d3"])) == 1
+    assert len(problem.saturation_notes(study, ["baseline d3"])) == 1
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="apt-get install chromium")
@@ -515,3 +526,78 @@ def test_every_gradient_panel_shows_its_steps(study):
     last_step = study.grad_steps["step"].max()
     for ax in plot.fig.axes:
         assert ax.get_xlim()[1] >= last_step and ax.get_ylim() == plot.fig.axes[0].get_ylim()
+
+
+def signal_rows(depth: int = 7, factor: float = 0.25) -> pd.DataFrame:
+    """Init-flow rows of the baseline at ``depth`` whose signals are known: the backward signal shrinks by
+    ``factor`` per layer towards the input, the forward signal stays at 0.5, the pre-activations lie in [-1, 1]."""
+    rows = []
+    for seed in (0, 1):
+        for i in range(1, depth + 1):
+            rows.append(
+                {"group": "baseline", "variant": "", "depth": depth, "seed": seed, "layer": f"hidden{i}"}
+                | {"grad_norm": factor ** (depth - i), "pre_mean": 0.0, "pre_std": 0.5, "pre_q05": -1.0}
+                | {"pre_q95": 1.0, "slope": 0.235, "forward_rms": 0.5, "backward_rms": factor ** (depth - i)}
+            )
+        rows.append(
+            {"group": "baseline", "variant": "", "depth": depth, "seed": seed, "layer": "output"} | {"grad_norm": 1.0}
+        )
+    frame = pd.DataFrame(rows)
+    frame["label"] = model.flow_label("baseline", "")
+    return frame
+
+
+def test_the_mechanism_and_the_signals_at_initialisation_say_what_was_measured(study):
+    with_signals = dataclasses.replace(study, init_flow=signal_rows(), cache={})
+    plot = figures.mechanism(with_signals, "baseline", "", 7)
+    assert plot is not None and "hidden7 0.235" in plot.alt
+    said = " ".join(problem.mechanism_sentences(with_signals, 7))
+    assert "between -1 and 1" in said and "0.235 to 0.235" in said
+    assert f"{0.25**-6:.2g} times as large" not in said and f"{0.25**6:.2g} times as large" in said
+    assert init_flow.signals_depth(with_signals) == 7
+    back, forward = init_flow.signal_sentences(with_signals)
+    assert f"baseline (sigmoid) {0.25**6:.2g}" in back and "baseline (sigmoid) 1" in forward
+    assert figures.signals_at_init(with_signals, 7) is not None
+    # a study recorded before the signals were: no figure, no sentence, no error
+    assert figures.mechanism(study, "baseline", "", 7) is None and problem.mechanism_sentences(study, 7) == []
+    assert init_flow.signal_sentences(study) == [] and figures.signals_at_init(study, 7) is None
+
+
+def test_few_seeds_are_drawn_one_by_one_and_a_loss_axis_never_goes_below_zero(study):
+    labels = study.baseline_labels()
+    plot = figures.curves(study, labels, "curves")
+    assert "each seed as a thin line" in plot.alt  # 3 seeds: fewer than SEEDS_FOR_BANDS
+    loss_axis = plot.fig.axes[0]
+    assert loss_axis.get_yscale() == "log" or loss_axis.get_ylim()[0] >= 0
+
+
+def test_the_update_ratio_bars_and_the_profile_over_epochs_are_drawn_from_the_records(study):
+    labels = study.baseline_labels()
+    ratio = figures.update_ratio(study, labels, "update ratio")
+    assert ratio is not None and "0.001" in ratio.alt  # the synthetic records 1e-3 at every layer and epoch
+    bars = figures.grad_bars_data(study, labels)
+    assert set(bars["over steps"]) == {"mean", "max"}
+    wide = bars.pivot_table(index=["label", "layer"], columns="over steps", values="grad_norm")
+    assert (wide["max"] >= wide["mean"]).all()
+    frames = figures.profile_frames(study, labels, frames=2)
+    assert sorted(frames["epoch"].unique()) == [1, EPOCHS]  # the first and the last epoch
+    movie = figures.profile_animation(study, labels, "profile", frames=2)
+    assert movie is not None and "2 of them" in movie.alt
+    page = movie.anim.to_jshtml()  # self-contained: both frames embedded, a slider to move between them
+    assert page.count("data:image/png;base64") == 2 and 'type="range"' in page
+
+
+def test_the_answer_is_computed_from_the_tables_the_sections_show(study):
+    said = summary.summary_sentences(study)
+    problem_line = said[0]
+    assert problem_line.startswith("**The problem.** The sigmoid/SGD baseline learns with 3 hidden layers")
+    assert "not with 5 and 7. With 7:" in problem_line
+    deepest = study.baseline_summary.set_index("depth").loc[7]
+    assert ratio_text(deepest["ratio"], deepest["ratio_low"], deepest["ratio_high"]) in problem_line
+    fixes_line = next(line for line in said if line.startswith("**The fixes at 7 hidden layers**"))
+    learned = study.summary[(study.summary["group"] != "baseline") & (study.summary["accuracy_class"] == "learned")]
+    assert f"{len(learned)} learned (" in fixes_line
+    for against, rows in fair.comparisons(study).groupby("against"):
+        line = next(line for line in said if line.startswith(f"**Compared {against}**"))
+        assert f"({len(rows)} comparisons" in line
+        assert all(f"{n} {verdict}" in line for verdict, n in rows["verdict"].value_counts().items())

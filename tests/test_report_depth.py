@@ -8,7 +8,8 @@ import pytest
 from test_report import CONFIG, synthetic_aggregate
 
 from vanishing_gradients import theory as mean_field
-from vanishing_gradients.report import depth, model, text, theory
+from vanishing_gradients.report import depth, model, outline, theory
+from vanishing_gradients.report.sections import depth as depth_section
 
 
 def flow_rows(label, group, variant, depth, factor, seeds=(0, 1), output=1.0, first=None):
@@ -64,21 +65,22 @@ def sweep_study(tmp_path_factory):
     return model.load(paths, SWEEP_CONFIG)
 
 
-def test_a_study_with_a_fix_at_three_depths_leads_with_depth(sweep_study):
+def test_a_study_with_a_fix_at_three_depths_leads_with_depth_after_the_answer(sweep_study):
     assert sweep_study.depth_sweep
-    toc = [name for _, name, level in text.contents(sweep_study) if level == 2]
+    toc = [name for _, name, level in outline.contents(sweep_study) if level == 2]
     assert toc[:3] == [
-        "1. How deep each configuration trains",
-        "2. Setup",
+        "1. The answer",
+        "2. How deep each configuration trains",
         "3. The problem: deep sigmoid networks stop learning",
     ]
+    assert toc[-1] == "10. Appendix: the setup and the configuration"
 
 
 def test_the_sweep_says_how_deep_each_configuration_trains(sweep_study):
     frame = depth.sweep(sweep_study)
     deepest = {name: depth.deepest(rows) for name, rows in frame.groupby("configuration")}
     assert deepest == {"baseline (sigmoid)": 3, "normalization/batchnorm": 15, "skip_connection/course": 3}
-    sentences = depth.depth_sentences(sweep_study)
+    sentences = depth_section.depth_sentences(sweep_study)
     assert any(s.startswith("normalization/batchnorm still trains at 15 layers") for s in sentences)
     assert any(s.startswith("skip_connection/course still trains at 3 layers") and "at 7: " in s for s in sentences)
     # The synthetic init flow: baseline 10^-depth (vanishes at 3, 7, 15), batchnorm 0.8 (flows), skips 10^(-d/4)
@@ -87,7 +89,7 @@ def test_the_sweep_says_how_deep_each_configuration_trains(sweep_study):
     assert agree.endswith(
         "trains although its initial gradient vanishes or explodes: baseline (sigmoid) at 3 (ratio 0.001)."
     )
-    table = depth.depth_table(sweep_study).set_index("configuration")
+    table = depth_section.depth_table(sweep_study).set_index("configuration")
     assert table.loc["normalization/batchnorm", "trains up to depth"] == "15"
     assert table.loc["baseline (sigmoid)", "depth scale ξ"] == "0.26"  # PyTorch's default init, theory
     assert table.loc["normalization/batchnorm", "depth scale ξ"] == "n/a"

@@ -117,7 +117,7 @@ def test_an_edit_of_the_training_code_retrains_and_reruns_what_follows(project, 
     assert plans(project) == ({}, {})  # the content back: nothing to do, whatever the file's time
 
 
-@pytest.mark.parametrize("path", ["src/vanishing_gradients/report/text.py", "reports/report.ipynb"])
+@pytest.mark.parametrize("path", ["src/vanishing_gradients/report/formats.py", "reports/report.ipynb"])
 def test_an_edit_of_the_report_code_reruns_only_the_report(project, path):
     with edited(project / path, "\n" if path.endswith(".ipynb") else "\n# an edit\n"):
         assert plans(project) == ({"report": 1, "all": 1}, {})

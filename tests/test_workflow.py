@@ -15,9 +15,19 @@ from conftest import DEFAULT_FIXES, ROOT, merged_config
 from workflow_helpers import copy_project, planned_jobs, snakemake
 
 from vanishing_gradients import selection, study, validation
-from vanishing_gradients.report import fair, figures, model, tables, text, theory
+from vanishing_gradients.report import figures, model, outline
+from vanishing_gradients.report.formats import pct, ratio_text
+from vanishing_gradients.report.sections import (
+    appendix,
+    comparison,
+    conclusions,
+    fixes,
+    init_flow,
+    problem,
+    rates,
+    summary,
+)
 from vanishing_gradients.report.stats import log_mean_ci, mean_ci
-from vanishing_gradients.report.text import pct, ratio_text
 
 pytestmark = pytest.mark.e2e
 SCHEMA = str(ROOT / "workflow/schemas/config.schema.yaml")
@@ -206,22 +216,24 @@ def test_smoke_report_shows_the_sections_tables_and_sentences_the_library_comput
     S = model.load(paths, json.loads(study.report_param(smoke_config())))
     page = (smoke_run / "results/smoke/report/report.html").read_text()
     seen = visible_text(page)
-    for anchor, name, _ in text.contents(S):
+    for anchor, name, _ in outline.contents(S):
         assert f'id="{anchor}"' in page and f'href="#{anchor}"' in page and name in seen, anchor
     course = S.baseline_labels()
-    sentences = [text.seeds_note(S), text.setup_text(S), text.saturation_sentence(S, course)]
-    sentences += text.problem_sentences(S) + text.learning_rate_sentences(S) + text.saturation_notes(S, course)
-    sentences += text.init_sentences(S) + [s for g in S.fix_groups for s in text.fix_sentences(S, g)]
-    sentences += text.group_sentences(S) + text.necessary_not_sufficient(S) + text.overfitting_sentences(S)
-    sentences += fair.ranking_sentences(S) + fair.selection_sentences(S) + fair.check_sentences(S)
-    sentences += theory.theory_sentences(S)
+    sentences = [summary.seeds_note(S), appendix.setup_text(S), problem.saturation_sentence(S, course)]
+    sentences += problem.problem_sentences(S) + problem.learning_rate_sentences(S) + problem.saturation_notes(S, course)
+    sentences += init_flow.init_sentences(S) + [s for g in S.fix_groups for s in fixes.fix_sentences(S, g)]
+    sentences += (
+        conclusions.group_sentences(S) + conclusions.necessary_not_sufficient(S) + conclusions.overfitting_sentences(S)
+    )
+    sentences += comparison.ranking_sentences(S) + rates.selection_sentences(S) + rates.check_sentences(S)
+    sentences += init_flow.theory_sentences(S) + summary.summary_sentences(S)
     assert len(sentences) > 30
     for sentence in sentences:
         assert " ".join(sentence.replace("**", "").replace("`", "").split()) in seen, sentence
     unescaped = html.unescape(page)
     assert not S.depth_sweep and 'id="depth"' not in page  # the smoke study trains each fix at one depth
-    frames = (tables.format_summary(S.summary), tables.init_depth_table(S), fair.chosen_table(S))
-    for frame in (*frames, theory.theory_table(S)):
+    frames = (comparison.format_summary(S.summary), init_flow.init_depth_table(S), rates.chosen_table(S))
+    for frame in (*frames, init_flow.theory_table(S)):
         for cell in frame.astype(str).to_numpy().ravel():
             assert f">{cell}</td>" in unescaped, cell
     per_fix = sum(2 + len(S.labels(g, d)) for g in S.fix_groups for d in S.depths(g))

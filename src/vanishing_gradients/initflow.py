@@ -1,4 +1,5 @@
-"""Gradient flow at initialisation: per-layer weight-gradient norms of untrained networks, no training.
+"""Gradient flow at initialisation: per-layer weight-gradient norms of untrained networks, and each hidden layer's
+forward and backward signal, no training.
 
 For every configuration (the baseline and each fix variant) and depth, a fresh network per seed takes a few
 real training batches; each batch's gradient is computed from the same initial weights (no update). This
@@ -21,6 +22,7 @@ from torch import nn
 from .data import Split
 from .gradstats import norms
 from .models import MLP
+from .signals import SIGNALS
 from .specs import TrainSpec, from_param, stages
 from .training import apply_stage, pixels
 
@@ -36,19 +38,66 @@ def batches(split: Split, seed: int, count: int, size: int) -> list[tuple[torch.
     return [(pixels(split.images[idx]), split.labels[idx]) for idx in chunks]
 
 
-def layer_norms(spec: TrainSpec, seed: int, data: list[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, float]:
-    """Mean over ``data``'s batches of each trained Linear layer's weight-gradient L2 norm, at initialisation."""
+def _watch(layer: nn.Module, name: str, sums: dict[str, dict[str, float]]):
+    """A forward hook on ``layer``'s activation that adds its signals of one batch (``signals.SIGNALS``) to
+    ``sums[name]``; the output layer has no activation, and no signals."""
+
+    def hook(act, inputs, output):
+        x = inputs[0].detach()
+        with torch.enable_grad():  # the activation's slope at each input, by autograd (any elementwise activation)
+            probe = x.clone().requires_grad_(True)
+            (slope,) = torch.autograd.grad(act.forward(probe).sum(), probe)  # forward: not this hook again
+        flat = x.flatten().double()
+        quantiles = torch.quantile(flat, torch.tensor([0.05, 0.95], dtype=torch.float64))
+        values = {
+            "pre_mean": flat.mean(),
+            "pre_std": flat.std(),
+            "pre_q05": quantiles[0],
+            "pre_q95": quantiles[1],
+            "slope": slope.double().mean(),
+            "forward_rms": output.detach().double().pow(2).mean().sqrt(),
+        }
+        for key, value in values.items():
+            sums[name][key] = sums[name].get(key, 0.0) + float(value)
+        if output.requires_grad:
+            output.register_hook(
+                lambda g: sums[name].__setitem__(
+                    "backward_rms", sums[name].get("backward_rms", 0.0) + float(g.double().pow(2).mean().sqrt())
+                )
+            )
+
+    return layer.act.register_forward_hook(hook)
+
+
+def layer_stats(spec: TrainSpec, seed: int, data: list[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, dict]:
+    """Per trained Linear layer, the mean over ``data``'s batches of its weight-gradient L2 norm at initialisation
+    (``grad_norm``) and, for a hidden layer, its forward and backward signals (``SIGNALS``)."""
     torch.manual_seed(seed)
     model = MLP(spec.model)
     apply_stage(model, stages(spec)[0])
     model.train()  # batch statistics, as in training
     linears = [(name, lin) for name, lin in model.linears() if lin.weight.requires_grad]
+    trained = {name for name, _ in linears}
+    signals: dict[str, dict[str, float]] = {name: {} for name in trained}
+    hooks = [
+        _watch(layer, f"hidden{i}", signals)
+        for i, layer in enumerate(model.hidden[: model.active], start=1)
+        if f"hidden{i}" in trained
+    ]
     sums = torch.zeros(len(linears), dtype=torch.float64)
-    for x, y in data:
-        model.zero_grad(set_to_none=True)
-        nn.functional.cross_entropy(model(x), y).backward()
-        sums += norms([lin.weight.grad for _, lin in linears])  # float64: never 0 where the gradient is not
-    return {name: float(total) / len(data) for (name, _), total in zip(linears, sums, strict=True)}
+    try:
+        for x, y in data:
+            model.zero_grad(set_to_none=True)
+            nn.functional.cross_entropy(model(x), y).backward()
+            sums += norms([lin.weight.grad for _, lin in linears])  # float64: never 0 where the gradient is not
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return {
+        name: {"grad_norm": float(total) / len(data)}
+        | {key: signals[name].get(key, float("nan")) / len(data) for key in SIGNALS}
+        for (name, _), total in zip(linears, sums, strict=True)
+    }
 
 
 def measure(param: str, split: Split, log=print) -> pd.DataFrame:
@@ -61,16 +110,10 @@ def measure(param: str, split: Split, log=print) -> pd.DataFrame:
             spec = from_param(spec_json)
             if spec.batch_size not in data:
                 data[spec.batch_size] = batches(split, seed, settings["batches"], spec.batch_size)
-            for layer, norm in layer_norms(spec, seed, data[spec.batch_size]).items():
+            for layer, values in layer_stats(spec, seed, data[spec.batch_size]).items():
                 rows.append(
-                    {
-                        "group": group,
-                        "variant": variant,
-                        "depth": spec.model.depth,
-                        "seed": seed,
-                        "layer": layer,
-                        "grad_norm": norm,
-                    }
+                    {"group": group, "variant": variant, "depth": spec.model.depth, "seed": seed, "layer": layer}
+                    | values
                 )
         log(f"seed {seed}: {len(settings['specs'])} networks, {time.perf_counter() - started:.1f} s so far")
     return pd.DataFrame(rows)

@@ -29,7 +29,7 @@ LAYOUT = study.study_layout(config)
 DATASET_RECORD = datasets.of(config)  # the dataset's record (data.name): its files, shapes, classes, mirrors
 RAW_FILES = [f"{LAYOUT.raw_dir()}/{name}" for name in DATASET_RECORD.files]
 DATASET = LAYOUT.dataset_file()
-# Reruns go by content, never by a file's time (README, "Rerunning"). Each rule's code is a `code` param: the
+# Reruns go by content, never by a file's time (docs/reruns.md). Each rule's code is a `code` param: the
 # hash of its script and of the library modules that script imports (codehash), so an edit of the training code
 # retrains and an edit of the report code reruns only the report; the download has none (its files are checked
 # against fixed checksums, so its code cannot change them). What a run's data is comes as the `data` param too
@@ -149,7 +149,7 @@ def run_spec(phase, group):
 
 def train_runtime(phase, group):
     """Minutes for SLURM: 10 + 2.5 s per epoch and stage, scaled by depth/7, well above the epoch times measured on
-    one CPU thread (the numbers: README, "Running on a cluster" and "Speed")."""
+    one CPU thread (the numbers: docs/cluster.md and docs/performance.md)."""
 
     def minutes(wildcards):
         spec = study.spec_of(config, _run(phase, group, wildcards))

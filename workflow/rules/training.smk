@@ -1,5 +1,5 @@
 # Two rules per training group, all from this one template: `train_baseline` and `fix_<name>` (the sigmoid/SGD
-# baselines at every depth, and every entry of `fixes:` in the config; see README, "Adding a fix") train the
+# baselines at every depth, and every entry of `fixes:` in the config; see docs/configuration.md, "Adding a fix") train the
 # full-budget runs; `screen_baseline` and `screen_<name>` train their learning-rate screen. Each job trains one
 # run: one variant at one learning rate, depth and seed. The checkpoint rule `select_learning_rates` reads the
 # screen and chooses each configuration's rate, which decides the final runs that the aggregate asks for.

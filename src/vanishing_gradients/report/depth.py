@@ -1,17 +1,13 @@
-"""The depth sweep (studies/depth.yaml): how deep each configuration still trains, at its own chosen rate per depth,
-beside its gradient flow at initialisation and the theory's depth scale (torch-free; figures in figures/depth.py)."""
+"""How deep each configuration trains: the sweep's table of outcomes by depth and the deepest depth trained.
+Computation only (the section's words are in ``sections.depth``)."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pandas as pd
 
 from .model import Study, flow_label
 from .stats import EXPLODING_RATIO, HEALTHY_RATIO, LEARNED
-from .text import join, pct, ratio_text
-from .theory import beside
 
 
 def sweep(study: Study) -> pd.DataFrame:
@@ -38,132 +34,3 @@ def deepest(frame: pd.DataFrame) -> int | None:
     """The deepest depth of one configuration whose whole interval is above 50%, or None."""
     trained = frame.loc[frame["trains"], "depth"]
     return int(trained.max()) if len(trained) else None
-
-
-DEPTH_CAPTION = (
-    "Test accuracy at the best validation epoch per depth (each depth at its own rate chosen on validation; mean "
-    "and 95% t-interval over seeds, clipped to [0, 100]), the deepest depth whose whole interval is above 50%, "
-    "layer 1's gradient ratio at initialisation at that depth's deepest sweep point, and mean-field theory's depth "
-    "scale ξ = 1/|ln χ₁| where it applies"
-)
-
-
-def depth_table(study: Study) -> pd.DataFrame:
-    frame = sweep(study)
-    theory = beside(study).set_index("label") if len(study.init_flow) else pd.DataFrame()
-    deepest_depth = frame["depth"].max()
-    rows = []
-    for name, rows_of in frame.groupby("configuration", sort=False):
-        row = {"configuration": name}
-        for r in rows_of.itertuples():
-            row[f"depth {r.depth}"] = pct(r.best_test_acc, r.best_test_acc_ci)
-        found = deepest(rows_of)
-        row["trains up to depth"] = str(found) if found else "none"
-        at = rows_of[rows_of["depth"] == deepest_depth]
-        row[f"init ratio at depth {deepest_depth}"] = (
-            ("0" if at.iloc[0]["zero"] else ratio_text(at.iloc[0]["init_ratio"]))
-            if len(at) and not pd.isna(at.iloc[0]["init_ratio"])
-            else "n/a"
-        )
-        xi = theory["depth_scale"].get(name, math.nan) if len(theory) else math.nan
-        row["depth scale ξ"] = "∞" if math.isinf(xi) else f"{xi:.2f}" if math.isfinite(xi) else "n/a"
-        rows.append(row)
-    return pd.DataFrame(rows).fillna("not trained")
-
-
-def depth_sentences(study: Study) -> list[str]:
-    """How deep each configuration trains, and whether its gradient flow at initialisation predicted it."""
-    frame = sweep(study)
-    if frame.empty:
-        return []
-    depths = sorted(frame["depth"].unique())
-    out = []
-    for name, rows_of in frame.groupby("configuration", sort=False):
-        found = deepest(rows_of)
-        at = rows_of.set_index("depth")
-        if found is None:
-            out.append(f"{name} trains at none of the depths {join([str(d) for d in depths])}.")
-            continue
-        accuracy = pct(at.loc[found, "best_test_acc"], at.loc[found, "best_test_acc_ci"])
-        text = f"{name} still trains at {found} layers ({accuracy})"
-        deeper = [d for d in at.index if d > found]
-        if deeper:
-            d = deeper[0]
-            text += f"; at {d}: {pct(at.loc[d, 'best_test_acc'], at.loc[d, 'best_test_acc_ci'])}"
-        gaps = [d for d in at.index if d < found and not at.loc[d, "trains"]]
-        if gaps:
-            text += f" (not at {join([str(d) for d in gaps])}, shallower)"
-        out.append(text + ".")
-    out += theory_depth_sentences(study, frame)
-    known = frame.dropna(subset=["flows"])
-    if len(known):
-        agree = known[known["flows"].astype(bool) == known["trains"]]
-        missed = known[known["flows"].astype(bool) != known["trains"]]
-        text = (
-            f"Gradient flow at initialisation (layer 1 receiving {HEALTHY_RATIO:g} to {EXPLODING_RATIO:g} times the "
-            f"output layer's gradient) matches whether the network trains in {len(agree)} of {len(known)} "
-            f"configurations and depths, against {int(known['trains'].sum())} of {len(known)} for the guess "
-            f'"it trains" everywhere and {int((~known["trains"]).sum())} for "it does not"'
-        )
-        if len(missed):
-            flowed = missed[missed["flows"].astype(bool)]
-            starved = missed[~missed["flows"].astype(bool)]
-            parts = []
-            if len(starved):
-                parts.append(
-                    "trains although its initial gradient vanishes or explodes: "
-                    + join(
-                        [
-                            f"{r.configuration} at {r.depth} (ratio {ratio_text(r.init_ratio)})"
-                            for r in starved.itertuples()
-                        ]
-                    )
-                )
-            if len(flowed):
-                parts.append(
-                    "does not train although its initial gradient flows: "
-                    + join([f"{r.configuration} at {r.depth}" for r in flowed.itertuples()])
-                )
-            text += "; it " + "; it ".join(parts)
-        out.append(text + ".")
-    return out
-
-
-def theory_depth_sentences(study: Study, frame: pd.DataFrame) -> list[str]:
-    """The theory's depth scale beside the deepest depth trained (SGD configurations it covers), and what the
-    weight-gradient ratio cannot show where the forward signal itself vanishes (q* = 0)."""
-    rows = beside(study)
-    rows = rows[rows["covered"] & (rows["optimizer"] == "sgd")].set_index("label")
-    deepest_of = {name: deepest(r) or 0 for name, r in frame.groupby("configuration", sort=False)}
-    pairs = [(name, rows.loc[name, "depth_scale"], deepest_of[name]) for name in rows.index if name in deepest_of]
-    out = []
-    if len(pairs) >= 3:
-        pairs.sort(key=lambda p: p[1])
-        listed = "; ".join(
-            f"{name}: ξ = {'∞' if math.isinf(xi) else f'{xi:.2g}'}, trains up to {d or 'no depth'}"
-            for name, xi, d in pairs
-        )
-        out.append(
-            f"Mean-field depth scale against the deepest depth trained, for the SGD configurations the theory covers "
-            f"(smallest ξ first): {listed}. Listed, not scored: {len(pairs)} configurations, with the depth trained "
-            f"censored at the deepest one tested ({max(study.runs['depth'])}), carry no test of the theory's bound."
-        )
-    vanishing = [name for name in rows.index if rows.loc[name, "q_star"] == 0 and name in deepest_of]
-    hidden = [
-        name
-        for name in vanishing
-        if len(frame[(frame["configuration"] == name) & (frame["flows"] == 1) & ~frame["trains"]])
-    ]
-    if hidden:
-        shrink = [
-            f"{name}: √χ₁ = {math.sqrt(rows.loc[name, 'chi_1']):.2f} per layer, "
-            f"{math.sqrt(rows.loc[name, 'chi_1']) ** (frame['depth'].max() - 1):.1e} over {frame['depth'].max()} layers"
-            for name in hidden
-        ]
-        out.append(
-            f"{join(hidden)} keep layer 1's weight gradient near the output layer's at every depth and still stop "
-            "training deeper: with small weights and no biases their forward signal itself vanishes (q* = 0), each "
-            f"layer's output smaller than its input ({'; '.join(shrink)}), which a ratio of weight gradients does "
-            "not show."
-        )
-    return out

@@ -30,7 +30,7 @@ from scipy import stats
 
 from ..study import BASELINE
 from .model import Study, run_label
-from .paired import clopper_pearson
+from .stats import clopper_pearson
 
 METRIC = "best_test_acc"  # the test accuracy at each run's best validation epoch
 VERDICTS = ("better", "worse", "equivalent", "inconclusive")

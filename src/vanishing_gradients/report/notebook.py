@@ -8,14 +8,15 @@ import contextlib
 import html
 import io
 import os
+import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from .figures import Plot
+from .figures import Animation, Plot
 from .model import Study
-from .text import contents, sections
+from .outline import contents, sections
 
 
 def _html(markup: str) -> None:
@@ -36,6 +37,34 @@ def show(plot: Plot, save_as: str | None = None, dpi: int = 90) -> None:
     if save_as:
         with atomic_path(save_as) as tmp:
             tmp.write_bytes(buffer.getvalue())
+
+
+# matplotlib's animation controls draw Font Awesome icons from a CDN; the report stays self-contained (and readable
+# offline) with characters of the report's own font instead. The flipped play icon first: it contains the other.
+ICONS = {
+    "fa fa-play fa-flip-horizontal": "◀",
+    "fa fa-minus": "−",
+    "fa fa-fast-backward": "|◀◀",
+    "fa fa-step-backward": "|◀",
+    "fa fa-pause": "❚❚",
+    "fa fa-play": "▶",
+    "fa fa-step-forward": "▶|",
+    "fa fa-fast-forward": "▶▶|",
+    "fa fa-plus": "+",
+}
+
+
+def animate(movie: Animation | None, dpi: int = 72) -> None:
+    """Display an animation as self-contained HTML (its frames embedded as PNGs, a slider and play buttons, nothing
+    fetched from elsewhere), with its alt text on the frame image; nothing for None."""
+    if movie is None:
+        return
+    movie.fig.set_dpi(dpi)
+    markup = movie.anim.to_jshtml(default_mode="once")
+    plt.close(movie.fig)
+    markup = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">', "", markup)
+    markup = re.sub(r'<i class="(fa [^"]+)"></i>', lambda m: ICONS.get(m.group(1), "·"), markup)
+    _html(markup.replace("<img id=", f'<img alt="{html.escape(movie.alt)}" id=', 1))
 
 
 def table(frame: pd.DataFrame, caption: str | None = None, precision: int | None = None) -> None:

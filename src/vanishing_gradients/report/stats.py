@@ -26,9 +26,17 @@ NO_SATURATION = 0.0005  # a configuration whose saturated fraction never reaches
 
 
 # ---------------------------------------------------------------------------------------- intervals
+LEVEL = 0.95  # every interval of the report, unless a correction for many comparisons asks for another level
+
+
+def t_quantile(dof: int, level: float = LEVEL) -> float:
+    """The two-sided ``level`` quantile of Student's t with ``dof`` degrees of freedom (4.303 for 2 at 95%)."""
+    return float(scipy.stats.t.ppf(0.5 + level / 2, dof))
+
+
 def t_975(dof: int) -> float:
     """The two-sided 95% quantile of Student's t with ``dof`` degrees of freedom (12.706 for 1, 4.303 for 2)."""
-    return float(scipy.stats.t.ppf(0.975, dof))
+    return t_quantile(dof, 0.95)
 
 
 def mean_ci(values) -> tuple[float, float]:
@@ -48,9 +56,33 @@ def bounds(mean: float, half: float) -> tuple[float, float]:
     return mean - half, mean + half
 
 
-def t_interval(values) -> tuple[float, float]:
+def t_band(values) -> tuple[float, float]:
     """(low, high) of the 95% t-interval of the mean: seaborn's ``errorbar`` for every figure."""
     return bounds(*mean_ci(values))
+
+
+def interval(values, level: float = LEVEL, within: tuple[float, float] | None = None) -> tuple[float, float, float]:
+    """(mean, low, high) of the t interval of the mean at ``level``; NaN bounds for fewer than two values.
+    ``within``: the metric's range (e.g. (0, 1) for an accuracy): the interval never leaves it."""
+    x = np.asarray([v for v in values if not math.isnan(v)], dtype=float)
+    if len(x) == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(x.mean())
+    if len(x) < 2:
+        return mean, math.nan, math.nan
+    half = t_quantile(len(x) - 1, level) * float(x.std(ddof=1)) / math.sqrt(len(x))
+    low, high = mean - half, mean + half
+    if within is not None:
+        low, high = max(low, within[0]), min(high, within[1])
+    return mean, low, high
+
+
+def clopper_pearson(k: int, n: int, level: float = LEVEL) -> tuple[float, float]:
+    """Exact binomial interval of a proportion k/n."""
+    if n == 0:
+        return math.nan, math.nan
+    ci = scipy.stats.binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="exact")
+    return float(ci.low), float(ci.high)
 
 
 def log_mean_ci(values) -> tuple[float, float, float]:

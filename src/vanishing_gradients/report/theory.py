@@ -10,7 +10,7 @@ import pandas as pd
 
 from .. import specs, theory
 from ..study import tiled, variant_settings
-from .model import Study, flow_label, layer_order
+from .model import Study, layer_order
 from .stats import log_mean_ci
 
 # A gradient norm this small is at float32's edge in some element: the fit leaves such a depth out.
@@ -123,105 +123,3 @@ def predicted_lines(study: Study) -> pd.DataFrame:
             ratio = start["ratio"] * table.loc[label, "predicted"] ** (depth - start["depth"])
             rows.append({"label": label, "depth": depth, "ratio": ratio})
     return pd.DataFrame(rows, columns=["label", "depth", "ratio"])
-
-
-# ------------------------------------------------------------------------------------ table and words
-THEORY_CAPTION = (
-    "Per-layer gradient factor at initialisation, predicted by mean-field theory (√χ₁ at the fixed point q* of the "
-    "equal-shape hidden layers; 1/7 means the gradient is 7 times smaller one layer nearer the input) and measured "
-    "(a least-squares line through the log gradient norms of hidden layers 2 to D of the deepest measured network "
-    "whose norms all stay above 1e-30, geometric mean and 95% interval over seeds); ξ = 1/|ln χ₁| layers is the "
-    "theory's depth scale"
-)
-
-
-def _factor_interval(row) -> str:
-    if not math.isfinite(row.measured):
-        return "n/a"
-    text = theory.factor_text(row.measured)
-    if math.isfinite(row.measured_low) and row.measured_high > row.measured_low:
-        text += f" [{theory.factor_text(row.measured_low)}, {theory.factor_text(row.measured_high)}]"
-    return text + f" (depth {int(row.fit_depth)})"
-
-
-def theory_table(study: Study) -> pd.DataFrame:
-    rows = []
-    for r in beside(study).itertuples():
-        covered = {
-            "σ_w², σ_b²": f"{r.sigma_w2:.3g}, {r.sigma_b2:.3g}",
-            "q*": f"{r.q_star:.3g}",
-            "χ₁": f"{r.chi_1:.3g} ({r.phase})",
-            "predicted per layer": theory.factor_text(r.predicted),
-            "measured / predicted": f"{r.ratio:.3f}" if math.isfinite(r.ratio) else "n/a",
-            "depth scale ξ": "∞" if math.isinf(r.depth_scale) else f"{r.depth_scale:.2f}",
-        }
-        rows.append(
-            {
-                "configuration": r.label,
-                **(covered if r.covered else dict.fromkeys(covered, "")),
-                "measured per layer": _factor_interval(r),
-                "theory": "covers it" if r.covered else f"does not apply: {r.reason}",
-            }
-        )
-    columns = ["configuration", "σ_w², σ_b²", "q*", "χ₁", "predicted per layer", "measured per layer"]
-    return pd.DataFrame(rows, columns=[*columns, "measured / predicted", "depth scale ξ", "theory"])
-
-
-def theory_sentences(study: Study) -> list[str]:
-    from .text import join  # the report's formats (text imports nothing from here)
-
-    table = beside(study)
-    if table.empty:
-        return []
-    out = []
-    base = table[table["label"] == flow_label("baseline", "")]
-    if len(base) and base.iloc[0]["covered"]:
-        b = base.iloc[0]
-        out.append(
-            f"Why the baseline's gradient shrinks about {1 / b.predicted:.3g}-fold per layer: PyTorch's default init "
-            f"gives each weight the variance 1/(3·fan_in), so σ_w² = {b.sigma_w2:.3g} (and σ_b² = {b.sigma_b2:.2g}); "
-            f"the pre-activations settle at variance q* = {b.q_star:.3g}, where the sigmoid's slope is close to its "
-            f"maximum 1/4, and χ₁ = σ_w² E[σ′(√q* z)²] = {b.chi_1:.3g}: √χ₁ = {theory.factor_text(b.predicted)} per "
-            f"layer. Measured: {_factor_interval(b)}."
-        )
-    fits = table[table["covered"] & np.isfinite(table["ratio"])]
-    if len(fits):
-        worst = fits.loc[(np.log(fits["ratio"]).abs()).idxmax()]
-        out.append(
-            f"For the {len(fits)} configurations the theory covers, the measured factor is "
-            f"{fits['ratio'].min():.2f} to {fits['ratio'].max():.2f} times the predicted one (furthest: "
-            f"{worst.label}, measured {theory.factor_text(worst.measured)} against "
-            f"{theory.factor_text(worst.predicted)}); the theory is exact for infinitely wide layers, these have "
-            "128 units and take a few real batches."
-        )
-    for still, moves, shrinks in (
-        (fits[fits["q_star"] == 0], "vanishes (q* = 0)", "shrinks"),
-        (fits[np.isinf(fits["q_star"])], "grows without bound (q* infinite)", "grows"),
-    ):
-        if len(still):
-            out.append(
-                f"For {join(list(still['label']))} the forward signal itself {moves}: each layer's input {shrinks} "
-                f"layer by layer as fast as the backward signal does the other way, so a weight gradient, their "
-                "product, keeps its size (predicted ×1)."
-            )
-    edge = fits[fits["phase"] != "ordered"]
-    if len(edge):
-        out.append(
-            f"At the edge of chaos (χ₁ within 1% of 1) or beyond it (the gradient kept or growing towards the input): "
-            f"{join([f'{r.label} (χ₁ = {r.chi_1:.3g})' for r in edge.itertuples()])}."
-        )
-    absent = table[~table["covered"]]
-    if len(absent):
-        out.append(
-            "The theory does not apply, and no line is drawn, for "
-            + "; ".join(f"{r.label} ({r.reason})" for r in absent.itertuples())
-            + "."
-        )
-    adam = table[(table["optimizer"] == "adam") & table["covered"]]
-    if len(adam):
-        out.append(
-            f"For {join(list(adam['label']))} the theory predicts the gradient at initialisation, where no optimiser "
-            "has acted yet; it does not predict training: Adam divides each update by a running scale of that "
-            "parameter's own gradient."
-        )
-    return out

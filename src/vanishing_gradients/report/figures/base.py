@@ -53,3 +53,13 @@ def canvas(ax, panels: int, figsize: tuple[float, float], **subplots) -> Canvas:
 
 def listing(items) -> str:
     return ", ".join(map(str, items))
+
+
+@dataclass
+class Animation:
+    """A figure drawn frame by frame (``anim``, a matplotlib FuncAnimation) with its alt text: the notebook embeds
+    it as self-contained HTML with a slider (``notebook.animate``)."""
+
+    fig: plt.Figure
+    anim: object
+    alt: str

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..depth import sweep
+from ..formats import pct
 from ..model import Study, palette_for, unique
 from ..stats import EXPLODING_RATIO, HEALTHY_RATIO, LEARNED
-from ..text import pct
 from ..theory import predicted_lines
 from .base import Plot, canvas
 from .overview import init_flow_floor

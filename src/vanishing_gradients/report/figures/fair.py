@@ -1,5 +1,6 @@
-"""Figures of the fair comparison: validation accuracy against the learning rate (the screen), and every
-configuration's paired difference from the best one. Each takes the Study and optional ``ax``."""
+"""Figures of the fair comparison: validation accuracy against the learning rate (the screen), every
+configuration's difference from the reference (or the baseline) with its verdict and seeds, and the plateau's
+survival curve. Each takes the Study and optional ``ax``."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import pandas as pd
 
 from ..evidence import METRIC, Protocol
 from ..fair import ranking
+from ..formats import pct
 from ..model import Study, unique
-from ..text import pct, title
+from ..outline import title
 from .base import Canvas, Plot, canvas, plt
 
 
@@ -64,7 +66,7 @@ def lr_curves(study: Study, ax=None) -> Plot:
 MARKERS = {"better": "^", "worse": "v", "equivalent": "D", "inconclusive": "o"}
 
 
-def paired_ranking(study: Study, ax=None) -> Plot:
+def ranking_figure(study: Study, ax=None) -> Plot:
     """Every configuration against the reference at its depth: the difference of mean test accuracies with the
     corrected interval its verdict uses, each seed's difference from the reference's mean as a dot, the verdict as
     the marker, the equivalence margin shaded."""

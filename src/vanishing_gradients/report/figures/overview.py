@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from ..formats import pct
 from ..model import Study, palette_for, unique
-from ..stats import EXPLODING_RATIO, HEALTHY_RATIO, t_interval
-from ..text import pct
+from ..stats import EXPLODING_RATIO, HEALTHY_RATIO, t_band
 from ..theory import predicted_lines
 from .base import Plot, canvas
 
@@ -88,7 +88,7 @@ def lr_depth(study: Study, ax=None) -> Plot:
         hue="learning_rate",
         hue_order=order,
         marker="o",
-        errorbar=t_interval,
+        errorbar=t_band,
         err_style="bars",
         ax=ax,
         palette="rocket_r",
@@ -181,7 +181,7 @@ def cost(study: Study, ax=None) -> Plot:
             order=labels,
             hue="label",
             palette=study.palette,
-            errorbar=t_interval,
+            errorbar=t_band,
             ax=ax,
             legend=False,
         )

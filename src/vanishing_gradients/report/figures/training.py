@@ -9,20 +9,13 @@ import pandas as pd
 import seaborn as sns
 
 from ...layout import RUN_KEYS
+from ..formats import pct
 from ..model import Study, distance_from_output, layer_order
-from ..stats import NO_SATURATION, geo_mean, last_stage, log_interval, t_interval
-from ..text import pct
-from .base import Plot, canvas, listing
+from ..stats import NO_SATURATION, geo_mean, last_stage, log_interval, t_band
+from .base import Canvas, Plot, canvas, listing
 
 
 # --------------------------------------------------------------------------------------------- data
-def thinned_steps(study: Study, label: str, max_points: int = 400) -> pd.DataFrame:
-    """One configuration's per-step gradient norms, every k-th recorded step so that at most ~max_points remain."""
-    frame = study.grad_steps[study.grad_steps["label"] == label]
-    steps = np.sort(frame["step"].unique())
-    return frame[frame["step"].isin(steps[:: max(1, len(steps) // max_points)])]
-
-
 def layer_profile_data(study: Study, labels: list[str]) -> pd.DataFrame:
     """Per run and layer: the mean gradient norm over the last stage's epochs, and the layer's distance from the
     output (``below_output``: 0 for the output layer)."""
@@ -61,10 +54,17 @@ def saturated_labels(study: Study, labels: list[str]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------ figures
+# Below this many seeds a 95% t-band is mostly width (t = 12.7 at 2 seeds) and can leave a loss's or an
+# accuracy's range: each seed is drawn as a thin line instead, the mean over seeds as a thick one.
+SEEDS_FOR_BANDS = 4
+
+
 def curves(study: Study, labels: list[str], title_text: str, ax=None) -> Plot:
-    """Validation loss and accuracy per epoch (two panels), one line per configuration (mean and 95% t-interval
-    over seeds); the loss axis is logarithmic when the plotted losses span more than a decade."""
+    """Validation loss and accuracy per epoch (two panels), one colour per configuration: the mean over seeds with
+    its 95% t-band, or with fewer than SEEDS_FOR_BANDS seeds each seed as a thin line under the mean; the loss axis
+    is logarithmic when the plotted losses span more than a decade, and never goes below 0."""
     frame = study.metrics[study.metrics["label"].isin(labels)]
+    per_seed = frame.groupby("label")["seed"].nunique().max() < SEEDS_FOR_BANDS if len(frame) else False
     drawn = canvas(ax, 2, (12, 4))
     log_loss = False
     for ax, col, name in zip(
@@ -73,21 +73,19 @@ def curves(study: Study, labels: list[str], title_text: str, ax=None) -> Plot:
         ("validation loss (cross-entropy, nats)", "validation accuracy (fraction)"),
         strict=True,
     ):
-        sns.lineplot(
-            data=frame,
-            x="epoch",
-            y=col,
-            hue="label",
-            hue_order=labels,
-            errorbar=t_interval,
-            ax=ax,
-            palette=study.palette,
-        )
+        common = dict(data=frame, x="epoch", y=col, hue="label", hue_order=labels, ax=ax, palette=study.palette)
+        if per_seed:
+            sns.lineplot(**common, units="seed", estimator=None, linewidth=0.7, alpha=0.45, legend=False)
+            sns.lineplot(**common, errorbar=None, linewidth=1.8)
+        else:
+            sns.lineplot(**common, errorbar=t_band)
         if col == "val_loss":
             values = frame[col][np.isfinite(frame[col]) & (frame[col] > 0)]
             log_loss = len(values) > 0 and values.max() / values.min() > 10
             if log_loss:
                 ax.set_yscale("log")
+            else:  # a loss is never negative, whatever a band's width
+                ax.set_ylim(bottom=max(ax.get_ylim()[0], 0.0))
         if col == "val_acc":  # an accuracy lies in [0, 1]; a band of few seeds may reach beyond
             bottom, top = ax.get_ylim()
             ax.set_ylim(max(bottom, 0.0), min(top, 1.0))
@@ -99,24 +97,39 @@ def curves(study: Study, labels: list[str], title_text: str, ax=None) -> Plot:
         ax.legend(fontsize=7, title=None)
     final = frame[frame["epoch"] == frame.groupby("label")["epoch"].transform("max")]
     ends = final.groupby("label")["val_acc"].mean()
+    drawn_as = "each seed as a thin line under the mean over seeds" if per_seed else "means over seeds with 95% bands"
     alt = (
         f"Two line charts against epoch for {listing(labels)}: validation loss"
-        f"{' on a log scale' if log_loss else ''} (left) and validation accuracy (right), means over seeds with "
-        f"95% bands. Final validation accuracy: "
-        + "; ".join(f"{lab} {pct(ends[lab])}" for lab in labels if lab in ends)
-        + "."
+        f"{' on a log scale' if log_loss else ''} (left) and validation accuracy (right), {drawn_as}. Final "
+        "validation accuracy: " + "; ".join(f"{lab} {pct(ends[lab])}" for lab in labels if lab in ends) + "."
     )
     return drawn.finish(title_text, alt)
 
 
+def rolling_steps(study: Study, label: str, max_points: int = 400) -> pd.DataFrame:
+    """One configuration's per-step gradient norms as a rolling median over about 1/50 of its recorded steps (per
+    seed and layer: a step's norm jumps with its batch), then thinned to about ``max_points`` steps."""
+    frame = study.grad_steps[study.grad_steps["label"] == label].sort_values("step")
+    window = max(1, frame["step"].nunique() // 50)
+    frame = frame.assign(
+        grad_norm=frame.groupby(["seed", "layer"])["grad_norm"].transform(
+            lambda s: s.rolling(window, center=True, min_periods=1).median()
+        )
+    )
+    steps = np.sort(frame["step"].unique())
+    return frame[frame["step"].isin(steps[:: max(1, len(steps) // max_points)])]
+
+
 def grad_norm_over_training(study: Study, labels: list[str], title_text: str, ax=None, max_points: int = 400) -> Plot:
-    """Per-layer weight-gradient L2 norm against step, log scale, one panel per configuration (geometric mean
-    and interval over seeds)."""
+    """Per-layer weight-gradient L2 norm against step, log scale, one panel per configuration: each layer's rolling
+    median over steps, geometric mean over seeds (``rolling_steps``)."""
     # Not sharey: with a shared log axis matplotlib stops autoscaling the later panels' x-axes (seen: empty
     # panels); one y-range is set for all at the end instead.
     drawn = canvas(ax, len(labels), (5 * len(labels), 4))
+    batches = ", ".join(f"{b:g}" for b in study.runs["batch_size"].unique()) if "batch_size" in study.runs else ""
+    step = f"training step (batch of {batches})" if batches else "training step"
     for ax, label in zip(drawn.axes, labels, strict=True):
-        frame = thinned_steps(study, label, max_points)
+        frame = rolling_steps(study, label, max_points)
         sns.lineplot(
             data=frame,
             x="step",
@@ -124,7 +137,7 @@ def grad_norm_over_training(study: Study, labels: list[str], title_text: str, ax
             hue="layer",
             hue_order=layer_order(frame["layer"]),
             estimator=geo_mean,
-            errorbar=log_interval,
+            errorbar=None,
             ax=ax,
             palette="viridis",
             linewidth=1,
@@ -132,7 +145,7 @@ def grad_norm_over_training(study: Study, labels: list[str], title_text: str, ax
         ax.set_yscale("log")
         ax.relim()
         ax.autoscale_view()
-        ax.set(xlabel="training step (batch of 512)", ylabel="‖∇W‖₂ (L2 norm of weight gradient)", title=label)
+        ax.set(xlabel=step, ylabel="‖∇W‖₂, rolling median", title=label)
         ax.legend(fontsize=7, title="layer")
     low = min(ax.get_ylim()[0] for ax in drawn.axes)
     high = max(ax.get_ylim()[1] for ax in drawn.axes)
@@ -140,7 +153,8 @@ def grad_norm_over_training(study: Study, labels: list[str], title_text: str, ax
         ax.set_ylim(low, high)
     alt = (
         f"Line charts, one per configuration ({listing(labels)}): the L2 norm of each layer's weight gradient "
-        "against training step on a log scale, one line per layer from hidden1 (input side) to output."
+        "against training step on a log scale (a rolling median over steps, geometric mean over seeds), one line "
+        "per layer from hidden1 (input side) to output."
     )
     return drawn.finish(title_text, alt)
 
@@ -213,6 +227,19 @@ def grad_heatmap(study: Study, label: str, title_text: str | None = None, vrange
     return drawn.finish(None, alt)
 
 
+def layer_panels(frame: pd.DataFrame, labels: list[str], ax, height: float, **line) -> Canvas:
+    """One panel per configuration of ``labels``: one line per layer (input to output, viridis) of ``frame``'s
+    per-epoch rows of one statistic against epoch; ``line`` goes to seaborn's lineplot (estimator, errorbar)."""
+    drawn = canvas(ax, len(labels), (5 * len(labels), height), sharey=True)
+    for ax, label in zip(drawn.axes, labels, strict=True):
+        sub = frame[frame["label"] == label]
+        order = layer_order(sub["layer"])
+        sns.lineplot(data=sub, x="epoch", y="value", hue="layer", hue_order=order, ax=ax, palette="viridis", **line)
+        ax.set(xlabel="epoch", title=label)
+        ax.legend(fontsize=7, title="layer")
+    return drawn
+
+
 def saturation_per_layer(study: Study, labels: list[str], title_text: str, ax=None) -> Plot | None:
     """Saturated (or dead) unit fraction per hidden layer and epoch, one panel per configuration that has any
     (``saturated_labels``); None when none has."""
@@ -220,22 +247,9 @@ def saturation_per_layer(study: Study, labels: list[str], title_text: str, ax=No
     if not drawn_labels:
         return None
     frame = study.epoch_stat("saturation", labels)
-    drawn = canvas(ax, len(drawn_labels), (5 * len(drawn_labels), 3.6), sharey=True)
-    for ax, label in zip(drawn.axes, drawn_labels, strict=True):
-        sub = frame[frame["label"] == label]
-        sns.lineplot(
-            data=sub,
-            x="epoch",
-            y="value",
-            hue="layer",
-            hue_order=layer_order(sub["layer"]),
-            errorbar=t_interval,
-            ax=ax,
-            palette="viridis",
-            linewidth=1,
-        )
-        ax.set(xlabel="epoch", ylabel="saturated units (fraction)", title=label, ylim=(-0.02, 1.02))
-        ax.legend(fontsize=7, title="layer")
+    drawn = layer_panels(frame, drawn_labels, ax, 3.6, errorbar=t_band, linewidth=1)
+    for ax in drawn.axes:
+        ax.set(ylabel="saturated units (fraction)", ylim=(-0.02, 1.02))
     means = frame.groupby("label")["value"].mean()
     alt = (
         f"Line charts, one per configuration ({listing(drawn_labels)}): the fraction of saturated (or dead) units "

@@ -1,0 +1,128 @@
+"""Section "The problem": whether the sigmoid/SGD baseline learns at each depth, at any rate of the grid, and what
+its gradients and units do."""
+
+from __future__ import annotations
+
+from ...measures import SATURATION_DEFINITIONS
+from ...study import BASELINE
+from ..figures.teaching import signals_data
+from ..formats import join, outcome, pct, ratio_text
+from ..model import Study, flow_label
+from ..stats import LEARNED, NO_SATURATION
+
+
+def rate_text(study: Study, lr: float) -> str:
+    """'its chosen rate 0.3' in a study that screened its rates; 'rate 0.3' where every rate was fixed (nothing was
+    chosen)."""
+    return f"its chosen rate {lr:g}" if len(study.screen) else f"rate {lr:g}"
+
+
+def learning_rate_sentences(study: Study) -> list[str]:
+    """At which depths the sigmoid/SGD baseline learns at some rate of the grid (the screen's validation
+    accuracy), and whether, at its chosen rate with the full budget, it still learns."""
+    screen = study.screen[study.screen["group"] == BASELINE]
+    if screen.empty:
+        return []
+    best = screen.groupby(["depth", "lr"])["score"].mean().unstack("lr")
+    lrs = ", ".join(f"{lr:g}" for lr in best.columns)
+    sel = study.config.get("selection", {})
+    out = [
+        f"Learning rates screened: {lrs} ({sel.get('epochs', '?')} epochs each, screening seeds "
+        f"{join([str(s) for s in sel.get('seeds', [])])}; score: mean validation accuracy of the last "
+        f"{sel.get('score_epochs', '?')} epochs, mean over the seeds)."
+    ]
+    for depth, row in best.iterrows():
+        learned = [f"{lr:g}" for lr, v in row.items() if v >= LEARNED]
+        top = row.idxmax()
+        text = f"{depth} hidden layers: best score {pct(row.max())} at rate {top:g}"
+        text += f"; above {LEARNED:.0%} at {join(learned)}" if learned else f"; at no rate above {LEARNED:.0%}"
+        out.append(text + ".")
+    full = study.baseline_summary.sort_values("depth")
+    for row in full.itertuples():
+        out.append(f"At {rate_text(study, row.lr)} with the full budget, depth {row.depth}: {outcome(row)}.")
+    never = [int(d) for d, row in best.iterrows() if (row < LEARNED).all()]
+    failed = set(full.loc[full["accuracy_class"] == "not learned", "depth"])
+    if never and len(never) == len(best):
+        out.append(
+            "No depth learns at any rate, not even the shallowest: this budget is too small to tell depth from "
+            "the learning rate (a preset this small cannot answer the question)."
+        )
+    elif never and set(never) <= failed and min(never) > min(best.index):
+        out.append(
+            f"With {join([str(d) for d in never])} hidden layers no rate of the grid ({lrs}) learns in the screen, "
+            "nor with the full budget at the course's rate, while shallower ones learn: within this grid, one "
+            "global SGD rate and this budget, depth stops the sigmoid network. That does not rule out a rate for "
+            "each layer (Adam's per-parameter rates are one: see its section), nor a later escape beyond the budget."
+        )
+    return out
+
+
+def problem_sentences(study: Study) -> list[str]:
+    """What the course's baselines show, in words, from the numbers."""
+    out = []
+    for row in study.baseline_summary.sort_values("depth").itertuples():
+        verdict = {"learned": "learned", "not learned": "did not learn"}.get(row.accuracy_class)
+        if verdict is None:  # mixed: the interval straddles 50%
+            verdict = (
+                f"learned in {row.seeds_learned} of {row.seeds} seeds, with an interval too wide to place above 50%"
+                if row.seeds_learned == row.seeds
+                else f"learned in {row.seeds_learned} of {row.seeds} seeds only"
+            )
+        out.append(
+            f"With {row.depth} hidden layers (SGD at {rate_text(study, row.lr)}) the sigmoid MLP {verdict}: "
+            f"{outcome(row)} (chance: {study.chance:.0%}); layer 1's gradient norm was "
+            f"{ratio_text(row.ratio, row.ratio_low, row.ratio_high)} times the output layer's."
+        )
+    return out
+
+
+def saturation_notes(study: Study, labels: list[str]) -> list[str]:
+    """A sentence for each configuration whose saturation panel would be empty or all zeros (it gets no panel)."""
+    out = []
+    for label in labels:
+        values = study.epoch_stat("saturation", [label])["value"]
+        if values.empty:
+            out.append(f"{label}: no saturation recorded.")
+        elif values.max() < NO_SATURATION:
+            out.append(
+                f"{label}: no saturated units in any layer or epoch (at most "
+                f"{pct(values.max(), digits=2)}; {SATURATION_DEFINITIONS[study.activation(label)]})."
+            )
+    return out
+
+
+def saturation_sentence(study: Study, labels: list[str]) -> str:
+    """Were the sigmoid units saturated? The answer decides what explains the vanishing gradient."""
+    frame = study.epoch_stat("saturation", labels)
+    if frame.empty:
+        return "No saturation was recorded."
+    worst = frame.loc[frame["value"].idxmax()]
+    text = (
+        f"Saturation ({SATURATION_DEFINITIONS['sigmoid']}) reached at most {pct(worst['value'])} "
+        f"({worst['label']}, {worst['layer']}, epoch {worst['epoch']})."
+    )
+    if worst["value"] < 0.05:
+        text += (
+            " The units were not saturated: the gradient shrinks because every sigmoid layer multiplies it "
+            "by σ′(x) ≤ 0.25 and by small weights, layer after layer."
+        )
+    return text
+
+
+def mechanism_sentences(study: Study, depth: int) -> list[str]:
+    """What the mechanism figure measured for the baseline at ``depth``: where its pre-activations lie, the slope
+    there, and how much of the backward signal reaches layer 1 at initialisation."""
+    data = signals_data(study, depth)
+    data = data[data["label"] == flow_label(BASELINE, "")]
+    if data.empty:
+        return []
+    first, last = data.iloc[0], data.iloc[-1]
+    return [
+        f"At initialisation, {depth} hidden layers: every layer's pre-activations lie between "
+        f"{data['pre_q05'].min():.2g} and {data['pre_q95'].max():.2g} (5% to 95%), in the sigmoid's steep middle, "
+        f"where its mean slope is {data['slope'].min():.3f} to {data['slope'].max():.3f}: the units are not "
+        "saturated, and still each layer passes the backward signal on multiplied by at most 1/4 and by its weights.",
+        f"The backward signal (RMS of the gradient reaching a layer's output) is {first['backward_rms']:.2g} at layer "
+        f"1 against {last['backward_rms']:.2g} at layer {depth}: {first['backward_rms'] / last['backward_rms']:.2g} "
+        "times as large.",
+    ]
