@@ -272,11 +272,16 @@ def test_report_has_every_section_and_every_figure_has_alt_text(rendered):
     assert "3 seeds (1, 2, 3)" in rendered and "95% t-intervals" in rendered and "draw each seed" in rendered
     assert "▶" in rendered and "bootstrapcdn" not in rendered  # the animations' controls: nothing fetched
     images = re.findall(r"<img [^>]*>", rendered)
-    # the answer's profile; the baselines' curves, gradients over steps, heatmap, mean/max bars, update ratio and
-    # profile animation (saturation is all zero: a sentence; the synthetic has no signals: no mechanism figure);
-    # lr-depth, the screen's lr curves, init flow; per fix and depth: curves, profile, update ratio, heatmap (5), and
-    # per fix its profile animation (5); the paired ranking, ranked, cost and the plateau's survival curve
-    assert len(images) == 1 + 6 + 3 + 5 * 4 + 5 + 4
+    # the baselines' curves, gradients over steps, heatmap, mean/max bars, update ratio and profile animation
+    # (saturation is all zero: a sentence; the synthetic has no signals: no mechanism figure); lr-depth, the screen's
+    # lr curves, init flow; per fix and depth: curves, update ratio, heatmap (5), and per fix its profile animation
+    # (5); the paired ranking, ranked, cost and the plateau's survival curve. The gradient profiles (the answer's
+    # and one per fix and depth) are interactive SVG figures.
+    assert len(images) == 6 + 3 + 5 * 3 + 5 + 4
+    assert len(re.findall(r'<figure [^>]*role="img"', rendered)) == 1 + 5
+    assert (
+        rendered.count("Hover over a point") == 1 + 5 and len(re.findall(r'id="f[0-9a-f]{8}-legend-0"', rendered)) == 6
+    )
     for image in images:
         alt = re.search(r'alt="([^"]*)"', image)
         assert alt and len(alt.group(1)) > 40 and "No description" not in alt.group(1), image[:200]
@@ -601,3 +606,18 @@ def test_the_answer_is_computed_from_the_tables_the_sections_show(study):
         line = next(line for line in said if line.startswith(f"**Compared {against}**"))
         assert f"({len(rows)} comparisons" in line
         assert all(f"{n} {verdict}" in line for verdict, n in rows["verdict"].value_counts().items())
+
+
+def test_the_profile_shows_values_on_hover_and_a_legend_click_hides_a_configuration(study):
+    labels = study.baseline_labels()
+    plot = figures.layer_profile(study, labels, "profile")
+    assert len(plot.toggles) == 2 * len(labels)  # a legend entry's line and its text
+    markup = notebook.interactive_svg(plot)
+    values = figures.layer_profile_data(study, labels).groupby(["label", "below_output"])["value"].apply(stats.geo_mean)
+    titles = [html.unescape(t) for t in re.findall(r"<title>([^<]*)</title>", markup)]
+    assert f"baseline d7, output layer: mean ‖∇W‖₂ {values[('baseline d7', 0)]:.3g}" in titles
+    assert f"baseline d3, 3 below the output: mean ‖∇W‖₂ {values[('baseline d3', 3)]:.3g}" in titles
+    for entry, members in plot.toggles.items():  # every id the script names is in the figure, once
+        for gid in (entry, *members):
+            assert len(re.findall(rf'<g id="f[0-9a-f]{{8}}-{gid}">', markup)) == 1, gid
+    assert "<svg" in markup and "addEventListener" in markup and "<?xml" not in markup

@@ -7,8 +7,10 @@ import base64
 import contextlib
 import html
 import io
+import json
 import os
 import re
+import uuid
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -26,17 +28,64 @@ def _html(markup: str) -> None:
 
 
 def show(plot: Plot, save_as: str | None = None, dpi: int = 90) -> None:
-    """Display a figure in the notebook as an embedded PNG with its alt text, optionally save it too, free it."""
+    """Display a figure in the notebook as an embedded PNG with its alt text (an interactive one as inline SVG,
+    ``interactive_svg``), optionally save it as PNG too, free it."""
     from ..storage import atomic_path
 
     buffer = io.BytesIO()
     plot.fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    if plot.hover or plot.toggles:
+        _html(interactive_svg(plot))
+    else:
+        data = base64.b64encode(buffer.getvalue()).decode()
+        _html(f'<img alt="{html.escape(plot.alt)}" src="data:image/png;base64,{data}"/>')
     plt.close(plot.fig)
-    data = base64.b64encode(buffer.getvalue()).decode()
-    _html(f'<img alt="{html.escape(plot.alt)}" src="data:image/png;base64,{data}"/>')
     if save_as:
         with atomic_path(save_as) as tmp:
             tmp.write_bytes(buffer.getvalue())
+
+
+# A click on a legend entry hides (or shows again) what it names, and dims the entries that share those members
+# (a legend's line and its text). PREFIX and TOGGLES are filled in per figure.
+TOGGLE_SCRIPT = """<script>(function () {
+  const prefix = PREFIX, toggles = TOGGLES;
+  const same = (a, b) => JSON.stringify(toggles[a]) === JSON.stringify(toggles[b]);
+  for (const entry of Object.keys(toggles)) {
+    const el = document.getElementById(prefix + entry);
+    if (!el) continue;
+    el.style.cursor = "pointer";
+    el.addEventListener("click", () => {
+      const hide = el.dataset.hidden !== "1";
+      for (const key of Object.keys(toggles).filter((k) => same(k, entry))) {
+        const e = document.getElementById(prefix + key);
+        if (e) { e.dataset.hidden = hide ? "1" : "0"; e.style.opacity = hide ? 0.3 : 1; }
+      }
+      for (const member of toggles[entry]) {
+        const t = document.getElementById(prefix + member);
+        if (t) t.style.display = hide ? "none" : "";
+      }
+    });
+  }
+})();</script>"""
+
+
+def interactive_svg(plot: Plot) -> str:
+    """The figure as inline SVG (its own ids made unique in the page): each artist of ``plot.hover`` shows its text
+    on hover, and a click on a legend entry of ``plot.toggles`` hides or shows what it names."""
+    buffer = io.StringIO()
+    plot.fig.savefig(buffer, format="svg", bbox_inches="tight")
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg") :]  # no XML prolog inside HTML
+    prefix = f"f{uuid.uuid4().hex[:8]}-"
+    for gid in {*plot.hover, *plot.toggles, *(g for gids in plot.toggles.values() for g in gids)}:
+        title = f"<title>{html.escape(plot.hover[gid])}</title>" if gid in plot.hover else ""
+        svg = svg.replace(f'<g id="{gid}">', f'<g id="{prefix}{gid}">{title}', 1)
+    script = TOGGLE_SCRIPT.replace("PREFIX", json.dumps(prefix)).replace("TOGGLES", json.dumps(plot.toggles))
+    note = "Hover over a point for its value; click a legend entry to hide or show that configuration."
+    return (
+        f'<figure role="img" aria-label="{html.escape(plot.alt)}" style="margin:0">{svg}'
+        f'<figcaption style="font-size:small">{note}</figcaption></figure>{script}'
+    )
 
 
 # matplotlib's animation controls draw Font Awesome icons from a CDN; the report stays self-contained (and readable

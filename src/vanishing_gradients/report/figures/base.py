@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import matplotlib
 
@@ -17,10 +17,14 @@ import numpy as np  # noqa: E402
 
 @dataclass
 class Plot:
-    """A finished figure with its alt text (what it shows, for readers who cannot see it)."""
+    """A finished figure with its alt text (what it shows, for readers who cannot see it). An interactive one also
+    has ``hover`` (an artist's gid -> the text shown on it) and ``toggles`` (a legend entry's gid -> the gids that a
+    click on it hides or shows)."""
 
     fig: plt.Figure
     alt: str
+    hover: dict[str, str] = field(default_factory=dict)
+    toggles: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass

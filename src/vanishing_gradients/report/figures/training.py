@@ -184,8 +184,9 @@ def layer_profile(study: Study, labels: list[str], title_text: str, ax=None) -> 
     ax.set(
         xlabel="layer, counted from the output (input side on the left)", ylabel="mean ‖∇W‖₂ over training (log scale)"
     )
-    ax.legend(fontsize=8, title=None)
+    legend = ax.legend(fontsize=8, title=None)
     out = per_run.groupby(["label", "below_output"])["value"].apply(geo_mean)
+    hover, toggles = _interactive(ax, legend, [lab for lab in labels if lab in set(per_run["label"])], out)
     alt = (
         "Line chart, log scale: the mean weight-gradient norm of each layer over training, layers counted from "
         "the output (right) towards the input (left), one line per configuration. "
@@ -196,7 +197,34 @@ def layer_profile(study: Study, labels: list[str], title_text: str, ax=None) -> 
         )
         + "."
     )
-    return drawn.finish(title_text, alt)
+    plot = drawn.finish(title_text, alt)
+    plot.hover, plot.toggles = hover, toggles
+    return plot
+
+
+def _interactive(ax, legend, labels: list[str], values: pd.Series) -> tuple[dict, dict]:
+    """Hover texts on every point and a click on a legend entry that hides or shows its configuration: each drawn
+    line (seaborn adds them in hue order, before the legend's own) and band get an id, each point an invisible
+    marker with its value (``notebook.show`` draws such a figure as SVG with these as titles and a small script)."""
+    bands = [c for c in ax.collections if c.get_gid() is None][: len(labels)]
+    hover, toggles = {}, {}
+    for i, label in enumerate(labels):
+        ax.lines[i].set_gid(f"line-{i}")
+        members = [f"line-{i}"]
+        if len(bands) == len(labels):
+            bands[i].set_gid(f"band-{i}")
+            members.append(f"band-{i}")
+        for k, value in values[label].items():
+            point = ax.scatter([k], [value], s=90, alpha=0.0)
+            point.set_gid(f"point-{i}-{k}")
+            where = "output layer" if k == 0 else f"{k} below the output"
+            hover[f"point-{i}-{k}"] = f"{label}, {where}: mean ‖∇W‖₂ {value:.3g}"
+            members.append(f"point-{i}-{k}")
+        if legend is not None and i < len(legend.get_texts()):
+            legend.get_lines()[i].set_gid(f"legend-{i}")
+            legend.get_texts()[i].set_gid(f"legendtext-{i}")
+            toggles[f"legend-{i}"] = toggles[f"legendtext-{i}"] = members
+    return hover, toggles
 
 
 def grad_heatmap(study: Study, label: str, title_text: str | None = None, vrange=None, ax=None) -> Plot:
