@@ -11,10 +11,19 @@ from ..model import Study, flow_label
 from ..stats import LEARNED, NO_SATURATION
 
 
-def rate_text(study: Study, lr: float) -> str:
-    """'its chosen rate 0.3' in a study that screened its rates; 'rate 0.3' where every rate was fixed (nothing was
-    chosen)."""
-    return f"its chosen rate {lr:g}" if len(study.screen) else f"rate {lr:g}"
+def rate_text(
+    study: Study, lr: float, group: str = BASELINE, variant: str = "sigmoid", depth: int | None = None
+) -> str:
+    """'its chosen rate 0.3' where the screen chose it; 'rate 0.01 (no rate of the grid learned in the screen)' where
+    it chose none (the course's rate is trained then); 'rate 0.3' where every rate was fixed (nothing was chosen)."""
+    if not len(study.screen):
+        return f"rate {lr:g}"
+    sel = study.selection
+    if depth is not None and "outcome" in sel:
+        rows = sel[(sel["group"] == group) & (sel["variant"] == variant) & (sel["depth"] == depth)]
+        if len(rows) and rows["outcome"].iloc[0] == "none":
+            return f"rate {lr:g} (no rate of the grid learned in the screen)"
+    return f"its chosen rate {lr:g}"
 
 
 def learning_rate_sentences(study: Study) -> list[str]:
@@ -39,7 +48,9 @@ def learning_rate_sentences(study: Study) -> list[str]:
         out.append(text + ".")
     full = study.baseline_summary.sort_values("depth")
     for row in full.itertuples():
-        out.append(f"At {rate_text(study, row.lr)} with the full budget, depth {row.depth}: {outcome(row)}.")
+        out.append(
+            f"At {rate_text(study, row.lr, depth=row.depth)} with the full budget, depth {row.depth}: {outcome(row)}."
+        )
     never = [int(d) for d, row in best.iterrows() if (row < LEARNED).all()]
     failed = set(full.loc[full["accuracy_class"] == "not learned", "depth"])
     if never and len(never) == len(best):
@@ -69,7 +80,8 @@ def problem_sentences(study: Study) -> list[str]:
                 else f"learned in {row.seeds_learned} of {row.seeds} seeds only"
             )
         out.append(
-            f"With {row.depth} hidden layers (SGD at {rate_text(study, row.lr)}) the sigmoid MLP {verdict}: "
+            f"With {row.depth} hidden layers (SGD at {rate_text(study, row.lr, depth=row.depth)}) the sigmoid MLP "
+            f"{verdict}: "
             f"{outcome(row)} (chance: {study.chance:.0%}); layer 1's gradient norm was "
             f"{ratio_text(row.ratio, row.ratio_low, row.ratio_high)} times the output layer's."
         )
