@@ -162,11 +162,14 @@ def test_smoke_run_trains_every_run_and_reports_it(smoke_run):
     page = (smoke_run / "results/smoke/report/report.html").read_text()
     figures = re.findall(r"<img [^>]*>", page)
     assert len(figures) >= 20, "figures are missing or not embedded"
-    assert all('src="data:image/png;base64,' in f and 'alt="' in f for f in figures)
+    assert all('alt="' in f for f in figures)
+    # a still figure embeds its PNG; an animation's frame image gets its frames, embedded, from its script
+    stills = [f for f in figures if "_anim_img" not in f]
+    assert all('src="data:image/png;base64,' in f for f in stills) and len(stills) < len(figures)
     assert 'src="http' not in page, "the report must not load anything from the internet"
     text = html.unescape(page)
     for heading in (
-        "1. Setup",
+        "1. The answer",
         "2. The problem",
         "3. Learning rates, chosen on validation",
         "4. Gradient flow at initialisation",
@@ -174,6 +177,7 @@ def test_smoke_run_trains_every_run_and_reports_it(smoke_run):
         "6. Comparison",
         "7. Cost",
         "8. Conclusions",
+        "9. Appendix: the setup and the configuration",
         "Is it depth, or a learning rate",
     ):
         assert heading in text, heading
@@ -236,11 +240,17 @@ def test_smoke_report_shows_the_sections_tables_and_sentences_the_library_comput
     for frame in (*frames, init_flow.theory_table(S)):
         for cell in frame.astype(str).to_numpy().ravel():
             assert f">{cell}</td>" in unescaped, cell
-    per_fix = sum(2 + len(S.labels(g, d)) for g in S.fix_groups for d in S.depths(g))
+    # per fix and depth: curves, update ratio, a heatmap per configuration; per fix: its profile animation
+    per_fix = sum(2 + len(S.labels(g, d)) for g in S.fix_groups for d in S.depths(g)) + len(S.fix_groups)
     saturation = 1 if figures.saturated_labels(S, course) else 0
     screened = 2 if len(S.screen) else 0  # the baselines by depth and rate, and every configuration's rates
-    # init flow, then the ranking, the ranked summary, the plateau's survival curve and the cost
-    assert len(re.findall(r"<img ", page)) == screened + 4 + saturation + 1 + per_fix + 4
+    # the baselines' curves, gradients over steps and heatmap, their mean/max bars, update ratio and animation, and
+    # the mechanism where the init flow measured the baselines' deepest depth (the profiles are SVG, not images)
+    mechanism = 1 if figures.mechanism(S, "baseline", "", S.baselines["depth"].max()) else 0
+    signals = 1 if figures.signals_at_init(S, init_flow.signals_depth(S)) else 0
+    # init flow and the signals, then the ranking, the ranked summary, the plateau's survival curve and the cost
+    expected = screened + 3 + 3 + mechanism + saturation + 1 + signals + per_fix + 4
+    assert len(re.findall(r"<img ", page)) == expected
 
 
 def test_the_project_folder_gets_nothing_written_into_it(smoke_run):
