@@ -19,11 +19,6 @@ def pct(value: float, half: float = math.nan, digits: int = 1) -> str:
     return f"{100 * value:.{digits}f}%"
 
 
-def percent(value: float) -> str:
-    """'87.9%' or 'n/a'."""
-    return pct(value)
-
-
 def points(value: float) -> str:
     """A difference of accuracies in points, signed: '+1.2', or '' where there is none."""
     return "" if not math.isfinite(value) else f"{100 * value:+.1f}"

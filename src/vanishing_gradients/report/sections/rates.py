@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..evidence import METRIC
 from ..fair import course_rates
-from ..formats import accuracy_text, percent
+from ..formats import accuracy_text, pct
 from ..model import Study, run_label
 from ..stats import CONFIG_KEYS, LEARNED
 
@@ -171,8 +171,8 @@ def check_table(study: Study) -> pd.DataFrame:
                 {
                     "configuration": label,
                     "rate": lr,
-                    "screen score": percent(short.get(lr, math.nan)),
-                    "full-budget score": percent(long.get(lr, math.nan)),
+                    "screen score": pct(short.get(lr, math.nan)),
+                    "full-budget score": pct(long.get(lr, math.nan)),
                     "screen's choice": lr == short.fillna(-1).idxmax() if len(short) else False,
                     "full budget's choice": lr == long.fillna(-1).idxmax(),
                 }
@@ -216,7 +216,7 @@ def robustness_display(table: pd.DataFrame) -> pd.DataFrame:
             "to": [rate(v) for v in table["to"]],
             "span (decades)": ["–" if math.isnan(v) else f"{v:.1f}" for v in table["decades"]],
             "no failing rate between": ["yes" if c else "no" for c in table["contiguous"]],
-            "best score": [percent(v) for v in table["best score"]],
+            "best score": [pct(v) for v in table["best score"]],
             "final seeds SD (points)": ["–" if math.isnan(v) else f"{v:.2f}" for v in table["final seeds SD (points)"]],
         }
     )
