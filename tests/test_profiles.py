@@ -66,11 +66,14 @@ def test_every_rule_says_what_its_job_does_in_one_message_line():
 
 
 def test_a_dry_run_gives_each_jobs_details_when_asked(tmp_path):
-    """One line a job by default; VG_JOB_DETAILS=1 gives Snakemake's own job details to debug a plan."""
+    """One line a job by default (no reason: the selection's names hundreds of files); `--quiet progress` (replacing
+    the profile's `quiet: [reason]`) adds each job's reason; VG_JOB_DETAILS=1 gives Snakemake's own job details."""
     project = copy_project(tmp_path)
     short = snakemake(project, "-n").stdout
+    why = snakemake(project, "-n", "--quiet", "progress").stdout
     long = snakemake(project, "-n", details=True).stdout
-    assert "Screening baseline sigmoid" in short and "output: " not in short
+    assert "Screening baseline sigmoid" in short and "output: " not in short and "Reason: " not in short
+    assert re.search(r"^Job \d+: Screening baseline sigmoid.*\nReason: Missing output files: ", why, flags=re.M)
     assert "output: results/default/screen/" in long and "wildcards: " in long
 
 
@@ -90,6 +93,7 @@ def test_a_study_on_the_terminal_is_one_line_a_job_with_each_result_and_no_stray
     result = snakemake(project, "--cores", "2", "--configfile", "tiny.yaml")
     terminal = result.stdout + result.stderr
     assert "Shell command" not in terminal and "Kernel is running over TCP" not in terminal
+    assert "Reason: " not in terminal
     assert "Job 0: Study 'tiny' done: its report is results/tiny/report/report.html" in terminal
     assert re.search(r"^Round 0: a rate for each of 1 configurations", terminal, flags=re.M), terminal
     trained = re.findall(r"^(screen|runs)/fashion_mnist/baseline/sigmoid/.*: test acc [0-9.]+, grad ratio", terminal,
