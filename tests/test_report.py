@@ -1,9 +1,11 @@
 """The report, rendered from a synthetic aggregate whose outcomes are known: sections, figures with alt text, and
 numbers and conclusions equal to what the aggregate says."""
 
+import base64
 import copy
 import dataclasses
 import html
+import io
 import math
 import re
 import shutil
@@ -591,6 +593,30 @@ def test_the_update_ratio_bars_and_the_profile_over_epochs_are_drawn_from_the_re
     assert movie is not None and "2 of them" in movie.alt
     page = movie.anim.to_jshtml()  # self-contained: both frames embedded, a slider to move between them
     assert page.count("data:image/png;base64") == 2 and 'type="range"' in page
+
+
+def test_embedded_images_are_compacted_to_256_colours_at_their_size(study, monkeypatch):
+    from PIL import Image
+
+    shown = []
+    monkeypatch.setattr(notebook, "_html", shown.append)
+    labels = study.baseline_labels()
+    movie = figures.profile_animation(study, labels, "profile", frames=2)
+    notebook.animate(movie)
+    frames = re.findall(r"data:image/png;base64,((?:[A-Za-z0-9+/=]|\\\n)+)", shown[0])
+    assert len(frames) == 2 and 'alt="' in shown[0]
+    for frame in frames:
+        with Image.open(io.BytesIO(base64.b64decode(frame.replace("\\\n", "")))) as image:
+            assert image.mode == "P" and len(image.getcolors(256)) <= 256  # a palette image: 256 colours at most
+            assert image.size == (round(movie.fig.get_figwidth() * 72), round(movie.fig.get_figheight() * 72))
+    raw = io.BytesIO()
+    figures.curves(study, labels, "curves").fig.savefig(raw, format="png", dpi=90)
+    small = notebook.compact_png(raw.getvalue())
+    assert len(small) < len(raw.getvalue())
+    with Image.open(io.BytesIO(raw.getvalue())) as before, Image.open(io.BytesIO(small)) as after:
+        assert before.size == after.size
+        difference = np.abs(np.asarray(before.convert("RGB"), float) - np.asarray(after.convert("RGB"), float))
+        assert difference.mean() < 1.0  # on a 0-255 scale: no visible change
 
 
 def test_the_answer_is_computed_from_the_tables_the_sections_show(study):

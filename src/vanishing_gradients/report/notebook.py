@@ -27,6 +27,30 @@ def _html(markup: str) -> None:
     display(HTML(markup))
 
 
+def compact_png(raw: bytes) -> bytes:
+    """A PNG with at most 256 colours (no dithering): the report's plots have few colours, and their embedded
+    images shrink about 3-fold (the default study's report from 9.4 MB to 4.0 MB) with no visible change."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(raw)) as image:
+        palette = image.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    buffer = io.BytesIO()
+    palette.save(buffer, format="PNG", optimize=True)
+    return min(buffer.getvalue(), raw, key=len)
+
+
+# An embedded PNG as matplotlib's animations write it: base64 in a JavaScript string, broken by "\<newline>".
+_FRAME = re.compile(r"(data:image/png;base64,)((?:[A-Za-z0-9+/=]|\\\n)+)")
+
+
+def _compact_frames(markup: str) -> str:
+    def compact(match: re.Match) -> str:
+        raw = base64.b64decode(match.group(2).replace("\\\n", ""))
+        return match.group(1) + base64.b64encode(compact_png(raw)).decode()
+
+    return _FRAME.sub(compact, markup)
+
+
 def show(plot: Plot, save_as: str | None = None, dpi: int = 90) -> None:
     """Display a figure in the notebook as an embedded PNG with its alt text (an interactive one as inline SVG,
     ``interactive_svg``), optionally save it as PNG too, free it."""
@@ -37,7 +61,7 @@ def show(plot: Plot, save_as: str | None = None, dpi: int = 90) -> None:
     if plot.hover or plot.toggles:
         _html(interactive_svg(plot))
     else:
-        data = base64.b64encode(buffer.getvalue()).decode()
+        data = base64.b64encode(compact_png(buffer.getvalue())).decode()
         _html(f'<img alt="{html.escape(plot.alt)}" src="data:image/png;base64,{data}"/>')
     plt.close(plot.fig)
     if save_as:
@@ -109,7 +133,7 @@ def animate(movie: Animation | None, dpi: int = 72) -> None:
     if movie is None:
         return
     movie.fig.set_dpi(dpi)
-    markup = movie.anim.to_jshtml(default_mode="once")
+    markup = _compact_frames(movie.anim.to_jshtml(default_mode="once"))
     plt.close(movie.fig)
     markup = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">', "", markup)
     markup = re.sub(r'<i class="(fa [^"]+)"></i>', lambda m: ICONS.get(m.group(1), "·"), markup)
