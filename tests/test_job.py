@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT, tiny_data
 
 from vanishing_gradients import aggregate, data, job, progress
-from vanishing_gradients.gradstats import Callback
+from vanishing_gradients.callbacks import Callback
 from vanishing_gradients.layout import RunId, StudyLayout
 from vanishing_gradients.procs import process_start
 from vanishing_gradients.specs import ModelSpec, TrainSpec

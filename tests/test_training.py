@@ -10,19 +10,28 @@ import torch
 from conftest import tiny_data
 from torch import nn
 
-from vanishing_gradients import checkpoints, specs, training
-from vanishing_gradients.gradstats import (
-    Callback,
-    GradientRecorder,
-    SaturationMonitor,
-    epoch_record,
-    epochs_frame,
-    norms,
-    steps_frame,
-)
+from vanishing_gradients import checkpoints, job, specs, training
+from vanishing_gradients.callbacks import BestEpoch, Callback, epoch_record
+from vanishing_gradients.gradstats import GradientRecorder, SaturationMonitor, epochs_frame, norms, steps_frame
 from vanishing_gradients.measures import grad_ratio
 from vanishing_gradients.models import MLP
 from vanishing_gradients.specs import ModelSpec, Stage, TrainSpec, stages
+
+
+class Killed(Exception):
+    """A job killed in the middle of a run."""
+
+
+class KillAt(Callback):
+    """Kills the run at the end of the epoch that ``when(row)`` picks (stage and epoch of the run), before that
+    epoch's checkpoint: the last one on disk is the epoch before."""
+
+    def __init__(self, when):
+        self.when = when
+
+    def epoch_done(self, row, records):
+        if self.when(row):
+            raise Killed
 
 
 def small_spec(**overrides):
@@ -128,6 +137,24 @@ def test_a_callback_sees_every_step_and_epoch_and_can_add_to_the_metrics():
     _, run = training.train(spec, tiny_data(n_train=200), log=lambda m: None, callbacks=[counter])
     assert counter.steps == spec.epochs * 4 and counter.epochs == spec.epochs  # 200 samples in batches of 64
     assert all("weight_sum" in row for row in run.metrics)
+
+
+def test_any_callback_can_end_a_stage_and_the_trainer_says_why():
+    class TwoEpochsAStage(Callback):
+        def start_stage(self, index):
+            self.done = 0
+
+        def stop_reason(self):
+            return "two epochs are enough" if self.done >= 2 else None
+
+        def epoch_done(self, row, records):
+            self.done += 1
+
+    messages = []
+    spec = small_spec(model=ModelSpec(depth=3, width=16), schedule=(1, 2), epochs=4)
+    _, run = training.train(spec, tiny_data(), log=messages.append, callbacks=[TwoEpochsAStage()])
+    assert [m["stage"] for m in run.metrics] == [1, 1, 2, 2, 3, 3] and run.stopped_early
+    assert "two epochs are enough: stage 3 ends early" in messages
 
 
 def test_statistics_come_from_the_callbacks_and_each_is_declared_once():
@@ -275,20 +302,10 @@ def test_checkpoint_resume_gives_the_same_result_as_an_uninterrupted_run(tmp_pat
     data = tiny_data()
     spec = small_spec(model=ModelSpec(depth=3, width=16), schedule=(1, 2), epochs=3)
     _, full = training.train(spec, data, log=lambda m: None)
-
-    class Killed(Exception):
-        pass
-
-    lines = []
-
-    def killer(message):
-        lines.append(message)
-        if "stage 2/3 epoch 2/3" in message:
-            raise Killed  # the job dies right after writing this epoch's checkpoint... or before it
-
     ckpt = tmp_path / "not-yet-made" / "run.ckpt"
-    with pytest.raises(Killed):
-        training.train(spec, data, checkpoint=ckpt, log=killer)
+    with pytest.raises(Killed):  # in stage 2's second epoch (the run's fifth), before its checkpoint
+        kill = KillAt(lambda row: (row["stage"], row["epoch"]) == (2, 5))
+        training.train(spec, data, checkpoint=ckpt, log=lambda m: None, callbacks=[kill])
     assert ckpt.exists()
     # a kill between the two writes of a checkpoint leaves one record too many: it must be dropped
     checkpoints._append_records(checkpoints.records_path(ckpt), {"grad_steps": {}, "grad_epochs": {}})
@@ -337,6 +354,22 @@ def test_grad_ratio_uses_the_last_stage():
         }
     )
     assert grad_ratio(steps) == pytest.approx((0.25 + 0.75) / 2)
+
+
+def test_flushing_subnormals_changes_no_number_of_a_run_that_makes_none():
+    """The job flushes subnormal floats to zero (``job.torch_settings``), for the speed of saturated runs; a run
+    that makes no subnormals ends bitwise the same."""
+    spec, data = small_spec(epochs=2), tiny_data()
+    _, plain = training.train(spec, data, log=lambda m: None)
+    try:
+        job.torch_settings(torch.get_num_threads())
+        _, flushed = training.train(spec, data, log=lambda m: None)
+    finally:
+        torch.set_flush_denormal(False)
+    drop = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert drop(flushed.metrics) == drop(plain.metrics)
+    pd.testing.assert_frame_equal(flushed.frame("grad_steps"), plain.frame("grad_steps"))
+    assert (flushed.test_loss, flushed.best_test_acc) == (plain.test_loss, plain.best_test_acc)
 
 
 def test_norms_never_underflow_to_zero(monkeypatch):
@@ -405,16 +438,18 @@ def test_patience_ends_a_stage_early_and_a_resumed_run_stops_at_the_same_epoch(t
     assert run.stopped_early and len(run.metrics) == 3  # the first epoch, then two without a better one
     assert any("ends early" in m for m in messages)
 
-    class Killed(Exception):
-        pass
-
-    def killer(message):
-        if "epoch 3/30" in message:
-            raise Killed  # after the last epoch's checkpoint: the resumed run must not train a fourth
-
     ckpt = tmp_path / "run.ckpt"
-    with pytest.raises(Killed):
-        training.train(spec, tiny_data(), checkpoint=ckpt, log=killer)
+
+    class KillOnceSaved(Callback):
+        """Asked before the best epoch's stop: the job dies once epoch 3's checkpoint is written."""
+
+        def stop_reason(self):
+            if ckpt.exists() and torch.load(ckpt, weights_only=True)["epoch"] == 3:
+                raise Killed
+
+    with pytest.raises(Killed):  # the resumed run must not train a fourth epoch
+        callbacks = [KillOnceSaved(), *training.default_callbacks(spec)]
+        training.Trainer(spec, tiny_data(), checkpoint=ckpt, log=lambda m: None, callbacks=callbacks).fit()
     _, resumed = training.train(spec, tiny_data(), checkpoint=ckpt, log=lambda m: None)
     assert len(resumed.metrics) == 3 and resumed.stopped_early
     assert (resumed.best_epoch, resumed.best_test_acc) == (run.best_epoch, run.best_test_acc)
@@ -442,7 +477,7 @@ def test_patience_never_ends_a_run_still_at_chance():
 def test_patience_counts_once_a_run_has_left_chance():
     """Stale epochs are counted from the stage's best only once that best passed the threshold: a plateau at
     chance of any length, then an escape, then two epochs without a better one."""
-    best, model = training.BestEpoch(threshold=0.2), MLP(ModelSpec(depth=1, width=4))
+    best, model = BestEpoch(threshold=0.2), MLP(ModelSpec(depth=1, width=4))
     accs = [0.10, 0.11, 0.10, 0.11, 0.10, 0.10, 0.10, 0.10, 0.35, 0.60, 0.58, 0.59]
     stale = []
     for epoch, acc in enumerate(accs, start=1):
@@ -474,17 +509,10 @@ def test_a_run_budget_gives_a_schedule_the_steps_of_a_plain_run():
 def test_a_run_resumed_within_a_partial_epoch_ends_like_an_uninterrupted_one(tmp_path):
     spec = small_spec(model=ModelSpec(depth=3, width=16), epochs=2, budget="run", schedule=(1, 1, 1), lr=0.3)
     _, whole = training.train(spec, tiny_data(), log=lambda m: None)
-
-    class Killed(Exception):
-        pass
-
-    def killer(message):
-        if message.startswith("stage 3/5"):
-            raise Killed
-
     ckpt = tmp_path / "run.ckpt"
-    with pytest.raises(Killed):
-        training.train(spec, tiny_data(), checkpoint=ckpt, log=killer)
+    with pytest.raises(Killed):  # in stage 3's first epoch
+        kill = KillAt(lambda row: row["stage"] == 3)
+        training.train(spec, tiny_data(), checkpoint=ckpt, log=lambda m: None, callbacks=[kill])
     _, resumed = training.train(spec, tiny_data(), checkpoint=ckpt, log=lambda m: None)
     assert resumed.steps == whole.steps and resumed.metrics == [
         {**m, "seconds": r["seconds"]} for m, r in zip(whole.metrics, resumed.metrics, strict=True)
@@ -507,17 +535,9 @@ def test_a_checkpoint_never_resumes_on_other_data(tmp_path, change):
     """A changed split, subset or dataset starts the run afresh (a kill and a changed validation size resumed
     the old state before, mixing epochs of two splits)."""
     spec, data = small_spec(epochs=3), tiny_data()
-
-    class Killed(Exception):
-        pass
-
-    def killer(message):
-        if "epoch 2/3" in message:  # logged before epoch 2's checkpoint: epoch 1's is on disk
-            raise Killed
-
     ckpt = tmp_path / "run.ckpt"
-    with pytest.raises(Killed):
-        training.train(spec, data, checkpoint=ckpt, log=killer)
+    with pytest.raises(Killed):  # in epoch 2, before its checkpoint: epoch 1's is on disk
+        training.train(spec, data, checkpoint=ckpt, log=lambda m: None, callbacks=[KillAt(lambda r: r["epoch"] == 2)])
     assert ckpt.exists()
     other = dict(data)
     split = "train" if change == "labels" else change
@@ -539,16 +559,10 @@ def test_a_checkpoint_resumes_only_under_the_code_that_made_it(tmp_path):
     spec, data = small_spec(epochs=3), tiny_data()
     assert checkpoints.fingerprint(spec, data, "a") != checkpoints.fingerprint(spec, data, "b")
 
-    class Killed(Exception):
-        pass
-
-    def killer(message):
-        if "epoch 2/3" in message:  # epoch 1's checkpoint is on disk
-            raise Killed
-
     def killed_run(ckpt):
-        with pytest.raises(Killed):
-            training.train(spec, data, checkpoint=ckpt, log=killer, code="a")
+        with pytest.raises(Killed):  # in epoch 2: epoch 1's checkpoint is on disk
+            kill = KillAt(lambda row: row["epoch"] == 2)
+            training.train(spec, data, checkpoint=ckpt, log=lambda m: None, callbacks=[kill], code="a")
         assert ckpt.exists()
 
     killed_run(tmp_path / "other" / "run.ckpt")

@@ -1,9 +1,8 @@
-"""Per-layer gradient statistics recorded while training, as callbacks of the training loop.
+"""Per-layer gradient statistics recorded while training, as callbacks of the training loop (``callbacks``), and
+the tidy tables of their records.
 
 Everything is accumulated on the training device and moved to the host once per epoch: a per-step
-``.item()`` would stall a GPU. Each callback declares the per-epoch statistics it measures (``statistics``:
-name -> meaning) and gives their values in a record of its own; the trainer gathers every callback's values
-into the epoch's ``grad_epochs`` record, so the statistics of the table are those of the callbacks. Here:
+``.item()`` would stall a GPU. Here:
 
 * ``GradientRecorder``: the L2 norm of each ``Linear`` layer's weight gradient every ``step_every`` steps
   (its own ``grad_steps`` record), and per epoch ``grad_norm``, ``grad_abs_mean``, ``weight_norm`` and
@@ -19,101 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-EPOCHS = "grad_epochs"  # the record (and table) of every callback's per-epoch statistics
-
-
-class Callback:
-    """A hook into the training loop (training.Trainer). A new statistic is a new callback, not a loop edit.
-
-    Per epoch: ``start_epoch``; per step ``before_step`` (after ``backward()``, before the optimiser step)
-    and ``after_step``; the validation pass, observed by the forward hooks of ``evaluation_hooks``; then
-    ``end_epoch``, which may add columns to the epoch's metrics row (the trainer's columns are there: stage,
-    epoch, training and validation loss and accuracy) and returns the callback's own records of the epoch by
-    name; then ``epoch_statistics``, the values of the statistics it declares in ``statistics``; last
-    ``epoch_done``, which sees the finished epoch: every callback's columns and records (for loggers). A
-    callback reads no other callback's record, so their order does not matter (it orders the table's rows).
-    ``state_dict``/``load_state_dict`` carry what the callback must keep across a checkpoint; ``close`` runs
-    when the run ends (also when it fails).
-    """
-
-    # The per-epoch statistics of each layer that this callback measures: name -> what it is. They are the
-    # ``statistic`` values of the grad_epochs table; ``epoch_statistics`` gives their values.
-    statistics: ClassVar[dict[str, str]] = {}
-
-    def start_epoch(self, model) -> None:
-        pass
-
-    def before_step(self) -> None:
-        pass
-
-    def after_step(self) -> None:
-        pass
-
-    def evaluation_hooks(self, model) -> list:
-        return []
-
-    def end_epoch(self, model, row: dict) -> dict | None:
-        """Columns added to ``row``; returns the callback's own records of the epoch by name (None: none)."""
-        return None
-
-    def epoch_statistics(self, model) -> dict:
-        """The epoch's values of ``statistics``: ``{"layers": [names], statistic: one value per layer, ...}``,
-        for the layers measured (a layer or statistic left out has no row in the table)."""
-        return {}
-
-    def epoch_done(self, row: dict, records: dict) -> None:
-        pass
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def declared_statistics(callbacks) -> dict[str, str]:
-    """Every statistic the callbacks declare, in their order; a statistic declared twice is an error."""
-    out: dict[str, str] = {}
-    for callback in callbacks:
-        for name, meaning in callback.statistics.items():
-            if name in out:
-                raise ValueError(f"two callbacks declare the statistic {name!r} (one is {type(callback).__name__})")
-            out[name] = meaning
-    return out
-
-
-def epoch_record(layers: list[str], statistics: list[str], parts: list[dict]) -> dict:
-    """The callbacks' ``epoch_statistics`` of one epoch as one compact record: a value and a measured flag per
-    (layer, statistic). ``layers``: the model's layers in order (any other layer a callback names follows)."""
-    layers = list(layers)
-    for part in parts:
-        layers += [layer for layer in part.get("layers", []) if layer not in layers]
-    values = torch.full((len(layers), len(statistics)), float("nan"), dtype=torch.float64)
-    measured = torch.zeros(values.shape, dtype=torch.bool)
-    for part in parts:
-        rows = [layers.index(layer) for layer in part.get("layers", [])]
-        for name, column in part.items():
-            if name == "layers":
-                continue
-            if name not in statistics:
-                raise ValueError(f"a callback gave values of {name!r}, which no callback declares in `statistics`")
-            j = statistics.index(name)
-            values[rows, j] = torch.as_tensor(column, dtype=torch.float64).cpu()  # float32 values stay exact
-            measured[rows, j] = True
-    return {"layers": layers, "statistics": list(statistics), "values": values, "measured": measured}
-
-
-def epoch_values(record: dict, statistic: str) -> dict[str, float]:
-    """Layer -> value of one statistic in an epoch record, for the layers where it was measured."""
-    if statistic not in record["statistics"]:
-        return {}
-    j = record["statistics"].index(statistic)
-    return {
-        layer: float(record["values"][i, j]) for i, layer in enumerate(record["layers"]) if record["measured"][i, j]
-    }
+from .callbacks import EPOCHS, Callback
 
 
 def norms(tensors) -> torch.Tensor:
@@ -301,4 +206,4 @@ def epochs_frame(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["stage", "epoch", "layer", "statistic", "value"])
 
 
-FRAMES = {"grad_steps": steps_frame, "grad_epochs": epochs_frame}  # record name -> its tidy table
+FRAMES = {"grad_steps": steps_frame, EPOCHS: epochs_frame}  # record name -> its tidy table

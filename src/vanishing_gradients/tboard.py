@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from .gradstats import EPOCHS, Callback, epoch_values
+from .callbacks import EPOCHS, Callback, epoch_values
 
 
 class TensorBoardLogger(Callback):

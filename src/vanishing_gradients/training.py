@@ -2,9 +2,11 @@
 
 A run is a ``TrainSpec``: a model spec plus optimiser, learning rate, batch size, epochs, seed and an
 optional train-some-layers schedule. ``train`` preloads the data on the device once, shuffles with its own
-generator, keeps running sums on the device, records gradient statistics, evaluates in large batches under
-``inference_mode``, checkpoints after every epoch (atomically) and resumes from a checkpoint whose spec
-matches. A run whose training loss becomes NaN or infinite stops and is marked diverged.
+generator, keeps running sums on the device, evaluates in large batches under ``inference_mode``, checkpoints
+after every epoch (atomically) and resumes from a checkpoint whose spec matches. A run whose training loss
+becomes NaN or infinite stops and is marked diverged. Gradient statistics, the best epoch and early stopping are
+callbacks (``callbacks``), built by ``default_callbacks``; a caller adds its own. Process-wide torch settings
+(threads, subnormal floats) are the caller's: ``job.torch_settings``.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import torch
 from torch import nn
 
 from . import checkpoints
+from .callbacks import EPOCHS, BestEpoch, Callback, declared_statistics, epoch_record
 from .data import Split
-from .gradstats import EPOCHS, FRAMES, Callback, GradientRecorder, SaturationMonitor, declared_statistics, epoch_record
+from .gradstats import FRAMES, GradientRecorder, SaturationMonitor
 from .machine import release_free_memory
 from .models import MLP
 from .specs import Stage, TrainSpec, stage_steps, stages, steps_per_epoch, usable_samples
@@ -80,54 +83,6 @@ def evaluate(model: MLP, x: torch.Tensor, y: torch.Tensor, hooks: list | None = 
     return float(loss_sum) / len(y), float(correct) / len(y)
 
 
-class BestEpoch(Callback):
-    """Keeps the weights of the epoch with the best validation accuracy, for the test at that epoch.
-
-    Practice picks the epoch on validation: the last epoch is not the best one. ``stale`` counts the epochs of
-    the current stage since its best one, for early stopping (``TrainSpec.patience``), but only once the stage's
-    best validation accuracy has passed ``threshold``: a network on its plateau at chance reaches its highest
-    chance value within an epoch or two, and counting from there would stop it long before a late escape.
-    """
-
-    def __init__(self, threshold: float = 0.0):
-        self.threshold = threshold
-        self.best_acc, self.best_epoch, self.weights, self.active = -1.0, None, None, None
-        self.stage_best, self.stale = -1.0, 0
-
-    def start_stage(self) -> None:
-        self.stage_best, self.stale = -1.0, 0
-
-    def end_epoch(self, model, row: dict) -> None:
-        if row["val_acc"] > self.stage_best:
-            self.stage_best, self.stale = row["val_acc"], 0
-        elif self.stage_best > self.threshold:
-            self.stale += 1
-        if row["val_acc"] > self.best_acc:  # the first of equal epochs: the earliest best
-            self.best_acc, self.best_epoch, self.active = row["val_acc"], row["epoch"], model.active
-            self.weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-    def evaluate(self, model, x, y) -> tuple[float, float]:
-        """Test loss and accuracy of the best epoch's weights; the model keeps its own weights."""
-        if self.weights is None:
-            return math.nan, math.nan
-        final, active = {k: v.detach().clone() for k, v in model.state_dict().items()}, model.active
-        model.load_state_dict(self.weights)
-        model.active = self.active
-        try:
-            return evaluate(model, x, y)
-        finally:
-            model.load_state_dict(final)
-            model.active = active
-
-    def state_dict(self) -> dict:
-        keys = ("best_acc", "best_epoch", "weights", "active", "stage_best", "stale")
-        return {k: getattr(self, k) for k in keys}
-
-    def load_state_dict(self, state: dict) -> None:
-        for key, value in state.items():
-            setattr(self, key, value)
-
-
 @dataclass
 class RunLog:
     """Everything a run produces: a metrics row and compact records (by name, e.g. ``grad_steps``) per epoch,
@@ -153,10 +108,20 @@ class RunLog:
 
 
 # ---------------------------------------------------------------------------------------- trainer
+def default_callbacks(spec: TrainSpec) -> list[Callback]:
+    """The callbacks of every run: the best epoch (early stopping by ``patience``, counted once validation passes
+    ``patience_after`` x chance), the gradient statistics and the saturation. ``train(callbacks=...)`` adds to them."""
+    return [
+        BestEpoch(spec.patience_after / spec.model.classes, spec.patience),
+        GradientRecorder(spec.step_every, spec.stats_every),
+        SaturationMonitor(),
+    ]
+
+
 class Trainer:
-    """One run in small phases: ``restore`` a checkpoint, ``run_stage`` per stage of the schedule, ``run_epoch``
-    per epoch, ``end_epoch`` (the validation pass, then the callbacks), ``save`` after every epoch. Statistics,
-    the best epoch and progress are callbacks (``gradstats.Callback``)."""
+    """One run. ``fit`` is the loop: the stages of the schedule, the epochs of a stage, the steps of an epoch.
+    ``state_dict`` is what a checkpoint holds after an epoch and ``load_state_dict`` its mirror, which a resumed run
+    starts from. Everything else (statistics, the best epoch, early stopping, progress) is a callback."""
 
     def __init__(
         self,
@@ -165,15 +130,10 @@ class Trainer:
         device="cpu",
         checkpoint=None,
         log=print,
-        callbacks: list[Callback] = (),
+        callbacks: list[Callback] | None = None,
         code: str = "",
     ):
         self.spec, self.device, self.log = spec, torch.device(device), log
-        # Saturated sigmoids (weights N(0, 10), gradient normalisation) make subnormal floats (< 1.2e-38) in the
-        # backward pass, and x86 CPUs compute with them far slower (before this flush the full study's N(0, 10) runs
-        # took 4.1 s per epoch against ~0.9 s for the other 7-layer runs: README of 0.1.0, Speed). Flushing them
-        # to zero changes no number of the other runs (tested bitwise).
-        torch.set_flush_denormal(True)
         self.checkpoint = Path(checkpoint) if checkpoint else None
         self.identity = checkpoints.fingerprint(spec, data, code) if checkpoint else None
         torch.manual_seed(spec.seed)
@@ -185,99 +145,78 @@ class Trainer:
         self.train_x = pixels(images)
         self.val_x, self.val_y = _to_device(data["validation"], self.device)
         self.test = data["test"]
-        self.best = BestEpoch(spec.patience_after / spec.model.classes)
         # No callback reads another's record; their order is only that of the statistics in the tables.
-        self.callbacks = [self.best, GradientRecorder(spec.step_every, spec.stats_every), SaturationMonitor()]
-        self.callbacks += callbacks
+        self.callbacks = default_callbacks(spec) if callbacks is None else list(callbacks)
         self.statistics = declared_statistics(self.callbacks)
         self.per_epoch = steps_per_epoch(spec, len(self.train_y))
         self.plan, self.stage_steps = stages(spec), stage_steps(spec, self.per_epoch)
-        self.run_log = RunLog(statistics=self.statistics, budget_steps=self.budget_steps())
-
-    def budget_steps(self) -> int:
-        return sum(self.stage_steps)
+        self.run_log = RunLog(statistics=self.statistics, budget_steps=sum(self.stage_steps))
+        # Where the run stands: the stage (an index of ``plan``) and its epochs done, and the stage's optimiser.
+        self.stage, self.stage_epoch, self.optimizer = 0, 0, None
 
     def stage_epochs(self, index: int) -> int:
         """Epochs of a stage, its last one partial where the stage's steps end within an epoch."""
         return -(-self.stage_steps[index] // self.per_epoch)
 
-    def restore(self) -> dict | None:
-        """Load the last checkpoint of this run, if any: rebuild its stage's structure, weights and history."""
-        resume = checkpoints.load(self.checkpoint, self.identity, self.log)
-        if resume is None:
-            return None
-        for stage in self.plan[: resume["stage"] + 1]:
-            apply_stage(self.model, stage)  # rebuild the structure (heads) of that stage before loading weights
-        self.model.load_state_dict(resume["model"])
-        self.run_log = RunLog(**resume["run"], statistics=self.statistics, budget_steps=self.budget_steps())
-        for record in resume["records"]:
-            for name, value in record.items():
-                self.run_log.records.setdefault(name, []).append(value)
-        for callback in self.callbacks:
-            callback.load_state_dict(resume["callbacks"].get(type(callback).__name__, {}))
-        self.log(f"resumed from {self.checkpoint} at stage {resume['stage'] + 1}, epoch {resume['epoch']} of the stage")
-        return resume
-
-    def run(self) -> tuple[MLP, RunLog]:
+    # ------------------------------------------------------------------------------------------- the loop
+    def fit(self) -> tuple[MLP, RunLog]:
+        """Train from the checkpoint (if one of this run is there) to the end of the budget; then the test."""
         try:
-            resume = self.restore()
-            first = resume["stage"] if resume else 0
-            for index in range(first, len(self.plan)):
-                if not self.run_stage(index, resume if index == first else None):
-                    break
+            self.resume()
+            while self.stage < len(self.plan) and self.run_log.diverged_epoch is None:
+                if self.stage_epoch == 0:
+                    self.start_stage()
+                # a callback's stop is asked first: a resumed run whose stage had ended stops there too
+                while self.stage_epoch < self.stage_epochs(self.stage) and not self.stopped_by_callback():
+                    row, records = self.run_epoch()
+                    if not math.isfinite(row["train_loss"]):
+                        self.run_log.diverged_epoch = row["epoch"]
+                        self.log(
+                            f"training loss is {row['train_loss']} at epoch {row['epoch']}: run diverged, stopping"
+                        )
+                        break
+                    self.stage_epoch += 1
+                    self.save(records)
+                self.stage, self.stage_epoch = self.stage + 1, 0
+            self.evaluate_test()
         finally:
             for callback in self.callbacks:
                 callback.close()
-        test_x, test_y = _to_device(self.test, self.device)
-        self.run_log.test_loss, self.run_log.test_acc = evaluate(self.model, test_x, test_y)
-        self.run_log.best_epoch = self.best.best_epoch
-        self.run_log.best_test_loss, self.run_log.best_test_acc = self.best.evaluate(self.model, test_x, test_y)
         return self.model, self.run_log
 
-    def run_stage(self, index: int, resume: dict | None) -> bool:
-        """Train one stage from its first epoch, or from ``resume``; False if the run diverged."""
-        if resume is None:
-            params = apply_stage(self.model, self.plan[index])
-            self.best.start_stage()
-        else:
-            params = [p for p in self.model.parameters() if p.requires_grad]
+    def start_stage(self) -> None:
+        """Set up the stage's structure and trainable layers, with a fresh optimiser (the course's schedule)."""
+        apply_stage(self.model, self.plan[self.stage])
+        self.optimizer = self.new_optimizer()
+        for callback in self.callbacks:
+            callback.start_stage(self.stage)
+
+    def new_optimizer(self) -> torch.optim.Optimizer:
+        params = [p for p in self.model.parameters() if p.requires_grad]
         # foreach: one fused kernel per update term for all parameters; measured on the CPU 20% faster than
         # PyTorch's CPU default (a loop over parameters) for Adam and SGD, with bitwise identical weights.
-        optimizer = OPTIMIZER_CLASSES[self.spec.optimizer](params, lr=self.spec.lr, foreach=True)
-        if resume is not None:
-            optimizer.load_state_dict(resume["optimizer"])
-            self.shuffle.set_state(resume["shuffle"])
-            torch.set_rng_state(resume["torch_rng"])
-        self.model.train()
-        patience = self.spec.patience
-        # stage_epoch counts the epochs of this stage (``stage_epochs``: whole ones, the last one possibly partial);
-        # the metrics row's ``epoch`` counts every epoch of the run, across stages. The checkpoint's "epoch" is the
-        # stage's epochs done, all of them whole but its last: the steps left follow from it.
-        for stage_epoch in range(resume["epoch"] if resume else 0, self.stage_epochs(index)):
-            if patience is not None and self.best.stale >= patience:  # checked first: a resumed run stops too
-                self.run_log.stopped_early = True
-                self.log(f"no better validation accuracy in {patience} epochs: stage {index + 1} ends early")
-                break
-            steps = min(self.per_epoch, self.stage_steps[index] - stage_epoch * self.per_epoch)
-            row, records = self.run_epoch(optimizer, index, stage_epoch, steps)
-            if not math.isfinite(row["train_loss"]):
-                self.run_log.diverged_epoch = row["epoch"]
-                self.log(f"training loss is {row['train_loss']} at epoch {row['epoch']}: run diverged, stopping")
-                return False
-            self.save(index, stage_epoch + 1, optimizer, records)
-        return True
+        return OPTIMIZER_CLASSES[self.spec.optimizer](params, lr=self.spec.lr, foreach=True)
 
-    def run_epoch(self, optimizer, stage_index: int, stage_epoch: int, steps: int) -> tuple[dict, dict]:
-        """One pass over the shuffled training split (its first ``steps`` batches: fewer than an epoch's where a
-        stage's budget ends within it), then the callbacks' end of epoch; returns (row, records)."""
+    def stopped_by_callback(self) -> bool:
+        """True (and logged) where a callback asks to end the stage here (``BestEpoch``: no better epoch)."""
+        reason = next(filter(None, (callback.stop_reason() for callback in self.callbacks)), None)
+        if reason:
+            self.run_log.stopped_early = True
+            self.log(f"{reason}: stage {self.stage + 1} ends early")
+        return bool(reason)
+
+    def run_epoch(self) -> tuple[dict, dict]:
+        """One pass over the shuffled training split (its first ``steps`` batches: fewer than an epoch's where the
+        stage's budget ends within it), then the end of the epoch; returns (row, records)."""
         started = time.perf_counter()
-        model, n, batch = self.model, len(self.train_y), self.spec.batch_size
+        model, n, batch, optimizer = self.model, len(self.train_y), self.spec.batch_size, self.optimizer
+        steps = min(self.per_epoch, self.stage_steps[self.stage] - self.stage_epoch * self.per_epoch)
         for callback in self.callbacks:
             callback.start_epoch(model)
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
         order = torch.randperm(n, generator=self.shuffle).to(self.device)
-        seen = min(usable_samples(self.spec, n), steps * batch)  # a stage's budget may end within the epoch
+        seen = min(usable_samples(self.spec, n), steps * batch)
         for start in range(0, seen, batch):
             idx = order[start : start + batch]
             xb, yb = self.train_x[idx], self.train_y[idx]
@@ -293,7 +232,7 @@ class Trainer:
             loss_sum += loss.detach() * len(yb)
             correct += (logits.detach().argmax(1) == yb).sum()
         self.run_log.steps += -(-seen // batch)
-        tags = {"stage": stage_index + 1, "epoch": len(self.run_log.metrics) + 1}
+        tags = {"stage": self.stage + 1, "epoch": len(self.run_log.metrics) + 1}
         row = {**tags, "train_loss": float(loss_sum) / seen, "train_acc": float(correct) / seen}
         records = self.end_epoch(row)
         release_free_memory()
@@ -304,7 +243,7 @@ class Trainer:
         for name, record in records.items():
             self.run_log.records.setdefault(name, []).append(record)
         self.log(
-            f"stage {stage_index + 1}/{len(self.plan)} epoch {stage_epoch + 1}/{self.stage_epochs(stage_index)}: "
+            f"stage {self.stage + 1}/{len(self.plan)} epoch {self.stage_epoch + 1}/{self.stage_epochs(self.stage)}: "
             f"train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f} | "
             f"val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f} | {row['seconds']:.2f}s"
         )
@@ -331,15 +270,23 @@ class Trainer:
             callback.epoch_done(row, records)
         return records
 
-    def save(self, stage_index: int, stage_epochs_done: int, optimizer, records: dict) -> None:
-        """Checkpoint the state after a finished epoch (atomically), so that a killed run resumes from it."""
-        if self.checkpoint is None:
-            return
-        state = {
-            "stage": stage_index,
-            "epoch": stage_epochs_done,
+    def evaluate_test(self) -> None:
+        """The test loss and accuracy of the last epoch's weights; then each callback's end of run (the best
+        epoch's test)."""
+        test_x, test_y = _to_device(self.test, self.device)
+        self.run_log.test_loss, self.run_log.test_acc = evaluate(self.model, test_x, test_y)
+        for callback in self.callbacks:
+            for field_name, value in callback.end_run(self.model, lambda m: evaluate(m, test_x, test_y)).items():
+                setattr(self.run_log, field_name, value)
+
+    # ------------------------------------------------------------------------------------ the state
+    def state_dict(self) -> dict:
+        """The run's state after a finished epoch: what a checkpoint holds (its records apart)."""
+        return {
+            "stage": self.stage,
+            "epoch": self.stage_epoch,  # the stage's epochs done, all whole but its last: the steps left follow
             "model": self.model.state_dict(),
-            "optimizer": optimizer.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
             "shuffle": self.shuffle.get_state(),
             "torch_rng": torch.get_rng_state(),
             "callbacks": {type(c).__name__: c.state_dict() for c in self.callbacks},
@@ -350,7 +297,36 @@ class Trainer:
                 "steps": self.run_log.steps,
             },
         }
-        checkpoints.save(self.checkpoint, self.identity, state, records)
+
+    def load_state_dict(self, state: dict, records: list[dict]) -> None:
+        """The mirror of ``state_dict``: the stage's structure (its heads) rebuilt before the weights, its optimiser,
+        the random generators, the log with its per-epoch ``records`` and every callback's state."""
+        self.stage, self.stage_epoch = state["stage"], state["epoch"]
+        for stage in self.plan[: self.stage + 1]:
+            apply_stage(self.model, stage)
+        self.model.load_state_dict(state["model"])
+        self.optimizer = self.new_optimizer()
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.shuffle.set_state(state["shuffle"])
+        torch.set_rng_state(state["torch_rng"])
+        self.run_log = RunLog(**state["run"], statistics=self.statistics, budget_steps=sum(self.stage_steps))
+        for record in records:
+            for name, value in record.items():
+                self.run_log.records.setdefault(name, []).append(value)
+        for callback in self.callbacks:
+            callback.load_state_dict(state["callbacks"].get(type(callback).__name__, {}))
+
+    def resume(self) -> None:
+        """Continue from this run's checkpoint, if it has one made by the same settings, data and code."""
+        state = checkpoints.load(self.checkpoint, self.identity, self.log)
+        if state is not None:
+            self.load_state_dict(state, state["records"])
+            self.log(f"resumed from {self.checkpoint} at stage {self.stage + 1}, epoch {self.stage_epoch} of the stage")
+
+    def save(self, records: dict) -> None:
+        """Checkpoint the state after a finished epoch (atomically), so that a killed run resumes from it."""
+        if self.checkpoint is not None:
+            checkpoints.save(self.checkpoint, self.identity, self.state_dict(), records)
 
 
 def train(
@@ -362,10 +338,11 @@ def train(
     callbacks: list[Callback] = (),
     code: str = "",
 ) -> tuple[MLP, RunLog]:
-    """Train ``spec`` on ``data``; return the model and its log.
+    """Train ``spec`` on ``data`` with the default callbacks and ``callbacks``; return the model and its log.
 
     With ``checkpoint``, the whole state is saved (atomically) after every epoch; a killed run resumes from
     its last finished epoch and ends with the same numbers as an uninterrupted run, and only a state saved with
     the same settings, data and ``code`` (the hash of the training code) is resumed.
     """
-    return Trainer(spec, data, device, checkpoint, log, list(callbacks), code).run()
+    every = [*default_callbacks(spec), *callbacks]
+    return Trainer(spec, data, device, checkpoint, log, every, code).fit()
