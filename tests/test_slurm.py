@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from workflow_helpers import all_runs
 
 from vanishing_gradients import compare, study, validation  # tests/conftest.py puts src/ on sys.path
 from vanishing_gradients.layout import lr_name
@@ -116,7 +117,7 @@ def smoke_runs(project: Path) -> list:
     for overlay in SMOKE[1:]:
         update_config(config, yaml.safe_load((project / overlay).read_text()))
     validation.validate_config(config, str(project / "workflow/schemas/config.schema.yaml"))
-    return study.runs(config)  # one rate per optimiser: no screen, the final runs are known
+    return all_runs(config)  # one rate per optimiser: no screen, the final runs are known
 
 
 def submissions(output: str) -> dict[tuple, list[str]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import DEFAULT_FIXES, ROOT, merged_config
+from workflow_helpers import all_runs
 
 from vanishing_gradients import specs, study, validation
 from vanishing_gradients.layout import RunId
@@ -458,6 +459,6 @@ def test_quick_preset_is_small_real_and_unscreened():
         ("better_activation", "tanh", 7),
         ("normalization", "batchnorm", 7),
     ]
-    runs = study.runs(config)
+    runs = all_runs(config)
     assert len(runs) == 4 * 2 and {study.spec_of(config, r).epochs for r in runs} == {15}
     assert {r.lr for r in runs} == {0.3} and {r.study for r in runs} == {"quick"}

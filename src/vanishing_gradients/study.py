@@ -239,20 +239,6 @@ def expected_rates(config: dict) -> dict[tuple[str, str, int], list[float]]:
     return {(g, v, d): declared_rates(config, g, v) for g, v, d in configurations(config)}
 
 
-def provisional_choice(config: dict) -> dict[tuple[str, str, int], float]:
-    """A choice known before any screen: a one-rate grid's rate, else the course's rate (for planning and tests;
-    the workflow takes the screen's choice from ``select_learning_rates``)."""
-    return {
-        (g, v, d): grid(config, g, v)[0] if len(grid(config, g, v)) == 1 else course_lr(config, g, v)
-        for g, v, d in configurations(config)
-    }
-
-
-def runs(config: dict, chosen: dict[tuple[str, str, int], float] | None = None) -> list[RunId]:
-    """Every run of the study: the screen, then the final runs at ``chosen`` (default ``provisional_choice``)."""
-    return screening_runs(config) + final_runs(config, provisional_choice(config) if chosen is None else chosen)
-
-
 # ------------------------------------------------------------------------------ init flow (no training)
 def init_flow_variants(config: dict) -> list[tuple[str, str]]:
     """(group, variant) of every configuration measured at initialisation: the baseline (its first learning
