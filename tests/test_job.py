@@ -1,5 +1,6 @@
 """A training job: the run lock, the progress file, clean-up, and the optional TensorBoard output."""
 
+import json
 import os
 import subprocess
 import sys
@@ -154,3 +155,17 @@ def test_a_new_statistic_is_one_callback_and_lands_in_the_run_and_aggregate_tabl
     tables = StudyLayout("unit", "tiny").aggregate()
     aggregate.aggregate([run.outputs()["summary"]], [], tables)
     assert (pd.read_parquet(tables["grad_epochs"])["statistic"] == "weight_mean").sum() == 2 * 3  # epochs x layers
+
+
+def test_a_job_finds_the_snakemake_that_started_it_and_its_start_time():
+    """The watch on Snakemake (``stop_with_snakemake``) knows its ancestors up to the outermost process whose command
+    line names snakemake, each with its start time (psutil: the same on Linux and macOS)."""
+    child = "import json; from vanishing_gradients import job; print(json.dumps(job.snakemake_ancestors()))"
+    parent = "import subprocess, sys, os; print(os.getpid()); subprocess.run([sys.executable, '-c', sys.argv[1]])"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    out = subprocess.run(
+        [sys.executable, "-c", parent, child, "not-snakemake-but-named-so"],
+        capture_output=True, text=True, env=env, timeout=60, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    chain = json.loads(out[1])
+    assert [pid for pid, _ in chain] == [int(out[0])] and float(chain[0][1]) <= time.time()

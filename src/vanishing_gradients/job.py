@@ -16,6 +16,7 @@ from pathlib import Path
 from . import progress
 from .callbacks import Callback
 from .layout import RunId
+from .procs import command_line, parent, process_start
 from .specs import TrainSpec, total_epochs
 
 CHECKPOINT, LOCK = "checkpoint.pt", "lock"  # in the run's state folder, beside its progress file (progress.path)
@@ -37,6 +38,8 @@ def run_lock(path: Path, wait_s: float = 30.0):
 
     Waits up to ``wait_s`` for a holder that is ending (an orphaned trainer stops within seconds of its
     Snakemake's death), then raises RunLockedError naming the holder. The lock file is removed on release.
+    Not the filelock package: the error must name the holder (its pid and host, written in the lock file), so that
+    a user can act on it, and filelock keeps no holder's name.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + wait_s
@@ -76,37 +79,19 @@ def _same_file(fd: int, path: Path) -> bool:
 
 
 # ------------------------------------------------------------------------------- parent watchdog
-def _proc_stat(pid: int) -> tuple[int, str] | None:
-    """(parent pid, start time) of a live process from /proc; None if it is gone or a zombie (killed, not yet
-    reaped by its parent)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2 :].split()
-    return None if fields[0] in ("Z", "X") else (int(fields[1]), fields[19])
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
 def snakemake_ancestors(pid: int | None = None) -> list[tuple[int, str]]:
     """This process's ancestors up to the outermost ``snakemake`` process, as (pid, start time); [] when no
-    Snakemake started it (or there is no /proc)."""
+    Snakemake started it."""
     chain, outermost = [], None
     pid = os.getppid() if pid is None else pid
-    while pid > 1:
-        stat = _proc_stat(pid)
-        if stat is None:
+    while pid is not None and pid > 1:
+        started = process_start(pid)
+        if started is None:
             break
-        chain.append((pid, stat[1]))
-        if "snakemake" in _cmdline(pid):
+        chain.append((pid, started))
+        if "snakemake" in command_line(pid):
             outermost = len(chain)
-        pid = stat[0]
+        pid = parent(pid)
     return chain[:outermost] if outermost else []
 
 
@@ -132,8 +117,7 @@ def stop_with_snakemake(log, interval_s: float = 1.0) -> threading.Thread | None
         while True:
             time.sleep(interval_s)
             for pid, started in watched:
-                stat = _proc_stat(pid)
-                if stat is None or stat[1] != started:
+                if process_start(pid) != started:
                     log(f"process {pid} that started this job is gone (Snakemake killed?): stopping")
                     signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR1)
                     time.sleep(30)

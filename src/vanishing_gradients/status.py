@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from . import progress as progress_file
-from .procs import HAVE_PROC, pid_alive, process_start, process_started_at
+from .procs import pid_alive, process_start, process_started_at
 from .study import NAME
 
 MIN_WATCH = 0.5  # seconds: a job writes its progress once an epoch; refreshing faster only spins a core
@@ -44,8 +44,6 @@ def _state(entry: dict) -> str:
     pid = entry["pid"]
     if pid <= 0 or not pid_alive(pid):
         return "stopped"
-    if not HAVE_PROC:
-        return "running"  # cannot tell a reused pid from the writer
     started = process_start(pid)
     if started is None:
         return "stopped"  # a zombie
