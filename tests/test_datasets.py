@@ -17,7 +17,7 @@ from snakemake.utils import update_config
 
 from vanishing_gradients import data, datasets, specs, study, validation
 from vanishing_gradients.datasets import FASHION_MNIST, Dataset, RawFile
-from vanishing_gradients.report.model import Study
+from vanishing_gradients.report.model import ReportData
 from vanishing_gradients.report.outline import report_title
 from vanishing_gradients.study import ConfigError
 
@@ -123,7 +123,7 @@ def test_a_second_dataset_runs_through_the_same_code(tmp_path, monkeypatch):
     assert json.loads(Path(outputs["summary"]).read_text())["run"]["dataset"] == "tiny"
     assert all(s.model.in_features == 48 for _, _, s in study.init_flow_specs(config))
 
-    shown = Study(*(pd.DataFrame() for _ in range(5)), config=config)
+    shown = ReportData(*(pd.DataFrame() for _ in range(5)), config=config)
     assert report_title(shown).endswith("on Tiny") and shown.chance == pytest.approx(1 / 3)
 
 

@@ -10,7 +10,7 @@ from scipy import stats
 
 from vanishing_gradients.report import evidence
 from vanishing_gradients.report import stats as report_stats
-from vanishing_gradients.report.model import Study
+from vanishing_gradients.report.model import ReportData
 
 
 def test_t_interval_matches_scipy_and_stays_in_the_metric_range():
@@ -101,7 +101,7 @@ def family_study(labels_depths, reference=None):
     ]
     runs = pd.DataFrame(rows)
     summary = runs.drop_duplicates("label")[["group", "variant", "depth", "label"]].reset_index(drop=True)
-    study = Study(runs, *[pd.DataFrame()] * 4, config={"comparison": {"reference": reference}})
+    study = ReportData(runs, *[pd.DataFrame()] * 4, config={"comparison": {"reference": reference}})
     study.__dict__["summary"] = summary  # the cached summary: only its labels matter here
     return study
 

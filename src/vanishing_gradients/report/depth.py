@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .model import Study, flow_label
+from .model import ReportData, flow_label
 from .stats import EXPLODING_RATIO, HEALTHY_RATIO, LEARNED
 
 
-def sweep(study: Study) -> pd.DataFrame:
+def sweep(study: ReportData) -> pd.DataFrame:
     """One row per configuration (across depths) and depth: test accuracy at the best epoch with its interval
     clipped to [0, 1], whether the whole interval is above 50%, and layer 1's gradient ratio at initialisation."""
     summary = study.summary.copy()

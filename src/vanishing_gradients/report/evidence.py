@@ -29,7 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from ..study import BASELINE
-from .model import Study, run_label
+from .model import ReportData, run_label
 from .stats import clopper_pearson
 
 METRIC = "best_test_acc"  # the test accuracy at each run's best validation epoch
@@ -68,7 +68,7 @@ class Verdict:
     seeds_b: int
 
 
-def family(study: Study, reference: dict | None) -> list[tuple[str, str, str]]:
+def family(study: ReportData, reference: dict | None) -> list[tuple[str, str, str]]:
     """The declared pairs ``(a, b, kind)`` among the configurations the study trained: each fix variant against
     the baseline at its depth, then every configuration against the reference at its depth; each pair once."""
     summary = study.summary
@@ -150,7 +150,7 @@ def compare(a, b, m: int, protocol: Protocol) -> Verdict:
     return Verdict("accuracy", diff, low, high, eq_low, eq_high, p, p_eq, verdict, len(a), len(b))
 
 
-def verdicts(study: Study) -> pd.DataFrame:
+def verdicts(study: ReportData) -> pd.DataFrame:
     """Every comparison of the declared family with its verdict (``Verdict``'s fields), in the family's order."""
     config = study.config or {}
     protocol = Protocol.of(config)

@@ -13,17 +13,17 @@ import math
 import pandas as pd
 
 from .evidence import verdicts
-from .model import Study
+from .model import ReportData
 from .stats import CONFIG_KEYS
 
 
-def comparisons(study: Study) -> pd.DataFrame:
+def comparisons(study: ReportData) -> pd.DataFrame:
     """The declared family of comparisons with their verdicts (``evidence.verdicts``), computed once per study:
     every sentence, table and figure that states a comparison reads this one table."""
     return study.memo("comparisons", lambda: verdicts(study))
 
 
-def ranking(study: Study) -> pd.DataFrame:
+def ranking(study: ReportData) -> pd.DataFrame:
     """Every configuration against the reference at its depth (the reference's own row first, difference 0),
     ordered by the difference; without a declared reference, every fix against the baseline at its depth."""
     table = comparisons(study)
@@ -39,6 +39,6 @@ def ranking(study: Study) -> pd.DataFrame:
     return out.sort_values("diff", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def course_rates(study: Study, sel: pd.DataFrame) -> list[float]:
+def course_rates(study: ReportData, sel: pd.DataFrame) -> list[float]:
     rates = study.all_runs.drop_duplicates(CONFIG_KEYS).set_index(CONFIG_KEYS)["course_lr"]
     return [rates.get(key, math.nan) for key in zip(sel["group"], sel["variant"], sel["depth"], strict=True)]

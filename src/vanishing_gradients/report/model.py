@@ -1,4 +1,4 @@
-"""The Study model: the aggregate tables of one study, loaded once, with the labels, colours and cached
+"""The report's data: the aggregate tables of one study, loaded once, with the labels, colours and cached
 summaries every section uses (torch-free, no IPython)."""
 
 from __future__ import annotations
@@ -54,8 +54,9 @@ def unique(values) -> list:
 
 
 @dataclass
-class Study:
-    """The aggregate tables of one study with the labels, colours and summaries every section uses.
+class ReportData:
+    """The aggregate tables of one study with the labels, colours and summaries every section uses. Not the public
+    API's ``vanishing_gradients.Study`` (every run's tables as they are): this is the report's view of them.
 
     ``runs`` (and the metrics and gradient tables) are the fair comparison: every configuration at its chosen
     learning rate with the study's seeds. ``all_runs`` holds every run of both phases, with its roles.
@@ -220,9 +221,9 @@ def with_scores(runs: pd.DataFrame, metrics: pd.DataFrame, config: dict) -> pd.D
     return runs.assign(score=scores)
 
 
-def load(tables: dict | str, config: dict | None = None) -> Study:
-    """The tables of ``registry.report()`` (paths by name, or a study's results folder holding them) as a Study
-    of the fair comparison; ``Study.tables`` holds each as it was loaded."""
+def load(tables: dict | str, config: dict | None = None) -> ReportData:
+    """The tables of ``registry.report()`` (paths by name, or a study's results folder holding them) as a ReportData
+    of the fair comparison; ``ReportData.tables`` holds each as it was loaded."""
     paths = report_tables(tables) if isinstance(tables, str) else tables
     missing = [name for name in registry.names(registry.report()) if name not in paths]
     if missing:
@@ -238,7 +239,7 @@ def load(tables: dict | str, config: dict | None = None) -> Study:
         frames[name] = frames[name].merge(runs[[*RUN_KEYS, "label"]], on=RUN_KEYS, how="inner")
     flow = frames["init_flow"]
     flow["label"] = [flow_label(g, v) for g, v in zip(flow["group"], flow["variant"], strict=True)]
-    return Study(
+    return ReportData(
         runs,
         frames["metrics"],
         frames["grad_steps"],

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from .figures import Animation, Plot
-from .model import Study
+from .model import ReportData
 from .outline import contents, sections
 
 
@@ -156,7 +156,7 @@ def heading(text: str, anchor: str, level: int = 3) -> None:
     _html(f'<h{level} id="{anchor}">{html.escape(text)}</h{level}>')
 
 
-def section(anchor: str, study: Study) -> None:
+def section(anchor: str, study: ReportData) -> None:
     """The numbered heading of one of the report's sections (``text.SECTIONS``)."""
     heading(sections(study)[anchor], anchor, level=2)
 
@@ -172,7 +172,7 @@ def bullets(lines: list[str]) -> None:
         markdown("\n".join("- " + line for line in lines))
 
 
-def table_of_contents(study: Study) -> None:
+def table_of_contents(study: ReportData) -> None:
     """The table of contents (``text.contents``): the sections, and a line per fix."""
     items = "".join(
         f'<li><a href="#{anchor}">{"&nbsp;" * 3 * (level - 2)}{html.escape(name)}</a></li>'

@@ -3,7 +3,7 @@ fix that says how it acts on the gradient. The table of contents and the noteboo
 
 from __future__ import annotations
 
-from .model import Study
+from .model import ReportData
 
 # anchor -> title, in the notebook's order. "depth" only where a study trains a fix at three depths or more
 # (studies/depth.yaml); the others are in every report.
@@ -67,18 +67,18 @@ def fix_anchor(group: str) -> str:
     return f"fix-{group}"
 
 
-def report_title(study: Study) -> str:
+def report_title(study: ReportData) -> str:
     """The report's title, a Markdown heading: the problem and the study's dataset."""
     return f"# Vanishing gradients in deep MLPs on {study.dataset.title}"
 
 
-def sections(study: Study) -> dict[str, str]:
+def sections(study: ReportData) -> dict[str, str]:
     """The sections this study's report has, anchor -> numbered title ('1. Setup')."""
     present = [a for a in SECTIONS if a != "depth" or study.depth_sweep]
     return {anchor: f"{i}. {SECTIONS[anchor]}" for i, anchor in enumerate(present, start=1)}
 
 
-def contents(study: Study) -> list[tuple[str, str, int]]:
+def contents(study: ReportData) -> list[tuple[str, str, int]]:
     """(anchor, title, level) of every section, with a subsection per fix under 'The fixes'."""
     toc = []
     for anchor, name in sections(study).items():

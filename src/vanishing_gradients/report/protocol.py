@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 
 from .evidence import METRIC, Protocol
-from .model import Study
+from .model import ReportData
 from .stats import CONFIG_KEYS
 
 
-def budget_table(study: Study) -> pd.DataFrame:
+def budget_table(study: ReportData) -> pd.DataFrame:
     """Per configuration of the fair runs: the optimiser steps and epochs trained against the budget, how many
     runs stopped early (after leaving chance) or never left chance, the compute (6 x parameters x samples: an
     upper bound for train-some-layers, whose frozen and absent layers cost less), its time at the machine's
@@ -49,7 +49,7 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
     return frame[name].astype(float) if name in frame else pd.Series(math.nan, index=frame.index)
 
 
-def robustness_table(study: Study) -> pd.DataFrame:
+def robustness_table(study: ReportData) -> pd.DataFrame:
     """Per configuration, from its screen (every screening seed): the rates at which every seed learned and the
     mean score stayed within ``comparison.robust_margin`` of the best rate's, their span in decades, and the
     spread (SD) of the final seeds' test accuracy at the chosen rate."""

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .. import specs, theory
 from ..study import tiled, variant_settings
-from .model import Study, layer_order
+from .model import ReportData, layer_order
 from .stats import log_mean_ci
 
 # A gradient norm this small is at float32's edge in some element: the fit leaves such a depth out.
@@ -28,7 +28,7 @@ def prediction(config: dict, group: str, variant: str) -> tuple[theory.Predictio
     return (None, reason, spec.optimizer) if reason else (theory.for_spec(spec.model), "", spec.optimizer)
 
 
-def predictions(study: Study) -> dict[str, tuple[theory.Prediction | None, str, str]]:
+def predictions(study: ReportData) -> dict[str, tuple[theory.Prediction | None, str, str]]:
     """Per init-flow configuration label: its prediction or the reason there is none."""
     keys = study.init_flow[["label", "group", "variant"]].drop_duplicates()
     return {r.label: prediction(study.config, r.group, r.variant) for r in keys.itertuples()}
@@ -70,13 +70,13 @@ def measured_factors(init_flow: pd.DataFrame) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------ both, together
-def beside(study: Study) -> pd.DataFrame:
+def beside(study: ReportData) -> pd.DataFrame:
     """One row per init-flow configuration: the prediction (or why none) beside the measured factor, computed
     once per study for the table, the sentences and both figures that draw it."""
     return study.memo("theory", lambda: _beside(study))
 
 
-def _beside(study: Study) -> pd.DataFrame:
+def _beside(study: ReportData) -> pd.DataFrame:
     measured = measured_factors(study.init_flow).set_index("label")
     rows = []
     for label, (p, reason, optimizer) in predictions(study).items():
@@ -106,7 +106,7 @@ def _beside(study: Study) -> pd.DataFrame:
     return table
 
 
-def predicted_lines(study: Study) -> pd.DataFrame:
+def predicted_lines(study: ReportData) -> pd.DataFrame:
     """Per covered configuration and init-flow depth: the hidden1/output ratio the theory predicts, anchored at
     the shallowest measured depth (the theory gives the slope, factor per layer, not the two end layers)."""
     table = beside(study).set_index("label")

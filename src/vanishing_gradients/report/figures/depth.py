@@ -7,14 +7,14 @@ import numpy as np
 
 from ..depth import sweep
 from ..formats import pct
-from ..model import Study, palette_for, unique
+from ..model import ReportData, palette_for, unique
 from ..stats import EXPLODING_RATIO, HEALTHY_RATIO, LEARNED
 from ..theory import predicted_lines
 from .base import Plot, canvas
 from .overview import init_flow_floor
 
 
-def accuracy_vs_depth(study: Study, ax=None) -> Plot:
+def accuracy_vs_depth(study: ReportData, ax=None) -> Plot:
     frame = sweep(study)
     names = unique(frame["configuration"])
     colours = palette_for(names)

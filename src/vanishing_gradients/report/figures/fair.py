@@ -1,6 +1,6 @@
 """Figures of the fair comparison: validation accuracy against the learning rate (the screen), every
 configuration's difference from the reference (or the baseline) with its verdict and seeds, and the plateau's
-survival curve. Each takes the Study and optional ``ax``."""
+survival curve. Each takes the ReportData and optional ``ax``."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import pandas as pd
 from ..evidence import METRIC, Protocol
 from ..fair import ranking
 from ..formats import pct
-from ..model import Study, unique
+from ..model import ReportData, unique
 from ..outline import title
 from .base import Canvas, Plot, canvas, plt
 
 
-def lr_curve_data(study: Study) -> pd.DataFrame:
+def lr_curve_data(study: ReportData) -> pd.DataFrame:
     """Per configuration and rate: the screen's score (mean validation accuracy of the last epochs, mean over the
     screening seeds; ``selection.run_score``), with the chosen and the course rate marked."""
     screen = study.screen
@@ -27,7 +27,7 @@ def lr_curve_data(study: Study) -> pd.DataFrame:
     return frame.assign(chosen=frame["lr"] == frame["chosen_lr"], course=frame["lr"] == frame["course_lr"])
 
 
-def lr_curves(study: Study, ax=None) -> Plot:
+def lr_curves(study: ReportData, ax=None) -> Plot:
     """Best validation accuracy against the learning rate, one line per configuration, one panel per group;
     the chosen rate is a star, the course's rate a ring."""
     data = lr_curve_data(study)
@@ -66,7 +66,7 @@ def lr_curves(study: Study, ax=None) -> Plot:
 MARKERS = {"better": "^", "worse": "v", "equivalent": "D", "inconclusive": "o"}
 
 
-def ranking_figure(study: Study, ax=None) -> Plot:
+def ranking_figure(study: ReportData, ax=None) -> Plot:
     """Every configuration against the reference at its depth: the difference of mean test accuracies with the
     corrected interval its verdict uses, each seed's difference from the reference's mean as a dot, the verdict as
     the marker, the equivalence margin shaded."""
@@ -103,7 +103,7 @@ def ranking_figure(study: Study, ax=None) -> Plot:
     return drawn.finish(f"Each configuration against {against}: verdicts of the declared family", alt)
 
 
-def escape_curves(study: Study, ax=None) -> Plot:
+def escape_curves(study: ReportData, ax=None) -> Plot:
     """The share of final runs still at chance (validation accuracy at most ``patience_after`` x chance) against
     the epoch, per configuration: a survival curve censored at the budget (no run stops while at chance)."""
     runs = study.runs

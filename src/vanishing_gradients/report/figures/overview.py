@@ -1,5 +1,5 @@
 """Figures of the whole study: every configuration ranked, the baselines' learning rates, gradient flow at
-initialisation, and the cost of the jobs. Each takes the Study and optional ``ax`` and returns a ``Plot``."""
+initialisation, and the cost of the jobs. Each takes the ReportData and optional ``ax`` and returns a ``Plot``."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import pandas as pd
 import seaborn as sns
 
 from ..formats import pct
-from ..model import Study, palette_for, unique
+from ..model import ReportData, palette_for, unique
 from ..stats import EXPLODING_RATIO, HEALTHY_RATIO, t_band
 from ..theory import predicted_lines
 from .base import Plot, canvas
 
 
 # --------------------------------------------------------------------------------------------- data
-def ranked(study: Study) -> pd.DataFrame:
+def ranked(study: ReportData) -> pd.DataFrame:
     """The summary, best mean test accuracy first."""
     return study.summary.sort_values("best_test_acc", ascending=False).reset_index(drop=True)
 
@@ -38,7 +38,7 @@ def _error_bars(ax, labels, values, low, high, palette: dict) -> None:
     ax.set_yticks(y, labels)
 
 
-def ranked_comparison(study: Study, ax=None) -> Plot:
+def ranked_comparison(study: ReportData, ax=None) -> Plot:
     """Test accuracy and gradient ratio per configuration, ranked by accuracy, with 95% t-interval error bars."""
     table = ranked(study)
     half = table["best_test_acc_ci"].fillna(0).to_numpy()
@@ -74,7 +74,7 @@ def ranked_comparison(study: Study, ax=None) -> Plot:
     return drawn.finish("All configurations ranked by test accuracy at their best validation epoch", alt)
 
 
-def lr_depth(study: Study, ax=None) -> Plot:
+def lr_depth(study: ReportData, ax=None) -> Plot:
     """The screen's score (validation accuracy of the last epochs) against depth for each baseline learning rate."""
     screen = study.screen[study.screen["group"] == "baseline"]
     frame = screen.assign(learning_rate=screen["lr"].map(lambda lr: f"{lr:g}"))
@@ -111,7 +111,7 @@ def lr_depth(study: Study, ax=None) -> Plot:
     return drawn.finish("Is it the learning rate? The baseline at every rate of the grid, by depth", alt)
 
 
-def init_flow_figure(study: Study, ax=None) -> Plot:
+def init_flow_figure(study: ReportData, ax=None) -> Plot:
     """Layer-1/output gradient ratio at initialisation against depth, one line per configuration (geometric mean
     and 95% band over seeds, log scale). A depth where a seed's gradient underflowed to 0 gets a marker at the
     bottom."""
@@ -166,7 +166,7 @@ def init_flow_figure(study: Study, ax=None) -> Plot:
     return drawn.finish("Gradient flow at initialisation: how deep each fix keeps the gradient alive", alt)
 
 
-def cost(study: Study, ax=None) -> Plot:
+def cost(study: ReportData, ax=None) -> Plot:
     """Wall time and peak memory of each configuration's training jobs (two panels, 95% t-intervals)."""
     runs = study.runs
     labels = unique(runs["label"])

@@ -10,13 +10,13 @@ import seaborn as sns
 from matplotlib import animation
 
 from ...signals import SIGNALS
-from ..model import Study, distance_from_output, flow_label, layer_order
+from ..model import ReportData, distance_from_output, flow_label, layer_order
 from ..stats import geo_mean, last_stage
 from .base import Animation, Plot, canvas, listing, plt
 from .training import layer_panels
 
 
-def signals_data(study: Study, depth: int) -> pd.DataFrame:
+def signals_data(study: ReportData, depth: int) -> pd.DataFrame:
     """Per configuration and hidden layer at ``depth``: the init-flow table's forward and backward signals, mean
     over seeds (empty where the table holds none: a study made before they were recorded)."""
     flow = study.init_flow
@@ -28,7 +28,7 @@ def signals_data(study: Study, depth: int) -> pd.DataFrame:
     return out.sort_values(["label", "index"]).reset_index(drop=True)
 
 
-def mechanism(study: Study, group: str, variant: str, depth: int, ax=None) -> Plot | None:
+def mechanism(study: ReportData, group: str, variant: str, depth: int, ax=None) -> Plot | None:
     """The sigmoid and its slope (at most 1/4), with each hidden layer's measured pre-activations at
     initialisation (5% to 95% range, mean) over them, and the mean slope each layer multiplies the gradient by;
     None where the study has no such measurement."""
@@ -72,7 +72,7 @@ def mechanism(study: Study, group: str, variant: str, depth: int, ax=None) -> Pl
     return drawn.finish(f"The mechanism: {label}, {depth} hidden layers, at initialisation", alt)
 
 
-def signals_at_init(study: Study, depth: int, ax=None) -> Plot | None:
+def signals_at_init(study: ReportData, depth: int, ax=None) -> Plot | None:
     """Per hidden layer at initialisation (layer 1 left): the forward signal (RMS of the layer's output) and the
     backward signal (RMS of the gradient reaching it), one line per configuration, log scale; None without data."""
     data = signals_data(study, depth)
@@ -105,7 +105,7 @@ def signals_at_init(study: Study, depth: int, ax=None) -> Plot | None:
     return drawn.finish(f"Forward and backward signal per layer at initialisation, {depth} hidden layers", alt)
 
 
-def update_ratio(study: Study, labels: list[str], title_text: str, ax=None) -> Plot | None:
+def update_ratio(study: ReportData, labels: list[str], title_text: str, ax=None) -> Plot | None:
     """The update-to-weight ratio ‖ΔW‖/‖W‖ of each layer against epoch, one panel per configuration (geometric
     mean over seeds, log scale): how far a step moves each layer's weights; None where none was recorded."""
     frame = study.epoch_stat("update_ratio", labels)
@@ -127,7 +127,7 @@ def update_ratio(study: Study, labels: list[str], title_text: str, ax=None) -> P
     return drawn.finish(title_text, alt)
 
 
-def grad_bars_data(study: Study, labels: list[str]) -> pd.DataFrame:
+def grad_bars_data(study: ReportData, labels: list[str]) -> pd.DataFrame:
     """Per configuration and layer: the mean and the largest weight-gradient norm over the recorded steps of the
     last stage, mean over seeds."""
     frame = last_stage(study.grad_steps[study.grad_steps["label"].isin(labels)])
@@ -136,7 +136,7 @@ def grad_bars_data(study: Study, labels: list[str]) -> pd.DataFrame:
     return out.melt(id_vars=["label", "layer"], var_name="over steps", value_name="grad_norm")
 
 
-def grad_bars(study: Study, labels: list[str], title_text: str, ax=None) -> Plot:
+def grad_bars(study: ReportData, labels: list[str], title_text: str, ax=None) -> Plot:
     """The classic bar chart: each layer's mean and largest weight-gradient norm over training, one panel per
     configuration, log scale."""
     data = grad_bars_data(study, labels)
@@ -161,7 +161,7 @@ def grad_bars(study: Study, labels: list[str], title_text: str, ax=None) -> Plot
     return drawn.finish(title_text, alt)
 
 
-def profile_frames(study: Study, labels: list[str], frames: int = 25) -> pd.DataFrame:
+def profile_frames(study: ReportData, labels: list[str], frames: int = 25) -> pd.DataFrame:
     """Per epoch (about ``frames`` of them, evenly spaced, the last always in), configuration and layer: the mean
     gradient norm over the epoch's steps, geometric mean over seeds, the layer counted from the output."""
     frame = last_stage(study.epoch_stat("grad_norm", labels))
@@ -174,7 +174,7 @@ def profile_frames(study: Study, labels: list[str], frames: int = 25) -> pd.Data
     return out
 
 
-def profile_animation(study: Study, labels: list[str], title_text: str, frames: int = 25) -> Animation | None:
+def profile_animation(study: ReportData, labels: list[str], title_text: str, frames: int = 25) -> Animation | None:
     """The gradient-norm profile per layer (counted from the output), one frame per epoch, with a slider: how the
     profile changes while the network trains; None where nothing was recorded."""
     data = profile_frames(study, labels, frames)

@@ -1,5 +1,5 @@
 """Figures of chosen configurations' training records: validation curves, gradient norms per layer over steps,
-epochs and depth, and saturated units. Each takes the Study, the labels to draw and optional ``ax``, and returns a
+epochs and depth, and saturated units. Each takes the ReportData, the labels to draw and optional ``ax``, and returns a
 ``Plot``; the data each one draws comes from a function of its own."""
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ import seaborn as sns
 
 from ...layout import RUN_KEYS
 from ..formats import pct
-from ..model import Study, distance_from_output, layer_order
+from ..model import ReportData, distance_from_output, layer_order
 from ..stats import NO_SATURATION, geo_mean, last_stage, log_interval, t_band
 from .base import Canvas, Plot, canvas, listing
 
 
 # --------------------------------------------------------------------------------------------- data
-def layer_profile_data(study: Study, labels: list[str]) -> pd.DataFrame:
+def layer_profile_data(study: ReportData, labels: list[str]) -> pd.DataFrame:
     """Per run and layer: the mean gradient norm over the last stage's epochs, and the layer's distance from the
     output (``below_output``: 0 for the output layer)."""
     frame = last_stage(study.epoch_stat("grad_norm", labels))
@@ -27,7 +27,7 @@ def layer_profile_data(study: Study, labels: list[str]) -> pd.DataFrame:
     return per_run
 
 
-def log_norm_range(study: Study) -> tuple[float, float]:
+def log_norm_range(study: ReportData) -> tuple[float, float]:
     """A shared colour range (log10 gradient norm, 1st to 99th percentile) so heatmaps compare at a glance."""
     values = study.epoch_stat("grad_norm")["value"].astype(float)
     values = np.log10(values[values > 0])
@@ -37,7 +37,7 @@ def log_norm_range(study: Study) -> tuple[float, float]:
     return float(np.floor(values.quantile(0.01))), float(np.ceil(values.quantile(0.99)))
 
 
-def heatmap_data(study: Study, label: str) -> pd.DataFrame:
+def heatmap_data(study: ReportData, label: str) -> pd.DataFrame:
     """Layer (input at the top) x epoch: log10 of the mean gradient norm over seeds; NaN where not finite."""
     frame = study.epoch_stat("grad_norm", [label])
     wide = frame.pivot_table(index="layer", columns="epoch", values="value", aggfunc="mean", dropna=False)
@@ -46,7 +46,7 @@ def heatmap_data(study: Study, label: str) -> pd.DataFrame:
         return np.log10(wide.astype(float)).replace([np.inf, -np.inf], np.nan)
 
 
-def saturated_labels(study: Study, labels: list[str]) -> list[str]:
+def saturated_labels(study: ReportData, labels: list[str]) -> list[str]:
     """The labels whose saturated fraction reaches NO_SATURATION somewhere (the others get a sentence instead,
     ``text.saturation_notes``)."""
     peaks = study.epoch_stat("saturation", labels).groupby("label")["value"].max()
@@ -59,7 +59,7 @@ def saturated_labels(study: Study, labels: list[str]) -> list[str]:
 SEEDS_FOR_BANDS = 4
 
 
-def curves(study: Study, labels: list[str], title_text: str, ax=None) -> Plot:
+def curves(study: ReportData, labels: list[str], title_text: str, ax=None) -> Plot:
     """Validation loss and accuracy per epoch (two panels), one colour per configuration: the mean over seeds with
     its 95% t-band, or with fewer than SEEDS_FOR_BANDS seeds each seed as a thin line under the mean; the loss axis
     is logarithmic when the plotted losses span more than a decade, and never goes below 0."""
@@ -106,7 +106,7 @@ def curves(study: Study, labels: list[str], title_text: str, ax=None) -> Plot:
     return drawn.finish(title_text, alt)
 
 
-def rolling_steps(study: Study, label: str, max_points: int = 400) -> pd.DataFrame:
+def rolling_steps(study: ReportData, label: str, max_points: int = 400) -> pd.DataFrame:
     """One configuration's per-step gradient norms as a rolling median over about 1/50 of its recorded steps (per
     seed and layer: a step's norm jumps with its batch), then thinned to about ``max_points`` steps."""
     frame = study.grad_steps[study.grad_steps["label"] == label].sort_values("step")
@@ -120,7 +120,9 @@ def rolling_steps(study: Study, label: str, max_points: int = 400) -> pd.DataFra
     return frame[frame["step"].isin(steps[:: max(1, len(steps) // max_points)])]
 
 
-def grad_norm_over_training(study: Study, labels: list[str], title_text: str, ax=None, max_points: int = 400) -> Plot:
+def grad_norm_over_training(
+    study: ReportData, labels: list[str], title_text: str, ax=None, max_points: int = 400
+) -> Plot:
     """Per-layer weight-gradient L2 norm against step, log scale, one panel per configuration: each layer's rolling
     median over steps, geometric mean over seeds (``rolling_steps``)."""
     # Not sharey: with a shared log axis matplotlib stops autoscaling the later panels' x-axes (seen: empty
@@ -159,7 +161,7 @@ def grad_norm_over_training(study: Study, labels: list[str], title_text: str, ax
     return drawn.finish(title_text, alt)
 
 
-def layer_profile(study: Study, labels: list[str], title_text: str, ax=None) -> Plot:
+def layer_profile(study: ReportData, labels: list[str], title_text: str, ax=None) -> Plot:
     """Mean gradient norm of each layer over training, indexed by distance from the output, so networks of
     different depth compare layer for layer (geometric mean and interval over seeds, log scale)."""
     per_run = layer_profile_data(study, labels)
@@ -227,7 +229,7 @@ def _interactive(ax, legend, labels: list[str], values: pd.Series) -> tuple[dict
     return hover, toggles
 
 
-def grad_heatmap(study: Study, label: str, title_text: str | None = None, vrange=None, ax=None) -> Plot:
+def grad_heatmap(study: ReportData, label: str, title_text: str | None = None, vrange=None, ax=None) -> Plot:
     """Layer x epoch heatmap of log10 mean gradient norm (seeds averaged); grey where not finite."""
     logged = heatmap_data(study, label)
     vmin, vmax = vrange or log_norm_range(study)
@@ -268,7 +270,7 @@ def layer_panels(frame: pd.DataFrame, labels: list[str], ax, height: float, **li
     return drawn
 
 
-def saturation_per_layer(study: Study, labels: list[str], title_text: str, ax=None) -> Plot | None:
+def saturation_per_layer(study: ReportData, labels: list[str], title_text: str, ax=None) -> Plot | None:
     """Saturated (or dead) unit fraction per hidden layer and epoch, one panel per configuration that has any
     (``saturated_labels``); None when none has."""
     drawn_labels = saturated_labels(study, labels)

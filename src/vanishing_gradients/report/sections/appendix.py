@@ -6,10 +6,10 @@ import json
 
 import pandas as pd
 
-from ..model import Study
+from ..model import ReportData
 
 
-def setup_text(study: Study) -> str:
+def setup_text(study: ReportData) -> str:
     runs = study.runs
     env = runs.iloc[0]
     return (

@@ -10,7 +10,7 @@ import pandas as pd
 from ..evidence import VERDICTS, Protocol
 from ..fair import comparisons
 from ..formats import learned_text, pct, points, ratio_text
-from ..model import Study
+from ..model import ReportData
 
 VERDICT_CAPTION = (
     "The declared family: each comparison's difference (points of test accuracy) with the interval its verdict uses "
@@ -24,7 +24,7 @@ SUMMARY_CAPTION = (
 )
 
 
-def _level(study: Study, equivalence: bool = False) -> str:
+def _level(study: ReportData, equivalence: bool = False) -> str:
     protocol, m = Protocol.of(study.config), max(len(comparisons(study)), 1)
     return f"{100 * (1 - (2 if equivalence else 1) * protocol.alpha / m):.4g}%"
 
@@ -56,7 +56,7 @@ def comparison_sentence(row, margin: float = 0.01) -> str:
     )
 
 
-def ranking_sentences(study: Study) -> list[str]:
+def ranking_sentences(study: ReportData) -> list[str]:
     """The family, its correction and each verdict class in words (the figure shows every difference)."""
     table = comparisons(study)
     if table.empty:
@@ -81,7 +81,7 @@ def ranking_sentences(study: Study) -> list[str]:
     return out
 
 
-def verdict_table(study: Study) -> pd.DataFrame:
+def verdict_table(study: ReportData) -> pd.DataFrame:
     """The declared family, one row per comparison, formatted: difference, intervals, corrected p, verdict."""
     table = comparisons(study)
     if table.empty:

@@ -4,7 +4,7 @@ and overfitting where the runs show it."""
 from __future__ import annotations
 
 from ..formats import join, loss_text, outcome, saturated_text
-from ..model import Study
+from ..model import ReportData
 from ..stats import (
     EXPLODING_RATIO,
     HEALTHY_RATIO,
@@ -30,7 +30,7 @@ GROUP_TITLES = {
 }
 
 
-def group_sentences(study: Study) -> list[str]:
+def group_sentences(study: ReportData) -> list[str]:
     out = []
     for name, frame in groups_of_fixes(study.summary).items():
         if len(frame):
@@ -40,7 +40,7 @@ def group_sentences(study: Study) -> list[str]:
     return out
 
 
-def necessary_not_sufficient(study: Study) -> list[str]:
+def necessary_not_sufficient(study: ReportData) -> list[str]:
     """What the data says about a gradient ratio near 1 at each depth: whether the configurations that learned
     all had one, and which had one and still did not learn."""
     out = []
@@ -67,7 +67,7 @@ def necessary_not_sufficient(study: Study) -> list[str]:
     return out
 
 
-def overfitting_sentences(study: Study) -> list[str]:
+def overfitting_sentences(study: ReportData) -> list[str]:
     flagged = overfitting(study.metrics)
     if flagged.empty:
         return [

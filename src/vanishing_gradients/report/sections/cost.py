@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..model import Study
+from ..model import ReportData
 
 BUDGET_CAPTION = (
     "What each configuration trained (means over its final runs): optimiser steps against the budget, epochs, runs "
@@ -15,7 +15,7 @@ BUDGET_CAPTION = (
 )
 
 
-def budget_sentences(study: Study) -> list[str]:
+def budget_sentences(study: ReportData) -> list[str]:
     """What budget the runs had, and that none stopped at chance."""
     runs = study.runs
     if runs.empty or "budget_steps" not in runs:
@@ -40,7 +40,7 @@ def budget_sentences(study: Study) -> list[str]:
     return out
 
 
-def _grown(study: Study) -> str:
+def _grown(study: ReportData) -> str:
     """', shared by the stages of a grown network' where one was trained in stages."""
     staged = len(study.metrics) and study.metrics["stage"].max() > 1
     return ", shared by the stages of a grown network" if staged else ""

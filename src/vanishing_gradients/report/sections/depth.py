@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..depth import deepest, sweep
 from ..formats import join, pct, ratio_text
-from ..model import Study
+from ..model import ReportData
 from ..stats import EXPLODING_RATIO, HEALTHY_RATIO
 from ..theory import beside
 
@@ -21,7 +21,7 @@ DEPTH_CAPTION = (
 )
 
 
-def depth_table(study: Study) -> pd.DataFrame:
+def depth_table(study: ReportData) -> pd.DataFrame:
     frame = sweep(study)
     theory = beside(study).set_index("label") if len(study.init_flow) else pd.DataFrame()
     deepest_depth = frame["depth"].max()
@@ -44,7 +44,7 @@ def depth_table(study: Study) -> pd.DataFrame:
     return pd.DataFrame(rows).fillna("not trained")
 
 
-def depth_sentences(study: Study) -> list[str]:
+def depth_sentences(study: ReportData) -> list[str]:
     """How deep each configuration trains, and whether its gradient flow at initialisation predicted it."""
     frame = sweep(study)
     if frame.empty:
@@ -102,7 +102,7 @@ def depth_sentences(study: Study) -> list[str]:
     return out
 
 
-def theory_depth_sentences(study: Study, frame: pd.DataFrame) -> list[str]:
+def theory_depth_sentences(study: ReportData, frame: pd.DataFrame) -> list[str]:
     """The theory's depth scale beside the deepest depth trained (SGD configurations it covers), and what the
     weight-gradient ratio cannot show where the forward signal itself vanishes (q* = 0)."""
     rows = beside(study)

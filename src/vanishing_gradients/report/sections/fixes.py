@@ -11,13 +11,13 @@ from ... import datasets, specs
 from ...study import variant_settings
 from ..fair import comparisons
 from ..formats import outcome, ratio_text
-from ..model import Study
+from ..model import ReportData
 from .comparison import comparison_sentence
 
 INIT_CAPTION = "Standard deviation of the initial weights per layer (PyTorch's default is uniform on ±1/√fan_in)"
 
 
-def fix_sentences(study: Study, group: str) -> list[str]:
+def fix_sentences(study: ReportData, group: str) -> list[str]:
     """Each variant of ``group`` against the baseline at the same depth: its verdict in the declared family."""
     table = study.summary
     margin = float((study.config.get("comparison") or {}).get("margin", 0.01))

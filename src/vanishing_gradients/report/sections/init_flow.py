@@ -11,14 +11,14 @@ import pandas as pd
 from ... import theory
 from ..figures.teaching import signals_data
 from ..formats import join, ratio_text
-from ..model import Study, flow_label
+from ..model import ReportData, flow_label
 from ..stats import EXPLODING_RATIO, HEALTHY_RATIO
 from ..theory import beside
 
 INIT_FLOW_CAPTION = "Layer-1/output gradient-norm ratio at initialisation (geometric mean [95% interval] over seeds)"
 
 
-def init_sentences(study: Study) -> list[str]:
+def init_sentences(study: ReportData) -> list[str]:
     table = study.init_summary
     depths = sorted(table["depth"].unique())
     deepest = table[table["depth"] == depths[-1]].set_index("label")
@@ -48,7 +48,7 @@ def init_sentences(study: Study) -> list[str]:
     return out
 
 
-def init_depth_table(study: Study) -> pd.DataFrame:
+def init_depth_table(study: ReportData) -> pd.DataFrame:
     """Per configuration: the ratio at the shallowest, the course's (7) and the deepest depth, and the deepest
     depth up to which layer 1's gradient stays within the healthy band (a tenth to ten times the output layer's)."""
     table = study.init_summary
@@ -92,7 +92,7 @@ def _factor_interval(row) -> str:
     return text + f" (depth {int(row.fit_depth)})"
 
 
-def theory_table(study: Study) -> pd.DataFrame:
+def theory_table(study: ReportData) -> pd.DataFrame:
     rows = []
     for r in beside(study).itertuples():
         covered = {
@@ -115,7 +115,7 @@ def theory_table(study: Study) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*columns, "measured / predicted", "depth scale ξ", "theory"])
 
 
-def theory_sentences(study: Study) -> list[str]:
+def theory_sentences(study: ReportData) -> list[str]:
 
     table = beside(study)
     if table.empty:
@@ -175,7 +175,7 @@ def theory_sentences(study: Study) -> list[str]:
     return out
 
 
-def signals_depth(study: Study) -> int:
+def signals_depth(study: ReportData) -> int:
     """The depth whose forward and backward signals the report draws: the deepest depth of the final runs that the
     initialisation was measured at (7 in the default study)."""
     measured = set(study.init_flow["depth"]) if len(study.init_flow) else set()
@@ -183,7 +183,7 @@ def signals_depth(study: Study) -> int:
     return int(trained[-1]) if trained else int(max(measured, default=0))
 
 
-def signal_sentences(study: Study) -> list[str]:
+def signal_sentences(study: ReportData) -> list[str]:
     """Per configuration at ``signals_depth``: how the backward signal changes from the last hidden layer to the
     first, and the forward signal from the first to the last (a weight gradient is their product)."""
     depth = signals_depth(study)

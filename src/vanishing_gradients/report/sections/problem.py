@@ -7,12 +7,12 @@ from ...measures import SATURATION_DEFINITIONS
 from ...study import BASELINE
 from ..figures.teaching import signals_data
 from ..formats import join, outcome, pct, ratio_text
-from ..model import Study, flow_label
+from ..model import ReportData, flow_label
 from ..stats import LEARNED, NO_SATURATION
 
 
 def rate_text(
-    study: Study, lr: float, group: str = BASELINE, variant: str = "sigmoid", depth: int | None = None
+    study: ReportData, lr: float, group: str = BASELINE, variant: str = "sigmoid", depth: int | None = None
 ) -> str:
     """'its chosen rate 0.3' where the screen chose it; 'rate 0.01 (no rate of the grid learned in the screen)' where
     it chose none (the course's rate is trained then); 'rate 0.3' where every rate was fixed (nothing was chosen)."""
@@ -26,7 +26,7 @@ def rate_text(
     return f"its chosen rate {lr:g}"
 
 
-def learning_rate_sentences(study: Study) -> list[str]:
+def learning_rate_sentences(study: ReportData) -> list[str]:
     """At which depths the sigmoid/SGD baseline learns at some rate of the grid (the screen's validation
     accuracy), and whether, at its chosen rate with the full budget, it still learns."""
     screen = study.screen[study.screen["group"] == BASELINE]
@@ -68,7 +68,7 @@ def learning_rate_sentences(study: Study) -> list[str]:
     return out
 
 
-def problem_sentences(study: Study) -> list[str]:
+def problem_sentences(study: ReportData) -> list[str]:
     """What the course's baselines show, in words, from the numbers."""
     out = []
     for row in study.baseline_summary.sort_values("depth").itertuples():
@@ -88,7 +88,7 @@ def problem_sentences(study: Study) -> list[str]:
     return out
 
 
-def saturation_notes(study: Study, labels: list[str]) -> list[str]:
+def saturation_notes(study: ReportData, labels: list[str]) -> list[str]:
     """A sentence for each configuration whose saturation panel would be empty or all zeros (it gets no panel)."""
     out = []
     for label in labels:
@@ -103,7 +103,7 @@ def saturation_notes(study: Study, labels: list[str]) -> list[str]:
     return out
 
 
-def saturation_sentence(study: Study, labels: list[str]) -> str:
+def saturation_sentence(study: ReportData, labels: list[str]) -> str:
     """Were the sigmoid units saturated? The answer decides what explains the vanishing gradient."""
     frame = study.epoch_stat("saturation", labels)
     if frame.empty:
@@ -121,7 +121,7 @@ def saturation_sentence(study: Study, labels: list[str]) -> str:
     return text
 
 
-def mechanism_sentences(study: Study, depth: int) -> list[str]:
+def mechanism_sentences(study: ReportData, depth: int) -> list[str]:
     """What the mechanism figure measured for the baseline at ``depth``: where its pre-activations lie, the slope
     there, and how much of the backward signal reaches layer 1 at initialisation."""
     data = signals_data(study, depth)

@@ -11,7 +11,7 @@ import pandas as pd
 from ..evidence import METRIC
 from ..fair import course_rates
 from ..formats import accuracy_text, pct
-from ..model import Study, run_label
+from ..model import ReportData, run_label
 from ..stats import CONFIG_KEYS, LEARNED
 
 CHOSEN_CAPTION = (
@@ -34,7 +34,7 @@ ROBUST_CAPTION = (
 )
 
 
-def chosen_table(study: Study) -> pd.DataFrame:
+def chosen_table(study: ReportData) -> pd.DataFrame:
     """One row per configuration: its grid, the chosen and the course rate, the fair result at the chosen rate
     (best-epoch and last-epoch test accuracy over the study's seeds) and the exercise's run at the course rate."""
     rows = []
@@ -78,7 +78,7 @@ def _chosen_text(sel) -> str:
     return f"{sel.lr:g}" + (f" ({', '.join(notes)})" if notes else "")
 
 
-def selection_sentences(study: Study) -> list[str]:
+def selection_sentences(study: ReportData) -> list[str]:
     """The rule, which rates were chosen, where no rate learned, which choices were extended beyond the grid and
     which still sit at an edge, and how the fair numbers differ from the exercise's."""
     sel = study.selection
@@ -136,7 +136,7 @@ def selection_sentences(study: Study) -> list[str]:
     return out
 
 
-def robustness_sentences(study: Study, table: pd.DataFrame) -> list[str]:
+def robustness_sentences(study: ReportData, table: pd.DataFrame) -> list[str]:
     """Which configurations learn over the widest span of rates (from the screen, every seed)."""
     if table.empty:
         return []
@@ -156,7 +156,7 @@ def robustness_sentences(study: Study, table: pd.DataFrame) -> list[str]:
     return out
 
 
-def check_table(study: Study) -> pd.DataFrame:
+def check_table(study: ReportData) -> pd.DataFrame:
     """For the configurations of ``selection.check``: each rate's validation accuracy in the short screen and
     with the full budget (the screen's seeds), and the rate each would choose."""
     screen, full = study.screen, study.checked
@@ -180,7 +180,7 @@ def check_table(study: Study) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def check_sentences(study: Study) -> list[str]:
+def check_sentences(study: ReportData) -> list[str]:
     table = check_table(study)
     if table.empty:
         return ["No configuration was trained at every rate with the full budget (`selection.check` is empty)."]

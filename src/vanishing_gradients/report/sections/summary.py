@@ -6,18 +6,18 @@ from __future__ import annotations
 from ...study import BASELINE
 from ..fair import comparisons
 from ..formats import join, outcome, pct, ratio_text
-from ..model import Study, flow_label
+from ..model import ReportData, flow_label
 from ..outline import sections
 
 
-def summary_sentences(study: Study) -> list[str]:
+def summary_sentences(study: ReportData) -> list[str]:
     """The problem at the baseline's depths, how many fix configurations learned at their depth, and the
     comparisons' verdicts: each sentence points to the section that shows its evidence."""
     out = _problem(study) + _fixes(study) + _verdicts(study)
     return out or ["The study trained no configuration this summary can describe."]
 
 
-def _problem(study: Study) -> list[str]:
+def _problem(study: ReportData) -> list[str]:
     base = study.baseline_summary.sort_values("depth")
     if base.empty:
         return []
@@ -39,7 +39,7 @@ def _problem(study: Study) -> list[str]:
     return out
 
 
-def _fixes(study: Study) -> list[str]:
+def _fixes(study: ReportData) -> list[str]:
     fixes = study.summary[study.summary["group"] != BASELINE]
     out = []
     for depth, rows in fixes.groupby("depth"):
@@ -74,7 +74,7 @@ def _fixes(study: Study) -> list[str]:
     return out
 
 
-def _verdicts(study: Study) -> list[str]:
+def _verdicts(study: ReportData) -> list[str]:
     table = comparisons(study)
     if table.empty:
         return []
@@ -90,12 +90,12 @@ def _verdicts(study: Study) -> list[str]:
     return out
 
 
-def _number(study: Study, anchor: str) -> str:
+def _number(study: ReportData, anchor: str) -> str:
     """A section's number in this report ('3'), for the summary's pointers."""
     return sections(study)[anchor].split(".")[0]
 
 
-def seeds_note(study: Study) -> str:
+def seeds_note(study: ReportData) -> str:
     seeds = study.seeds
     if len(seeds) == 1:
         return (
