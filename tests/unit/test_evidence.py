@@ -1,5 +1,5 @@
 """The statistics the report concludes from, against scipy and hand-computed values: intervals, the declared
-comparison family and its verdicts (Welch, TOST, Fisher, Bonferroni). The rate selection: tests/test_selection.py."""
+comparison family and its verdicts (Welch, TOST, Fisher, Bonferroni). The rate selection: test_selection.py."""
 
 import math
 

@@ -1,6 +1,6 @@
 """Every file a tool reads back is opened only if it is a regular file of bounded size, parsed with errors that
 name it, and one bad file never hides the others (issue 28, items 7 to 9): here for compare and load_run, on
-each kind of bad file (status: tests/test_status.py; load_run: tests/test_api.py)."""
+each kind of bad file (status: tests/unit/test_status.py; load_run: tests/unit/test_api.py)."""
 
 import contextlib
 import json

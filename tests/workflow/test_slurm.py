@@ -30,7 +30,7 @@ from vanishing_gradients.layout import lr_name
 
 pytestmark = pytest.mark.slurm
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 HARNESS = ROOT / "tests/cluster/slurm.sh"
 # The command a site runs, plus the single-node overlay; relative paths: run from a copy of the project.
@@ -241,7 +241,7 @@ def test_smoke_dag_succeeds_on_slurm(smoke):
     print(f"\nsmoke DAG on SLURM: {cluster.seconds:.0f} s; locally, at the same time: {smoke['local'].seconds:.0f} s")
     assert (smoke["slurm_dir"] / "results/smoke/report/report.html").stat().st_size > 0
     # profiles/default joins every run of the project, this one too: it sets nothing that caps the cluster
-    # (no cores, jobs or resources; tests/test_profiles.py checks its entries).
+    # (no cores, jobs or resources; tests/workflow/test_profiles.py checks its entries).
     assert "workflow specific profile profiles/default" in cluster.output
 
 
