@@ -110,3 +110,19 @@ def test_no_import_circle_in_the_package_deferred_imports_included():
         if node not in state:
             visit(node, [node])
     assert not circles, circles
+
+
+def test_a_report_section_is_one_module_one_outline_entry_and_its_notebook_cells():
+    """What docs/architecture.md says a new section touches, and nothing more: its module in report/sections/, its
+    entry in outline.SECTIONS and its cells in the notebook (which open with its numbered heading)."""
+    from vanishing_gradients.report import outline
+
+    modules = {p.stem for p in (PACKAGE / "report/sections").glob("*.py") if p.stem != "__init__"}
+    assert {anchor.replace("-", "_") for anchor in outline.SECTIONS} == modules
+    notebook = (ROOT / "reports/report.ipynb").read_text()
+    for anchor in outline.SECTIONS:
+        assert notebook.count(f'section(\\"{anchor}\\"') == 1, anchor
+    headings = [notebook.index(f'section(\\"{anchor}\\"') for anchor in outline.SECTIONS]
+    assert headings == sorted(headings)  # the notebook's order is the outline's
+    said = (ROOT / "docs/architecture.md").read_text()
+    assert "- **a new section**: one module in `report/sections/`" in said and "three files" in said
