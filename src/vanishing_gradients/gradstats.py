@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 from .callbacks import EPOCHS, Callback
+from .measures import SATURATED_BEYOND
 
 
 def norms(tensors) -> torch.Tensor:
@@ -126,13 +127,16 @@ class SaturationMonitor(Callback):
     pass (a frozen layer of a train-some-layers stage is not counted, as it has no gradient statistics)."""
 
     statistics: ClassVar[dict[str, str]] = {
-        "saturation": "fraction of saturated units on the validation pass (sigmoid: |sigmoid - 0.5| > 0.49; "
-        "tanh: |tanh| > 0.99); ReLU: fraction of units zero for every validation sample (dead)",
+        "saturation": "fraction of saturated units on the validation pass (sigmoid: |sigmoid - 0.5| > {1:g}; "
+        "tanh: |tanh| > {3:g}); ReLU: fraction of units zero for every validation sample (dead)".format(
+            *SATURATED_BEYOND["sigmoid"], *SATURATED_BEYOND["tanh"]
+        ),
     }
 
     def evaluation_hooks(self, model) -> list:
         self._acc: dict[str, list] = {}
         kind = model.spec.activation
+        centre, distance = SATURATED_BEYOND.get(kind, (0.0, 0.0))
         handles = []
         for i, layer in enumerate(model.hidden[: model.active], start=1):
             if not layer.linear.weight.requires_grad:
@@ -144,7 +148,7 @@ class SaturationMonitor(Callback):
                     prev = self._acc.get(name, [None, 0])[0]
                     self._acc[name] = [alive if prev is None else (prev | alive), out.shape[1]]
                     return
-                hit = ((out - 0.5).abs() > 0.49).sum() if kind == "sigmoid" else (out.abs() > 0.99).sum()
+                hit = ((out - centre).abs() > distance).sum()
                 counts = self._acc.setdefault(name, [0, 0])
                 counts[0] = counts[0] + hit
                 counts[1] += out.numel()

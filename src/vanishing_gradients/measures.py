@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import pandas as pd
 
+# A saturated unit, per saturating activation: its output's distance from the activation's centre is above this
+# (sigmoid: |sigmoid(x) - 0.5| > 0.49, i.e. sigmoid'(x) < 0.0099; tanh: |tanh(x)| > 0.99). ReLU counts dead units.
+SATURATED_BEYOND = {"sigmoid": (0.5, 0.49), "tanh": (0.0, 0.99)}  # activation -> (centre, distance)
+
 # The report's words for the saturation statistic, per activation (gradstats.SaturationMonitor measures it; each
 # per-epoch statistic is declared by the training callback that measures it).
 SATURATION_DEFINITIONS = {
-    "sigmoid": "fraction of activations with |sigmoid(x) - 0.5| > 0.49, i.e. sigmoid'(x) < 0.0099",
-    "tanh": "fraction of activations with |tanh(x)| > 0.99",
+    "sigmoid": "fraction of activations with |sigmoid(x) - 0.5| > {1:g}, i.e. sigmoid'(x) < {2:.2g}".format(
+        *SATURATED_BEYOND["sigmoid"], 0.25 - SATURATED_BEYOND["sigmoid"][1] ** 2
+    ),
+    "tanh": "fraction of activations with |tanh(x)| > {1:g}".format(*SATURATED_BEYOND["tanh"]),
     "relu": "fraction of units that are zero for every validation sample (dead units)",
 }
 
