@@ -73,11 +73,25 @@ class MLP(nn.Module):
         self._skip_into = {target: source for source, target in spec.skips}
         self._keep = {source for source, _ in spec.skips}
         self.apply(self._init_weights)
+        for layer in self.hidden[1:]:  # the first layer is fed by the pixels
+            self._center(layer.linear)
+        self._center(self.head)
 
     def _init_weights(self, module):
-        if isinstance(module, nn.Linear) and self.spec.init != "default":
+        if not isinstance(module, nn.Linear):
+            return
+        if self.spec.init == "orthogonal":
+            nn.init.orthogonal_(module.weight, gain=self.spec.init_gain)
+            nn.init.zeros_(module.bias)
+        elif self.spec.init != "default":
             nn.init.normal_(module.weight, 0.0, weight_std(self.spec, module.in_features, module.out_features))
             nn.init.zeros_(module.bias)
+
+    def _center(self, linear: nn.Linear) -> None:
+        """Bias -W.1/2 for a layer fed by a sigmoid (``ModelSpec.center``): its input's mean of 1/2 cancels."""
+        if self.spec.center:
+            with torch.no_grad():
+                linear.bias.copy_(-0.5 * linear.weight.sum(1))
 
     @property
     def batch_dependent(self) -> bool:
@@ -90,6 +104,7 @@ class MLP(nn.Module):
         device = self.head.weight.device
         self.head = nn.Linear(self.spec.width, self.spec.classes).to(device)
         self._init_weights(self.head)
+        self._center(self.head)
 
     def forward(self, x):
         kept = {}

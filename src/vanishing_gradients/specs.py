@@ -18,8 +18,9 @@ from .datasets import FASHION_MNIST
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 NORMS = ("none", "batchnorm", "standardize")
 # default: PyTorch's Linear init; normal: N(0, init_std) weights; xavier_normal: Glorot, N(0, 2/(fan_in+fan_out));
-# kaiming_normal: He, N(0, 2/fan_in). Every init but default zeroes the biases.
-INITS = ("default", "normal", "xavier_normal", "kaiming_normal")
+# kaiming_normal: He, N(0, 2/fan_in); orthogonal: init_gain x a random (semi-)orthogonal matrix (Saxe et al. 2014),
+# so sigma_w^2 = init_gain^2. Every init but default zeroes the biases.
+INITS = ("default", "normal", "xavier_normal", "kaiming_normal", "orthogonal")
 OPTIMIZERS = ("sgd", "adam")
 BUDGETS = ("stage", "run")
 
@@ -31,6 +32,10 @@ class ModelSpec:
     activation: str = "sigmoid"
     init: str = "default"
     init_std: float | None = None  # the std of init "normal"
+    init_gain: float = 1.0  # the gain of init "orthogonal"
+    # A centred sigmoid: every layer fed by a sigmoid gets the bias -W.1/2 after its init, so that its input's mean
+    # of 1/2 adds nothing: the network computes tanh(x/2)/2 without a hidden bias (Pennington et al. 2017).
+    center: bool = False
     norm: str = "none"
     skips: tuple[tuple[int, int], ...] = ()  # (source, target): output of layer source added to target's
     grad_norm: bool = False  # gradient normalisation, the seventh fix (models.GradientNormalization); a switch,
@@ -49,6 +54,13 @@ class ModelSpec:
             raise ValueError(f"init {self.init!r} not in {INITS}")
         if self.init == "normal" and not (self.init_std and self.init_std > 0):
             raise ValueError("init 'normal' needs init_std > 0")
+        if not self.init_gain > 0:
+            raise ValueError(f"init_gain must be > 0, got {self.init_gain}")
+        if self.center and (self.activation != "sigmoid" or self.skips):
+            raise ValueError(
+                "center: true centres a sigmoid's output for the layer it feeds; it needs activation sigmoid and no "
+                "skips (a skip feeds a layer two sigmoids' outputs)"
+            )
         for source, target in self.skips:
             if not 1 <= source < target <= self.depth:
                 raise ValueError(f"skip ({source}, {target}) must satisfy 1 <= source < target <= depth={self.depth}")
@@ -99,6 +111,8 @@ def weight_std(spec: ModelSpec, fan_in: int, fan_out: int) -> float | None:
         return math.sqrt(2.0 / (fan_in + fan_out))
     if spec.init == "kaiming_normal":  # He et al. (2015): keeps the variance through ReLUs, fan-in mode
         return math.sqrt(2.0 / fan_in)
+    if spec.init == "orthogonal":  # not Gaussian: the std of an entry of init_gain x an orthogonal fan_in x fan_in
+        return spec.init_gain / math.sqrt(fan_in)
     return None
 
 

@@ -41,9 +41,12 @@ ACTIVATIONS = {
     "tanh": (np.tanh, lambda x: 1.0 - np.tanh(x) ** 2),
     "relu": (lambda x: np.maximum(x, 0.0), lambda x: (x > 0).astype(float)),
     "linear": (lambda x: x, np.ones_like),
+    # the centred sigmoid (ModelSpec.center): each layer's bias -W.1/2 removes the mean of 1/2 from its input, so the
+    # network is one of phi(x) = sigmoid(x) - 1/2 = tanh(x/2)/2 without biases
+    "centred sigmoid": (lambda x: _sigmoid(x) - 0.5, _sigmoid_slope),
 }
 
-SATURATING = ("sigmoid", "tanh")  # their slope vanishes away from 0
+SATURATING = ("sigmoid", "tanh", "centred sigmoid")  # their slope vanishes away from 0
 
 # z ~ N(0, 1) on a fine grid: the trapezoid rule resolves a steep sigmoid (sqrt(q) ~ 100) and ReLU's kink alike.
 _Z = (np.arange(-24_000, 24_000) + 0.5) * 5e-4  # midpoints: symmetric, and z = 0 (ReLU's kink) off the grid
@@ -156,14 +159,19 @@ def variances(spec: ModelSpec) -> tuple[float, float]:
     1 / (3 fan_in): sigma_w^2 = 1/3, sigma_b^2 = 1 / (3 width). The normal inits zero the biases.
     """
     std = weight_std(spec, spec.width, spec.width)
-    if std is None:
-        return 1.0 / 3.0, 1.0 / (3.0 * spec.width)
+    if std is None:  # a centred layer's bias is -W.1/2: it belongs to the centred activation, not to sigma_b^2
+        return 1.0 / 3.0, 0.0 if spec.center else 1.0 / (3.0 * spec.width)
     return spec.width * std**2, 0.0
+
+
+def activation_of(spec: ModelSpec) -> str:
+    """The activation of the mean-field map: the centred sigmoid where ``spec.center``."""
+    return "centred sigmoid" if spec.center else spec.activation
 
 
 # The model settings the mean-field theory accounts for. A configuration that sets any other one away from its
 # default is outside the theory: a new mechanism (a new fix's setting) gets no prediction rather than a wrong one.
-COVERED_SETTINGS = ("depth", "width", "activation", "init", "init_std", "in_features", "classes")
+COVERED_SETTINGS = ("depth", "width", "activation", "init", "init_std", "init_gain", "center", "in_features", "classes")
 OUTSIDE = {
     "norm": "normalisation rescales every layer's pre-activations by the batch's statistics",
     "skips": "a skip adds a path around layers, so the gradient is not a product of per-layer factors",
@@ -186,18 +194,30 @@ def not_covered(spec: ModelSpec, schedule=None) -> str | None:
 
 
 def for_spec(spec: ModelSpec) -> Prediction:
-    return predict(spec.activation, *variances(spec))
+    return predict(activation_of(spec), *variances(spec))
 
 
-def edge_of_chaos_std(activation: str = "sigmoid", width: int = 128, sigma_b2: float = 0.0) -> float:
-    """The std of N(0, std) weights at which chi_1 = 1 for hidden layers of ``width`` (bisection on log sigma_w^2)."""
+def critical_gain(activation: str = "sigmoid", sigma_b2: float = 0.0) -> float:
+    """sigma_w at which chi_1 = 1 (bisection on log sigma_w^2): the gain of an orthogonal init, or sqrt(fan_in) x the
+    std of a Gaussian one, at the edge of chaos. Tanh: 1; ReLU: sqrt(2); the centred sigmoid: 4 (its slope at 0 is
+    1/4); the plain sigmoid without biases: 10.1 (its mean of 1/2 acts as a large random bias, so q* > 0)."""
+    phi, slope = ACTIVATIONS[activation]
+    if sigma_b2 == 0 and float(phi(np.zeros(1))[0]) == 0:
+        # q* = 0 on the ordered side, where chi_1 = sigma_w^2 E[phi'(sqrt(q) z)^2] as q -> 0: the fixed point's
+        # iteration converges ever slower as chi_1 -> 1, the limit is exact
+        return 1.0 / math.sqrt(gaussian_mean(lambda x: slope(x) ** 2, 1e-24))
     low, high = 1e-3, 1e6  # sigma_w^2: chi_1 grows with it for the saturating activations
     if not chi_1(activation, low, sigma_b2) < 1 < chi_1(activation, high, sigma_b2):
         raise ValueError(f"{activation}: chi_1 does not cross 1 between sigma_w^2 {low} and {high}")
     for _ in range(80):
         mid = math.sqrt(low * high)
         low, high = (mid, high) if chi_1(activation, mid, sigma_b2) < 1 else (low, mid)
-    return math.sqrt(math.sqrt(low * high) / width)
+    return math.sqrt(math.sqrt(low * high))
+
+
+def edge_of_chaos_std(activation: str = "sigmoid", width: int = 128, sigma_b2: float = 0.0) -> float:
+    """The std of N(0, std) weights at which chi_1 = 1 for hidden layers of ``width``."""
+    return critical_gain(activation, sigma_b2) / math.sqrt(width)
 
 
 def factor_text(factor: float) -> str:

@@ -112,3 +112,44 @@ def test_gradient_normalisation_sits_after_every_activation():
     model(x).sum().backward()
     for g in seen:  # the gradient arriving at each activation's output is standardised
         assert g.mean().abs() < 1e-5 and (g.std(unbiased=False) - 1).abs() < 1e-3
+
+
+@pytest.mark.parametrize("gain", [1.0, 4.0])
+def test_orthogonal_init_has_orthonormal_rows_times_its_gain_and_zero_bias(gain):
+    torch.manual_seed(0)
+    model = MLP(ModelSpec(depth=3, width=32, init="orthogonal", init_gain=gain))
+    for _, linear in model.linears():  # 32x784, 32x32, 32x32, 10x32: fewer rows than columns
+        w = linear.weight.detach().double()
+        assert torch.allclose(w @ w.T, gain**2 * torch.eye(w.shape[0], dtype=torch.float64), atol=1e-5)
+        assert torch.count_nonzero(linear.bias) == 0
+
+
+def test_a_centred_sigmoid_network_computes_tanh_halves_without_hidden_biases():
+    """center: true gives each layer fed by a sigmoid the bias -W.1/2, so that layer sees sigmoid(h) - 1/2 =
+    tanh(h/2)/2; the first layer, fed by the pixels, keeps its init's bias (0). A fresh head is centred too."""
+    torch.manual_seed(0)
+    model = MLP(ModelSpec(depth=3, width=16, init="orthogonal", init_gain=4.0, center=True)).double()
+    (_, first), *fed = model.linears()
+    assert torch.count_nonzero(first.bias) == 0
+    for _, linear in fed:
+        assert torch.allclose(linear.bias, -0.5 * linear.weight.sum(1))
+    x = torch.rand(5, 784, dtype=torch.float64)
+    h = x @ first.weight.T
+    for _, linear in fed:
+        h = (torch.tanh(h / 2) / 2) @ linear.weight.T  # no bias: the centring took it
+    assert torch.allclose(model(x), h, atol=1e-6)  # the biases were made in float32
+    model.new_head()
+    assert torch.allclose(model.head.bias, -0.5 * model.head.weight.sum(1))
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"activation": "relu", "center": True}, "needs activation sigmoid"),
+        ({"skips": ((1, 3),), "center": True}, "no skips"),
+        ({"init": "orthogonal", "init_gain": 0.0}, "init_gain must be > 0"),
+    ],
+)
+def test_a_centring_or_gain_that_cannot_apply_is_refused(settings, message):
+    with pytest.raises(ValueError, match=message):
+        ModelSpec(depth=3, **settings)

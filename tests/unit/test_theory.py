@@ -170,3 +170,46 @@ def test_the_theory_covers_an_allow_list_of_settings_and_no_new_mechanism():
     assert theory.not_covered(WithDropout(depth=7)) is None
     assert theory.not_covered(ModelSpec(depth=7, grad_norm=True)) == theory.OUTSIDE["grad_norm"]
     assert theory.not_covered(ModelSpec(depth=30, width=64, init="normal", init_std=0.9)) is None
+
+
+def test_the_critical_gains_are_the_closed_forms():
+    """sigma_w at chi_1 = 1 without biases: 1/|phi'(0)| where phi(0) = 0 (tanh 1, the centred sigmoid 4: the course's
+    '4 x Xavier' is critical for a centred sigmoid only), ReLU sqrt(2); the plain sigmoid's is the depth preset's."""
+    assert theory.critical_gain("tanh") == pytest.approx(1.0, rel=1e-6)
+    assert theory.critical_gain("centred sigmoid") == pytest.approx(4.0, rel=1e-6)
+    assert theory.critical_gain("relu") == pytest.approx(math.sqrt(2), rel=1e-6)
+    assert theory.critical_gain("sigmoid") == pytest.approx(theory.edge_of_chaos_std("sigmoid", 128) * math.sqrt(128))
+    centred = theory.for_spec(ModelSpec(depth=7, init="orthogonal", init_gain=4.0, center=True))
+    assert centred.activation == "centred sigmoid" and centred.sigma_w2 == pytest.approx(16.0)
+    assert centred.q_star == 0.0 and centred.chi_1 == pytest.approx(1.0, rel=1e-6)
+
+
+@pytest.mark.parametrize("gain", [3.0, 6.0])
+def test_the_projects_centred_orthogonal_network_follows_the_prediction(gain):
+    """Monte Carlo on the project's own MLP (orthogonal init, centred sigmoid, width 512): the pre-activations'
+    mean square in the deepest layers against q*, the back-propagated signal's squared norm per layer against chi_1.
+    Gain 3 is ordered (q* = 0, chi_1 = 9/16), gain 6 chaotic (q* > 0)."""
+    import torch
+
+    from vanishing_gradients.models import MLP
+
+    torch.manual_seed(0)
+    spec = ModelSpec(depth=16, width=512, init="orthogonal", init_gain=gain, center=True)
+    model, predicted = MLP(spec).double(), theory.for_spec(spec)
+    pre = []
+
+    def keep(_module, _inputs, out):
+        out.retain_grad()
+        pre.append(out)
+
+    for layer in model.hidden:
+        layer.linear.register_forward_hook(keep)
+    out = model(torch.rand(512, 784, dtype=torch.float64))
+    (out * torch.randn_like(out)).sum().backward()
+    grads = [float((h.grad**2).sum(1).mean()) for h in pre]
+    chi = math.exp(np.mean(np.log(np.array(grads[4:-1]) / np.array(grads[5:]))))  # towards the input, past the first
+    assert chi == pytest.approx(predicted.chi_1, rel=0.1)
+    if predicted.q_star > 0:
+        assert float((pre[-1] ** 2).mean()) == pytest.approx(predicted.q_star, rel=0.1)
+    else:
+        assert float((pre[-1] ** 2).mean()) < 0.01 * float((pre[1] ** 2).mean())  # the signal decays to q* = 0
