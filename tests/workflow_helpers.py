@@ -62,17 +62,7 @@ def planned_jobs(cwd: Path, *args) -> dict[str, int]:
     return {rule: int(n) for rule, n in counts.items()}
 
 
-def provisional_choice(config: dict) -> dict[tuple[str, str, int], float]:
-    """A choice known before any screen, to plan a study in a test: a one-rate grid's rate, else the course's rate
-    (the workflow takes the screen's choice from ``select_learning_rates``)."""
-    return {
-        (g, v, d): grid[0] if len(grid := study.grid(config, g, v)) == 1 else study.course_lr(config, g, v)
-        for g, v, d in study.configurations(config)
-    }
-
-
 def all_runs(config: dict, chosen: dict[tuple[str, str, int], float] | None = None) -> list:
-    """Every run of a study: the screen, then the final runs at ``chosen`` (default ``provisional_choice``)."""
-    return study.screening_runs(config) + study.final_runs(
-        config, provisional_choice(config) if chosen is None else chosen
-    )
+    """Every run of a study: the screen, then the final runs at ``chosen`` (default ``study.provisional_choice``)."""
+    chosen = study.provisional_choice(config) if chosen is None else chosen
+    return study.screening_runs(config) + study.final_runs(config, chosen)

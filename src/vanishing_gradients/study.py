@@ -239,6 +239,15 @@ def expected_rates(config: dict) -> dict[tuple[str, str, int], list[float]]:
     return {(g, v, d): declared_rates(config, g, v) for g, v, d in configurations(config)}
 
 
+def provisional_choice(config: dict) -> dict[tuple[str, str, int], float]:
+    """A choice known before any screen: a one-rate grid's rate, else the course's rate. The workflow plans a study
+    that screens nothing with it (its final runs listed up front); the tests plan a study with it."""
+    return {
+        (g, v, d): grid(config, g, v)[0] if len(grid(config, g, v)) == 1 else course_lr(config, g, v)
+        for g, v, d in configurations(config)
+    }
+
+
 # ------------------------------------------------------------------------------ init flow (no training)
 def init_flow_variants(config: dict) -> list[tuple[str, str]]:
     """(group, variant) of every configuration measured at initialisation: the baseline (its first learning

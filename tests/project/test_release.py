@@ -68,3 +68,15 @@ def test_workflow_catalog_file_says_how_the_workflow_is_used():
     assert deployment["conda"] is True and deployment["report"] is True
     assert (ROOT / "reports/workflow.rst").is_file()  # the --report description that `report: true` promises
     assert 'report: "reports/workflow.rst"' in (ROOT / "Snakefile").read_text()
+
+
+def test_the_example_report_is_a_rendered_study_report_that_fetches_nothing():
+    """docs/example-report.html (linked from the README): the default study's rendered report, kept small, whose
+    page loads nothing from the network (no script, stylesheet or image by URL)."""
+    page = ROOT / "docs/example-report.html"
+    text = page.read_text()
+    assert page.stat().st_size < 6_000_000
+    assert 'id="summary"' in text and 'id="appendix"' in text and "Study <strong>default</strong>" in text
+    assert not re.search(r'<(script|img|iframe)[^>]+src="(https?:)?//', text)
+    assert not re.search(r'<link[^>]+href="(https?:)?//', text)
+    assert "docs/example-report.html" in (ROOT / "README.md").read_text()

@@ -12,7 +12,7 @@ from collections import Counter
 import pandas as pd
 import pytest
 from conftest import DEFAULT_FIXES, ROOT, merged_config
-from workflow_helpers import all_runs, copy_project, planned_jobs, provisional_choice, snakemake
+from workflow_helpers import all_runs, copy_project, planned_jobs, snakemake
 
 from vanishing_gradients import selection, study, validation
 from vanishing_gradients.report import figures, model, outline
@@ -116,7 +116,7 @@ def test_a_study_with_every_rate_fixed_plans_its_training_up_front(tmp_path):
     """The course's study screens nothing: its dry run lists every training job (no checkpoint hides them)."""
     jobs = planned_jobs(copy_project(tmp_path), "--configfile", "studies/course.yaml")
     config = validation.validate_config(merged_config("studies/course.yaml"), SCHEMA)
-    expected = Counter(study.rule_name(r.group) for r in study.final_runs(config, provisional_choice(config)))
+    expected = Counter(study.rule_name(r.group) for r in study.final_runs(config, study.provisional_choice(config)))
     assert {rule: n for rule, n in jobs.items() if rule in expected} == dict(expected)
     assert not any(rule.startswith("screen_") for rule in jobs)
 
