@@ -26,6 +26,20 @@ def rate_text(
     return f"its chosen rate {lr:g}"
 
 
+def baselines_heading(study: ReportData) -> tuple[str, str]:
+    """(title, anchor) of the baselines' subsection: their rates were chosen on validation only where there was a
+    screen."""
+    if len(study.screen):
+        return "The baselines at their chosen rates", "baselines"
+    return "The baselines at the study's rate", "baselines"
+
+
+def baselines_intro(study: ReportData) -> str:
+    screened = len(study.screen) > 0
+    rates = "its own learning rate, chosen on validation" if screened else "the rate the study sets (no screen)"
+    return f"Each depth at {rates}: what the network learns, and how large a gradient each layer receives."
+
+
 def learning_rate_sentences(study: ReportData) -> list[str]:
     """At which depths the sigmoid/SGD baseline learns at some rate of the grid (the screen's validation
     accuracy), and whether, at its chosen rate with the full budget, it still learns."""
