@@ -232,7 +232,8 @@ def rendered(aggregate, tmp_path_factory):
 def test_mean_ci_is_the_t_interval():
     mean, half = stats.mean_ci(pd.Series([1.0, 2.0, 3.0, 4.0]))
     assert mean == 2.5 and half == pytest.approx(3.182446 * np.std([1, 2, 3, 4], ddof=1) / 2)  # t(0.975, 3 dof)
-    assert stats.t_975(1) == pytest.approx(12.7062, abs=1e-4) and stats.t_975(60) == pytest.approx(2.0003, abs=1e-4)
+    assert stats.t_quantile(1, 0.95) == pytest.approx(12.7062, abs=1e-4)
+    assert stats.t_quantile(60, 0.95) == pytest.approx(2.0003, abs=1e-4)
     assert math.isnan(stats.mean_ci(pd.Series([5.0]))[1])
     geo, low, high = stats.log_mean_ci([1e-2, 1e-4])
     assert geo == pytest.approx(1e-3) and low < 1e-3 < high

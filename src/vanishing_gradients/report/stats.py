@@ -34,20 +34,10 @@ def t_quantile(dof: int, level: float = LEVEL) -> float:
     return float(scipy.stats.t.ppf(0.5 + level / 2, dof))
 
 
-def t_975(dof: int) -> float:
-    """The two-sided 95% quantile of Student's t with ``dof`` degrees of freedom (12.706 for 1, 4.303 for 2)."""
-    return t_quantile(dof, 0.95)
-
-
 def mean_ci(values) -> tuple[float, float]:
-    """Mean and half-width of the 95% t-interval (NaN half-width for a single value)."""
-    values = pd.Series(values, dtype=float).dropna()
-    n = len(values)
-    if n == 0:
-        return math.nan, math.nan
-    if n == 1:
-        return float(values.iloc[0]), math.nan
-    return float(values.mean()), float(t_975(n - 1) * values.std(ddof=1) / math.sqrt(n))
+    """Mean and half-width of the 95% t-interval (``interval``; NaN half-width for a single value)."""
+    mean, low, high = interval(pd.Series(values, dtype=float).dropna())
+    return mean, (high - low) / 2
 
 
 def bounds(mean: float, half: float) -> tuple[float, float]:
@@ -70,6 +60,7 @@ def interval(values, level: float = LEVEL, within: tuple[float, float] | None = 
     mean = float(x.mean())
     if len(x) < 2:
         return mean, math.nan, math.nan
+    # t x the standard error by hand: scipy.stats.t.interval gives NaN where the seeds agree exactly (scale 0)
     half = t_quantile(len(x) - 1, level) * float(x.std(ddof=1)) / math.sqrt(len(x))
     low, high = mean - half, mean + half
     if within is not None:
