@@ -649,3 +649,12 @@ def test_the_profile_shows_values_on_hover_and_a_legend_click_hides_a_configurat
         for gid in (entry, *members):
             assert len(re.findall(rf'<g id="f[0-9a-f]{{8}}-{gid}">', markup)) == 1, gid
     assert "<svg" in markup and "addEventListener" in markup and "<?xml" not in markup
+
+
+def test_the_rate_by_depth_figure_draws_each_screening_seed_as_a_dot_not_a_band(study):
+    plot = figures.lr_depth(study)
+    ax = plot.fig.axes[0]
+    screen = study.screen[study.screen["group"] == "baseline"]
+    dots = sum(len(c.get_offsets()) for c in ax.collections)
+    assert dots == len(screen)  # one dot per screening run, and no error bar (a LineCollection) besides
+    assert "each seed a dot" in plot.alt

@@ -81,18 +81,18 @@ def lr_depth(study: ReportData, ax=None) -> Plot:
     order = [f"{lr:g}" for lr in sorted(screen["lr"].unique())]
     drawn = canvas(ax, 1, (7.5, 4.2))
     ax = drawn.axes[0]
+    # The mean over screening seeds as a line, and each seed as a dot beside its depth (a t-band over 3 seeds spans
+    # most of the axis where one seed learned and another did not)
     sns.lineplot(
-        data=frame,
-        x="depth",
-        y="score",
-        hue="learning_rate",
-        hue_order=order,
-        marker="o",
-        errorbar=t_band,
-        err_style="bars",
-        ax=ax,
+        data=frame, x="depth", y="score", hue="learning_rate", hue_order=order, marker="o", errorbar=None, ax=ax,
         palette="rocket_r",
-    )
+    )  # fmt: skip
+    offset = {lr: (i - (len(order) - 1) / 2) * 0.08 for i, lr in enumerate(order)}
+    dots = frame.assign(x=frame["depth"] + frame["learning_rate"].map(offset))
+    sns.scatterplot(
+        data=dots, x="x", y="score", hue="learning_rate", hue_order=order, palette="rocket_r", s=14, alpha=0.6,
+        legend=False, ax=ax,
+    )  # fmt: skip
     ax.axhline(study.chance, color="grey", ls="--", lw=0.8, label=f"chance ({study.dataset.num_classes} classes)")
     ax.set(
         xlabel="hidden layers",
@@ -104,7 +104,8 @@ def lr_depth(study: ReportData, ax=None) -> Plot:
     means = frame.groupby(["lr", "depth"])["score"].mean()
     alt = (
         "Line chart: the sigmoid/SGD baseline's screen score (validation accuracy of the last epochs) against the "
-        f"number of hidden layers, one line per learning rate; dashed line at chance ({study.chance:g}). "
+        f"number of hidden layers, one line per learning rate (the mean over screening seeds, each seed a dot); dashed "
+        f"line at chance ({study.chance:g}). "
         + "; ".join(f"lr {lr:g}, {d} layers: {pct(v)}" for (lr, d), v in means.items())
         + "."
     )
