@@ -95,8 +95,8 @@ def problem_sentences(study: ReportData) -> list[str]:
             )
         out.append(
             f"With {row.depth} hidden layers (SGD at {rate_text(study, row.lr, depth=row.depth)}) the sigmoid MLP "
-            f"{verdict}: "
-            f"{outcome(row)} (chance: {study.chance:.0%}); layer 1's gradient norm was "
+            f"{verdict} (chance: {study.chance:.0%}): "
+            f"{outcome(row)}; layer 1's gradient norm was "
             f"{ratio_text(row.ratio, row.ratio_low, row.ratio_high)} times the output layer's."
         )
     return out
