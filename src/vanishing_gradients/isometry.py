@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .theory import ACTIVATIONS
+from .theory import ACTIVATIONS, critical_gain
 
 
 def orthogonal(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -97,11 +97,9 @@ def spectrum(activation: str, sigma_w2: float, depth: int, seeds=(0, 1, 2), **ne
 def critical_sigma_w2(activation: str, centred: bool = False) -> float:
     """The weight scale at which a network with q* = 0 (zero biases, an activation through 0, or a centred sigmoid)
     is critical: sigma_w^2 phi'(0)^2 = 1 (tanh 1, centred sigmoid 16, ReLU 2 with its slope 1 on half the units)."""
-    if activation == "relu":
-        return 2.0
     if activation == "sigmoid" and not centred:
         raise ValueError("a plain sigmoid has q* > 0 (its mean 1/2 acts as a bias): use theory.edge_of_chaos_std")
-    return 1.0 / float(ACTIVATIONS[activation][1](np.array(0.0))) ** 2
+    return critical_gain("centred sigmoid" if centred else activation) ** 2
 
 
 # The configurations of the issue that asks for the deep study: the sigmoid at the Gaussian edge of chaos (N(0, 0.897)
