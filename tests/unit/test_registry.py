@@ -66,7 +66,7 @@ def test_a_table_added_to_the_registry_is_aggregated_loaded_and_compared(tmp_pat
                                                  "lr": [0.1]}))  # fmt: skip
     assert set(report_tables("results/s")) == set(where.report_tables())
     study = model.load("results/s", {"seeds": [42, 43]})
-    assert study.tables["extra"].equals(concatenated) and len(study.runs) == 2
+    assert study.tables["extra"].equals(concatenated) and len(study.fair_runs) == 2
 
     other = tmp_path / "other"
     shutil.copytree("results/s/runs", other)

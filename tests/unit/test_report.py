@@ -388,7 +388,7 @@ def test_configurations_are_compared_in_the_declared_family_with_welch_at_bonfer
     fixes = len(study.summary[study.summary["group"] != "baseline"])
     assert m == fixes + (fixes - 1)  # each fix against its baseline, every other one against the reference; once
     ref = "combined/relu_bn_skip_adam d7"
-    runs = study.runs
+    runs = study.fair_runs
     for (a, b), row in table.iterrows():
         x = runs[runs["label"] == a]["best_test_acc"].to_numpy()
         y = runs[runs["label"] == b]["best_test_acc"].to_numpy()

@@ -39,11 +39,11 @@ def load(project):
 def test_depth_preset_trains_each_configuration_at_every_depth_and_reports_it(depth_run):
     config, S, results = load(depth_run)
     expected = {(g, v, d) for g, v, d in study.configurations(config)}
-    assert set(zip(S.runs["group"], S.runs["variant"], S.runs["depth"], strict=True)) == expected
-    assert S.runs.groupby(["group", "variant", "depth"])["seed"].nunique().eq(len(config["seeds"])).all()
+    assert set(zip(S.fair_runs["group"], S.fair_runs["variant"], S.fair_runs["depth"], strict=True)) == expected
+    assert S.fair_runs.groupby(["group", "variant", "depth"])["seed"].nunique().eq(len(config["seeds"])).all()
     # every configuration at its own rate: the rate is the one the screen chose for that depth
     chosen = S.selection.set_index(["group", "variant", "depth"])["lr"]
-    for r in S.runs.itertuples():
+    for r in S.fair_runs.itertuples():
         assert r.lr == chosen.loc[(r.group, r.variant, r.depth)]
     assert S.depth_sweep
     page = (results / "report/report.html").read_text()

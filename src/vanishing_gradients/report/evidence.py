@@ -155,7 +155,7 @@ def verdicts(study: ReportData) -> pd.DataFrame:
     config = study.config or {}
     protocol = Protocol.of(config)
     pairs = family(study, (config.get("comparison") or {}).get("reference"))
-    values = study.runs.groupby("label")[METRIC].apply(list).to_dict()
+    values = study.fair_runs.groupby("label")[METRIC].apply(list).to_dict()
     rows = [
         {"a": a, "b": b, "against": kind, **asdict(compare(values[a], values[b], len(pairs), protocol))}
         for a, b, kind in pairs

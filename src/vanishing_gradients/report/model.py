@@ -58,11 +58,11 @@ class ReportData:
     """The aggregate tables of one study with the labels, colours and summaries every section uses. Not the public
     API's ``vanishing_gradients.Study`` (every run's tables as they are): this is the report's view of them.
 
-    ``runs`` (and the metrics and gradient tables) are the fair comparison: every configuration at its chosen
+    ``fair_runs`` (and the metrics and gradient tables) are the fair comparison: every configuration at its chosen
     learning rate with the study's seeds. ``all_runs`` holds every run of both phases, with its roles.
     """
 
-    runs: pd.DataFrame
+    fair_runs: pd.DataFrame
     metrics: pd.DataFrame
     grad_steps: pd.DataFrame
     grad_epochs: pd.DataFrame
@@ -102,21 +102,21 @@ class ReportData:
 
     @property
     def seeds(self) -> list:
-        return sorted(self.runs["seed"].unique())
+        return sorted(self.fair_runs["seed"].unique())
 
     @property
     def baselines(self) -> pd.DataFrame:
-        return self.runs[self.runs["group"] == BASELINE]
+        return self.fair_runs[self.fair_runs["group"] == BASELINE]
 
     @property
     def fix_groups(self) -> list[str]:
-        return [g for g in unique(self.runs["group"]) if g != BASELINE]
+        return [g for g in unique(self.fair_runs["group"]) if g != BASELINE]
 
     @property
     def depth_sweep(self) -> bool:
         """True if some fix variant is trained at three depths or more (the baselines' depths are the problem's
         section): the report then leads with depth."""
-        fixes = self.runs[self.runs["group"] != BASELINE]
+        fixes = self.fair_runs[self.fair_runs["group"] != BASELINE]
         return bool(len(fixes)) and fixes.groupby(["group", "variant"])["depth"].nunique().max() >= 3
 
     def baseline_labels(self, depth: int | None = None) -> list[str]:
@@ -126,14 +126,14 @@ class ReportData:
 
     def labels(self, group: str, depth: int) -> list[str]:
         """The configurations of ``group`` at ``depth``, in the runs' order."""
-        runs = self.runs
+        runs = self.fair_runs
         return unique(runs.loc[(runs["group"] == group) & (runs["depth"] == depth), "label"])
 
     def depths(self, group: str) -> list[int]:
-        return sorted(self.runs.loc[self.runs["group"] == group, "depth"].unique())
+        return sorted(self.fair_runs.loc[self.fair_runs["group"] == group, "depth"].unique())
 
     def activation(self, label: str) -> str:
-        return self.runs.loc[self.runs["label"] == label, "activation"].iloc[0]
+        return self.fair_runs.loc[self.fair_runs["label"] == label, "activation"].iloc[0]
 
     def epoch_stat(self, statistic: str, labels: list[str] | None = None) -> pd.DataFrame:
         """The per-epoch rows of one statistic of grad_epochs (grad_norm, saturation, ...), of ``labels`` if given."""
@@ -145,7 +145,7 @@ class ReportData:
 
     @cached_property
     def palette(self) -> dict:
-        return palette_for(self.runs["label"])
+        return palette_for(self.fair_runs["label"])
 
     @cached_property
     def run_saturation(self) -> pd.Series:
@@ -156,7 +156,7 @@ class ReportData:
     @cached_property
     def summary(self) -> pd.DataFrame:
         """One row per configuration: ``stats.summary_table`` of the runs with their saturation."""
-        return stats.summary_table(self.runs.join(self.run_saturation, on=RUN_KEYS))
+        return stats.summary_table(self.fair_runs.join(self.run_saturation, on=RUN_KEYS))
 
     @property
     def baseline_summary(self) -> pd.DataFrame:

@@ -22,7 +22,7 @@ def budget_table(study: ReportData) -> pd.DataFrame:
     measured matmul rate (the FLOP bound) against the measured training time, and the jobs' start-up (wall time
     of the job minus its training). A column a study's runs did not record (an older version) is NaN."""
     rows = []
-    for _, frame in study.runs.groupby(CONFIG_KEYS, sort=False):
+    for _, frame in study.fair_runs.groupby(CONFIG_KEYS, sort=False):
         col = partial(_column, frame)
         flops = 6.0 * col("parameters") * col("steps") * col("batch_size")
         rows.append(
@@ -59,7 +59,7 @@ def robustness_table(study: ReportData) -> pd.DataFrame:
         by_rate = frame.groupby("lr")["score"].agg(["mean", "min"]).sort_index()
         good = by_rate[(by_rate["min"] >= protocol.learned) & (by_rate["mean"] >= by_rate["mean"].max() - margin)]
         label = frame["label"].iloc[0]
-        final = study.runs.loc[study.runs["label"] == label, METRIC]
+        final = study.fair_runs.loc[study.fair_runs["label"] == label, METRIC]
         rows.append(
             {
                 "configuration": label,

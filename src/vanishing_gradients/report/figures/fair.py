@@ -77,7 +77,7 @@ def ranking_figure(study: ReportData, ax=None) -> Plot:
         return drawn.finish("Ranking", "No comparison was declared.")
     margin = 100 * Protocol.of(study.config).margin
     axis.axvspan(-margin, margin, color="0.9", zorder=0)
-    values = study.runs.groupby("label")[METRIC].apply(list).to_dict()
+    values = study.fair_runs.groupby("label")[METRIC].apply(list).to_dict()
     for y, row in enumerate(table.itertuples()):
         colour = study.palette.get(row.a, "grey")
         seeds = 100 * (np.asarray(values.get(row.a, []), float) - np.mean(values.get(row.b, [np.nan])))
@@ -106,7 +106,7 @@ def ranking_figure(study: ReportData, ax=None) -> Plot:
 def escape_curves(study: ReportData, ax=None) -> Plot:
     """The share of final runs still at chance (validation accuracy at most ``patience_after`` x chance) against
     the epoch, per configuration: a survival curve censored at the budget (no run stops while at chance)."""
-    runs = study.runs
+    runs = study.fair_runs
     budget = int(runs["budget_epochs"].max()) if "budget_epochs" in runs and len(runs) else 0
     drawn = canvas(ax, 1, (11, 4.2))
     axis = drawn.axes[0]

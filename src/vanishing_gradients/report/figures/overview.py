@@ -169,7 +169,7 @@ def init_flow_figure(study: ReportData, ax=None) -> Plot:
 
 def cost(study: ReportData, ax=None) -> Plot:
     """Wall time and peak memory of each configuration's training jobs (two panels, 95% t-intervals)."""
-    runs = study.runs
+    runs = study.fair_runs
     labels = unique(runs["label"])
     drawn = canvas(ax, 2, (13, 0.38 * len(labels) + 1.8), sharey=True)
     for ax, col, xlabel in zip(

@@ -128,7 +128,8 @@ def grad_norm_over_training(
     # Not sharey: with a shared log axis matplotlib stops autoscaling the later panels' x-axes (seen: empty
     # panels); one y-range is set for all at the end instead.
     drawn = canvas(ax, len(labels), (5 * len(labels), 4))
-    batches = ", ".join(f"{b:g}" for b in study.runs["batch_size"].unique()) if "batch_size" in study.runs else ""
+    runs = study.fair_runs
+    batches = ", ".join(f"{b:g}" for b in runs["batch_size"].unique()) if "batch_size" in runs else ""
     step = f"training step (batch of {batches})" if batches else "training step"
     for ax, label in zip(drawn.axes, labels, strict=True):
         frame = rolling_steps(study, label, max_points)

@@ -10,7 +10,7 @@ from ..model import ReportData
 
 
 def setup_text(study: ReportData) -> str:
-    runs = study.runs
+    runs = study.fair_runs
     env = runs.iloc[0]
     return (
         f"Study **{env['study']}**: {len(runs)} runs ({runs['label'].nunique()} configurations). Device: "

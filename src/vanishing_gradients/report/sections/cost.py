@@ -17,7 +17,7 @@ BUDGET_CAPTION = (
 
 def budget_sentences(study: ReportData) -> list[str]:
     """What budget the runs had, and that none stopped at chance."""
-    runs = study.runs
+    runs = study.fair_runs
     if runs.empty or "budget_steps" not in runs:
         return ["The runs of this study do not record their steps (made by an earlier version)."]
     budgets = sorted(runs["budget_steps"].unique())

@@ -119,7 +119,8 @@ def theory_depth_sentences(study: ReportData, frame: pd.DataFrame) -> list[str]:
         out.append(
             f"Mean-field depth scale against the deepest depth trained, for the SGD configurations the theory covers "
             f"(smallest ξ first): {listed}. Listed, not scored: {len(pairs)} configurations, with the depth trained "
-            f"censored at the deepest one tested ({max(study.runs['depth'])}), carry no test of the theory's bound."
+            f"censored at the deepest one tested ({study.fair_runs['depth'].max()}), carry no test of the theory's "
+            "bound."
         )
     vanishing = [name for name in rows.index if rows.loc[name, "q_star"] == 0 and name in deepest_of]
     hidden = [

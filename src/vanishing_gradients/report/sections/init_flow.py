@@ -179,7 +179,7 @@ def signals_depth(study: ReportData) -> int:
     """The depth whose forward and backward signals the report draws: the deepest depth of the final runs that the
     initialisation was measured at (7 in the default study)."""
     measured = set(study.init_flow["depth"]) if len(study.init_flow) else set()
-    trained = sorted(set(study.runs["depth"]) & measured)
+    trained = sorted(set(study.fair_runs["depth"]) & measured)
     return int(trained[-1]) if trained else int(max(measured, default=0))
 
 

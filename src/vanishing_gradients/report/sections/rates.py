@@ -40,7 +40,7 @@ def chosen_table(study: ReportData) -> pd.DataFrame:
     rows = []
     course = study.course_runs
     for sel in study.selection.itertuples():
-        fair = study.runs[(study.runs[CONFIG_KEYS] == [sel.group, sel.variant, sel.depth]).all(axis=1)]
+        fair = study.fair_runs[(study.fair_runs[CONFIG_KEYS] == [sel.group, sel.variant, sel.depth]).all(axis=1)]
         if fair.empty:
             continue
         ex = course[(course[CONFIG_KEYS] == [sel.group, sel.variant, sel.depth]).all(axis=1)]
