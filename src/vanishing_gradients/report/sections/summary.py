@@ -35,7 +35,7 @@ def _problem(study: ReportData) -> list[str]:
         )
     else:
         parts = [f"{r.depth} layers: {outcome(r)}" for r in base.itertuples()]
-        out.append(f"**The baseline** (sigmoid, SGD): {'; '.join(parts)} (section {_number(study, 'problem')}).")
+        out.append(f"**The baseline** (sigmoid, SGD; section {_number(study, 'problem')}): {'; '.join(parts)}.")
     return out
 
 
