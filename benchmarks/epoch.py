@@ -31,7 +31,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from vanishing_gradients import aggregate, data, fetch, machine, specs, training  # noqa: E402
+from vanishing_gradients import aggregate, data, fetch, job, machine, specs, training  # noqa: E402
 from vanishing_gradients.datasets import FASHION_MNIST  # noqa: E402
 from vanishing_gradients.layout import StudyLayout  # noqa: E402
 from vanishing_gradients.models import MLP  # noqa: E402
@@ -123,7 +123,7 @@ def main():
     parser.add_argument("--smoke-dir", type=Path, help="a finished smoke run to time `snakemake -n` in")
     parser.add_argument("--skip-snakemake", action="store_true")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    job.torch_settings(args.threads)  # as a training job sets them: threads, subnormals flushed
 
     raw = Path(tempfile.mkdtemp(prefix="vg-raw-"))
     fetch.fetch_files(MIRRORS, raw, FASHION_MNIST.files, hint=FASHION_MNIST.offline_hint)
