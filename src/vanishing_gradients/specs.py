@@ -22,6 +22,9 @@ NORMS = ("none", "batchnorm", "standardize")
 # so sigma_w^2 = init_gain^2. Every init but default zeroes the biases.
 INITS = ("default", "normal", "xavier_normal", "kaiming_normal", "orthogonal")
 OPTIMIZERS = ("sgd", "adam")
+# none: one learning rate for every layer; init_gradient: each Linear layer's rate is lr x (the output layer's
+# weight-gradient norm / its own) at initialisation, capped at layer_lr_cap (layer_rates.py)
+LAYER_LRS = ("none", "init_gradient")
 BUDGETS = ("stage", "run")
 
 
@@ -83,6 +86,8 @@ class TrainSpec:
     patience_after: float = 2.0
     budget: str = "stage"  # what `epochs` counts: "stage" (the course: epochs per stage of a schedule) or "run"
     # (the whole run: a schedule's stages share `epochs`, so every configuration gets the same optimiser steps)
+    layer_lr: str = "none"  # per-layer learning rates (LAYER_LRS): a control for "depth, not the learning rate"
+    layer_lr_cap: float = 1000.0  # the largest factor of a layer's rate over lr
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -93,6 +98,10 @@ class TrainSpec:
             raise ValueError(f"patience_after must be >= 0, got {self.patience_after}")
         if self.budget not in BUDGETS:
             raise ValueError(f"budget {self.budget!r} not in {list(BUDGETS)}")
+        if self.layer_lr not in LAYER_LRS:
+            raise ValueError(f"layer_lr {self.layer_lr!r} not in {list(LAYER_LRS)}")
+        if not self.layer_lr_cap >= 1:
+            raise ValueError(f"layer_lr_cap must be >= 1 (a factor on lr), got {self.layer_lr_cap}")
         if self.schedule is not None and (sum(self.schedule) != self.model.depth or min(self.schedule) < 1):
             raise ValueError(
                 f"schedule {list(self.schedule)} must be positive block sizes summing to depth {self.model.depth}"

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import checkpoints
+from . import checkpoints, layer_rates
 from .callbacks import EPOCHS, BestEpoch, Callback, declared_statistics, epoch_record
 from .data import Split
 from .gradstats import FRAMES, GradientRecorder, SaturationMonitor
@@ -153,6 +153,12 @@ class Trainer:
         self.run_log = RunLog(statistics=self.statistics, budget_steps=sum(self.stage_steps))
         # Where the run stands: the stage (an index of ``plan``) and its epochs done, and the stage's optimiser.
         self.stage, self.stage_epoch, self.optimizer = 0, 0, None
+        self.layer_factors = None  # per-layer rates (TrainSpec.layer_lr), measured once at initialisation
+        if spec.layer_lr == "init_gradient":
+            self.layer_factors = layer_rates.init_gradient_factors(
+                self.model, self.train_x, self.train_y, spec.batch_size, spec.seed, spec.layer_lr_cap
+            )
+            log("per-layer rate factors: " + ", ".join(f"{k} {v:.3g}" for k, v in self.layer_factors.items()))
 
     def stage_epochs(self, index: int) -> int:
         """Epochs of a stage, its last one partial where the stage's steps end within an epoch."""
@@ -193,6 +199,8 @@ class Trainer:
 
     def new_optimizer(self) -> torch.optim.Optimizer:
         params = [p for p in self.model.parameters() if p.requires_grad]
+        if self.layer_factors is not None:
+            params = layer_rates.param_groups(self.model, self.spec.lr, self.layer_factors)
         # foreach: one fused kernel per update term for all parameters; measured on the CPU 20% faster than
         # PyTorch's CPU default (a loop over parameters) for Adam and SGD, with bitwise identical weights.
         return OPTIMIZER_CLASSES[self.spec.optimizer](params, lr=self.spec.lr, foreach=True)

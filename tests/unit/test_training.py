@@ -586,3 +586,44 @@ def test_a_last_training_batch_of_one_sample_is_left_out_with_normalisation(norm
     assert math.isfinite(run.metrics[0]["train_loss"]) and math.isfinite(run.test_loss)
     _, plain = training.train(small_spec(batch_size=64, epochs=1), data, log=lambda m: None)
     assert math.isfinite(plain.metrics[0]["train_loss"])  # without normalisation the batch of one trains
+
+
+def test_per_layer_rates_scale_each_layer_by_its_gradient_at_initialisation():
+    """layer_lr init_gradient: each Linear layer's SGD rate is lr x (output's gradient norm / its own) at init,
+    measured on a copy (the model and the run's shuffle untouched), capped; the first step then moves every layer's
+    weights by a similar fraction, where one global rate moves layer 1 orders of magnitude less."""
+    from vanishing_gradients import layer_rates
+
+    data = tiny_data(n_train=600)
+    spec = small_spec(model=ModelSpec(depth=5, width=32), lr=0.5, layer_lr="init_gradient", layer_lr_cap=1e6)
+    trainer = training.Trainer(spec, data, log=lambda m: None)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    factors = trainer.layer_factors
+    assert factors["output"] == 1.0 and factors["hidden1"] > 50  # sigmoid layers shrink the gradient ~7x each
+    x, y = trainer.train_x, trainer.train_y
+    again = layer_rates.init_gradient_factors(trainer.model, x, y, spec.batch_size, spec.seed, spec.layer_lr_cap)
+    assert again == factors and all(torch.equal(v, trainer.model.state_dict()[k]) for k, v in before.items())
+    trainer.start_stage()
+    lrs = {group["params"][0].data_ptr(): group["lr"] for group in trainer.optimizer.param_groups}
+    for name, linear in trainer.model.linears():
+        assert lrs[linear.weight.data_ptr()] == pytest.approx(spec.lr * factors[name])
+    capped = layer_rates.init_gradient_factors(trainer.model, x, y, spec.batch_size, spec.seed, cap=3.0)
+    assert max(capped.values()) == 3.0
+
+    def first_step_moves(settings):
+        _, run = training.train(small_spec(**settings, epochs=1), data, log=lambda m: None)
+        moved = run.frame("grad_epochs").query("statistic == 'update_ratio'").set_index("layer")["value"]
+        return moved["hidden1"] / moved["output"]
+
+    model = ModelSpec(depth=5, width=32)
+    plain, scaled = (
+        first_step_moves({"model": model, "lr": 0.5}),
+        first_step_moves({"model": model, "lr": 0.5, "layer_lr": "init_gradient", "layer_lr_cap": 1e6}),
+    )
+    assert plain < 0.01 < 0.1 < scaled  # layer 1 moves about as much as the output layer only with its own rate
+
+
+def test_per_layer_rates_off_build_the_one_group_optimiser_of_every_run():
+    trainer = training.Trainer(small_spec(), tiny_data(), log=lambda m: None)
+    trainer.start_stage()
+    assert trainer.layer_factors is None and len(trainer.optimizer.param_groups) == 1
