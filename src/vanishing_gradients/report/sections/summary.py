@@ -62,7 +62,8 @@ def _fixes(study: ReportData) -> list[str]:
             )
         if len(by_class["mixed"]):
             parts.append(
-                f"{len(by_class['mixed'])} are mixed: seeds split or an interval across 50% ("
+                f"{len(by_class['mixed'])} {'is' if len(by_class['mixed']) == 1 else 'are'} mixed: seeds split or an "
+                "interval across 50% ("
                 + ", ".join(flow_label(r.group, r.variant) for r in by_class["mixed"].itertuples())
                 + ")"
             )
