@@ -39,7 +39,7 @@ def depth_table(study: ReportData) -> pd.DataFrame:
             else "n/a"
         )
         xi = theory["depth_scale"].get(name, math.nan) if len(theory) else math.nan
-        row["depth scale ξ"] = "∞" if math.isinf(xi) else f"{xi:.2f}" if math.isfinite(xi) else "n/a"
+        row["depth scale ξ"] = "∞" if math.isinf(xi) else f"{xi:.2g}" if math.isfinite(xi) else "n/a"  # as the text
         rows.append(row)
     return pd.DataFrame(rows).fillna("not trained")
 
@@ -58,8 +58,9 @@ def depth_sentences(study: ReportData) -> list[str]:
             out.append(f"{name} trains at none of the depths {join([str(d) for d in depths])}.")
             continue
         accuracy = pct(at.loc[found, "best_test_acc"], at.loc[found, "best_test_acc_ci"])
-        text = f"{name} still trains at {found} layers ({accuracy})"
         deeper = [d for d in at.index if d > found]
+        reach = f"up to {found} layers" if deeper else f"at every depth up to {found}"
+        text = f"{name} trains {reach} ({accuracy} at {found})"
         if deeper:
             d = deeper[0]
             text += f"; at {d}: {pct(at.loc[d, 'best_test_acc'], at.loc[d, 'best_test_acc_ci'])}"
