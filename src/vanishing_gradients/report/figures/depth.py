@@ -7,11 +7,12 @@ import numpy as np
 
 from ..depth import sweep
 from ..formats import pct
-from ..model import ReportData, palette_for, unique
+from ..model import ReportData, flow_label, palette_for, unique
 from ..stats import EXPLODING_RATIO, HEALTHY_RATIO, LEARNED
 from ..theory import predicted_lines
 from .base import Plot, canvas
 from .overview import init_flow_floor
+from .training import SEEDS_FOR_BANDS
 
 
 def accuracy_vs_depth(study: ReportData, ax=None) -> Plot:
@@ -21,11 +22,23 @@ def accuracy_vs_depth(study: ReportData, ax=None) -> Plot:
     colours["baseline (sigmoid)"] = (0, 0, 0)
     drawn = canvas(ax, 2, (14, 6))
     accuracy, flow = drawn.axes
+    runs = study.fair_runs.assign(
+        configuration=[
+            flow_label(g, v) for g, v in zip(study.fair_runs["group"], study.fair_runs["variant"], strict=True)
+        ]
+    )
+    per_seed = runs.groupby("configuration")["seed"].nunique().max() < SEEDS_FOR_BANDS if len(runs) else False
     for i, name in enumerate(names):
         rows = frame[frame["configuration"] == name]
-        err = np.vstack([rows["best_test_acc"] - rows["low"], rows["high"] - rows["best_test_acc"]])
         width = 2.5 if name.startswith("baseline") else 1.4
         shift = 1.025 ** (i - (len(names) - 1) / 2)  # side by side on the log axis, so intervals do not hide
+        if per_seed:  # with few seeds, each seed a dot beside the mean: a t-interval over 3 seeds says little
+            accuracy.plot(rows["depth"] * shift, rows["best_test_acc"], marker="o", ms=4, lw=width,
+                          color=colours[name], label=name)  # fmt: skip
+            seeds = runs[runs["configuration"] == name]
+            accuracy.scatter(seeds["depth"] * shift, seeds["best_test_acc"], s=9, alpha=0.5, color=colours[name])
+            continue
+        err = np.vstack([rows["best_test_acc"] - rows["low"], rows["high"] - rows["best_test_acc"]])
         accuracy.errorbar(
             rows["depth"] * shift, rows["best_test_acc"], yerr=err, marker="o", ms=4, lw=width, capsize=3,
             color=colours[name], label=name,
@@ -35,7 +48,7 @@ def accuracy_vs_depth(study: ReportData, ax=None) -> Plot:
     depths = sorted(frame["depth"].unique())
     accuracy.set(
         xscale="log", xticks=depths, xticklabels=[str(d) for d in depths], ylim=(0, 1), xlabel="hidden layers",
-        ylabel="test accuracy at the best validation epoch (95% interval)",
+        ylabel="test accuracy at the best validation epoch" + (" (dots: seeds)" if per_seed else " (95% interval)"),
     )  # fmt: skip
     accuracy.minorticks_off()
     init = study.init_summary
@@ -57,7 +70,8 @@ def accuracy_vs_depth(study: ReportData, ax=None) -> Plot:
     last = frame[frame["depth"] == depths[-1]]
     alt = (
         f"Two panels. Left: test accuracy against depth ({', '.join(map(str, depths))} hidden layers, log scale), one "
-        "line per configuration with 95% intervals, dotted at chance and dashed at 50%. At "
+        f"line per configuration {'with each seed a dot' if per_seed else 'with 95% intervals'}, dotted at chance and "
+        "dashed at 50%. At "
         f"{depths[-1]} layers: "
         + "; ".join(f"{r.configuration} {pct(r.best_test_acc)}" for r in last.itertuples())
         + ". Right: layer 1's gradient ratio at initialisation against depth on a log scale, measured (solid) and "
