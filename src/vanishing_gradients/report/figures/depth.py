@@ -15,18 +15,11 @@ from .overview import init_flow_floor
 from .training import SEEDS_FOR_BANDS
 
 
-def accuracy_vs_depth(study: ReportData, ax=None) -> Plot:
-    frame = sweep(study)
-    names = unique(frame["configuration"])
-    colours = palette_for(names)
-    colours["baseline (sigmoid)"] = (0, 0, 0)
-    drawn = canvas(ax, 2, (14, 6))
-    accuracy, flow = drawn.axes
-    runs = study.fair_runs.assign(
-        configuration=[
-            flow_label(g, v) for g, v in zip(study.fair_runs["group"], study.fair_runs["variant"], strict=True)
-        ]
-    )
+def _accuracy_lines(study: ReportData, frame, names: list[str], colours: dict, accuracy) -> bool:
+    """Test accuracy against depth, one line per configuration: with fewer than SEEDS_FOR_BANDS seeds each seed a
+    dot beside the mean, else the mean with its 95% interval. Returns whether seeds were drawn."""
+    runs = study.fair_runs
+    runs = runs.assign(configuration=[flow_label(g, v) for g, v in zip(runs["group"], runs["variant"], strict=True)])
     per_seed = runs.groupby("configuration")["seed"].nunique().max() < SEEDS_FOR_BANDS if len(runs) else False
     for i, name in enumerate(names):
         rows = frame[frame["configuration"] == name]
@@ -43,6 +36,17 @@ def accuracy_vs_depth(study: ReportData, ax=None) -> Plot:
             rows["depth"] * shift, rows["best_test_acc"], yerr=err, marker="o", ms=4, lw=width, capsize=3,
             color=colours[name], label=name,
         )  # fmt: skip
+    return per_seed
+
+
+def accuracy_vs_depth(study: ReportData, ax=None) -> Plot:
+    frame = sweep(study)
+    names = unique(frame["configuration"])
+    colours = palette_for(names)
+    colours["baseline (sigmoid)"] = (0, 0, 0)
+    drawn = canvas(ax, 2, (14, 6))
+    accuracy, flow = drawn.axes
+    per_seed = _accuracy_lines(study, frame, names, colours, accuracy)
     accuracy.axhline(study.chance, color="grey", lw=0.8, ls=":")
     accuracy.axhline(LEARNED, color="grey", lw=0.8, ls="--")
     depths = sorted(frame["depth"].unique())
