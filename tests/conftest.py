@@ -17,6 +17,19 @@ from vanishing_gradients.datasets import FASHION_MNIST, RawFile  # noqa: E402
 DEBIAN_DATA = Path("/usr/share/datasets/fashion-mnist")
 # The fixes of config.yaml, in its order (read from it: a fix added there is in every test that loops over them).
 DEFAULT_FIXES = list(yaml.safe_load((ROOT / "config.yaml").read_text())["fixes"])
+# The numbered headings every study's report has (a depth sweep adds "How deep each configuration trains").
+REPORT_HEADINGS = (
+    "1. The answer",
+    "2. The problem",
+    "Is it depth, or a learning rate",
+    "3. Learning rates, chosen on validation",
+    "4. Gradient flow at initialisation",
+    "5. The fixes",
+    "6. Comparison",
+    "7. Cost",
+    "8. Conclusions",
+    "9. Appendix: the setup and the configuration",
+)
 
 
 def merged_config(*overlays: str) -> dict:

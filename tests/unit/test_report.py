@@ -14,7 +14,7 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import REPORT_HEADINGS, ROOT
 from scipy import stats as scipy_stats
 
 from vanishing_gradients import specs
@@ -243,16 +243,7 @@ def test_mean_ci_is_the_t_interval():
 def test_report_has_every_section_and_every_figure_has_alt_text(rendered):
     for heading in (
         "Contents",
-        "1. The answer",
-        "2. The problem",
-        "Is it depth",
-        "3. Learning rates, chosen on validation",
-        "4. Gradient flow at initialisation",
-        "5. The fixes",
-        "6. Comparison",
-        "7. Cost",
-        "8. Conclusions",
-        "9. Appendix: the setup and the configuration",
+        *REPORT_HEADINGS,
         "How it acts on the gradient",
         "Fix 4: normalisation inside the network",
         "Fix 5: skip connections",
