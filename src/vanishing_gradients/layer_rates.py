@@ -16,6 +16,8 @@ import math
 import torch
 from torch import nn
 
+from .gradstats import norms
+
 PROBE_BATCHES = 4  # batches of the training split the factors are measured on
 
 
@@ -34,10 +36,10 @@ def init_gradient_factors(
         idx = order[start : start + batch_size]
         probe.zero_grad(set_to_none=True)
         nn.functional.cross_entropy(probe(x[idx]), y[idx]).backward()
-        norms = {name: float(torch.linalg.vector_norm(linear.weight.grad, dtype=torch.float64))
-                 for name, linear in probe.linears()}  # fmt: skip
-        for name, norm in norms.items():
-            ratio = norms["output"] / norm if norm > 0 else math.inf
+        names, linears = zip(*probe.linears(), strict=True)
+        sizes = dict(zip(names, norms([linear.weight.grad for linear in linears]).tolist(), strict=True))
+        for name, norm in sizes.items():
+            ratio = sizes["output"] / norm if norm > 0 else math.inf
             logs.setdefault(name, []).append(math.log(min(cap, ratio)))
     return {name: min(cap, math.exp(sum(values) / len(values))) for name, values in logs.items()}
 
