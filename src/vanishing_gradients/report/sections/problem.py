@@ -26,12 +26,9 @@ def rate_text(
     return f"its chosen rate {lr:g}"
 
 
-def baselines_heading(study: ReportData) -> tuple[str, str]:
-    """(title, anchor) of the baselines' subsection: their rates were chosen on validation only where there was a
-    screen."""
-    if len(study.screen):
-        return "The baselines at their chosen rates", "baselines"
-    return "The baselines at the study's rate", "baselines"
+def baselines_title(study: ReportData) -> str:
+    """The baselines' subsection: their rates were chosen on validation only where there was a screen."""
+    return "The baselines at their chosen rates" if len(study.screen) else "The baselines at the study's rate"
 
 
 def baselines_intro(study: ReportData) -> str:
