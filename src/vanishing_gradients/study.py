@@ -151,8 +151,12 @@ def variants(config: dict, group: str) -> list[str]:
     return [BASELINE_VARIANT] if group == BASELINE else list(config["fixes"][group]["variants"])
 
 
-def depths(config: dict, group: str) -> list[int]:
-    return list(config["baseline"]["depths"] if group == BASELINE else config["fixes"][group]["depths"])
+def depths(config: dict, group: str, variant: str | None = None) -> list[int]:
+    """The depths a group trains at; a variant's own (``fixes.<fix>.variant_depths``) where it has them."""
+    if group == BASELINE:
+        return list(config["baseline"]["depths"])
+    entry = config["fixes"][group]
+    return list((entry.get("variant_depths") or {}).get(variant, entry["depths"]))
 
 
 def configurations(config: dict, group: str | None = None) -> list[tuple[str, str, int]]:
@@ -161,7 +165,7 @@ def configurations(config: dict, group: str | None = None) -> list[tuple[str, st
         (g, v, int(d))
         for g in (groups(config) if group is None else [group])
         for v in variants(config, g)
-        for d in depths(config, g)
+        for d in depths(config, g, v)
     ]
 
 
@@ -290,7 +294,16 @@ def drop_removed(config: dict) -> None:
         if entry is None:
             del fixes[fix]
         elif isinstance(entry, dict) and isinstance(entry.get("variants"), dict):
+            removed = {name for name, v in entry["variants"].items() if v is None}
             entry["variants"] = {name: v for name, v in entry["variants"].items() if v is not None}
+            if isinstance(entry.get("variant_depths"), dict):  # a removed variant's depths go with it
+                entry["variant_depths"] = {v: d for v, d in entry["variant_depths"].items() if v not in removed}
+
+
+def _keep_variant_depths(entry: dict) -> None:
+    """Forget the ``variant_depths`` of variants a study does not train (removed, or not named by ``train_fixes``)."""
+    if isinstance(entry.get("variant_depths"), dict) and isinstance(entry.get("variants"), dict):
+        entry["variant_depths"] = {v: d for v, d in entry["variant_depths"].items() if v in entry["variants"]}
 
 
 def select_fixes(config: dict) -> None:
@@ -320,3 +333,5 @@ def select_fixes(config: dict) -> None:
         for fix, entry in fixes.items()
         if fix in chosen
     }
+    for entry in config["fixes"].values():
+        _keep_variant_depths(entry)

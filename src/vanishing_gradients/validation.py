@@ -21,6 +21,7 @@ from .study import (
     ConfigError,
     configurations,
     course_lr,
+    depths,
     drop_removed,
     select_fixes,
     train_spec,
@@ -179,6 +180,17 @@ def check_batch_statistics(key: str, spec: specs.TrainSpec, sizes: dict[str, tup
             )
 
 
+def check_variant_depths(config: dict) -> None:
+    """``fixes.<fix>.variant_depths`` names variants of its fix: a misspelt one would silently take the fix's depths."""
+    for fix, entry in config.get("fixes", {}).items():
+        unknown = [v for v in entry.get("variant_depths") or {} if v not in entry["variants"]]
+        if unknown:
+            raise ConfigError(
+                f"fixes.{fix}.variant_depths: {unknown[0]!r} is not a variant of fix {fix!r} (it has "
+                f"{', '.join(entry['variants'])}); name one of them, or remove it"
+            )
+
+
 def check_study(config: dict) -> None:
     """Cross-field checks the schema cannot express; raises ConfigError naming the key and the fix."""
     sizes = split_sizes(config["data"], check_dataset(config["data"]))
@@ -208,12 +220,13 @@ def check_study(config: dict) -> None:
             _check_name_length(f"fixes.{fix}.variants.{_clip(variant, 40)}", variant)
         for variant, settings in entry["variants"].items():
             # Skips repeat with their period to fill a deeper network and are cut at a shallower one (study.tiled);
-            # a pair that fits none of the fix's depths would vanish silently: refuse it.
+            # a pair that fits none of the variant's depths would vanish silently: refuse it.
+            own = depths(config, fix, variant)
             for source, target in settings.get("skips") or []:
-                if target > max(entry["depths"]):
+                if target > max(own):
                     raise ConfigError(
-                        f"fixes.{fix}.variants.{variant}: skip ({source}, {target}) fits none of the fix's depths "
-                        f"{entry['depths']}; give a target layer within the deepest one"
+                        f"fixes.{fix}.variants.{variant}: skip ({source}, {target}) fits none of its depths "
+                        f"{own}; give a target layer within the deepest one"
                     )
     check_protocol(config)
     known = configurations(config)
@@ -376,6 +389,7 @@ def validate_config(config: dict, schema_path: str) -> dict:
         raise ConfigError(_schema_message(errors[0], schema_path))
     for key, value in specs.default_settings().items():  # the spec's defaults are the config's defaults
         config["training"].setdefault(key, value)
+    check_variant_depths(config)  # before select_fixes forgets the variants a study does not train
     select_fixes(config)
     check_study(config)
     config["data"].setdefault("mirrors", list(datasets.of(config).mirrors))  # the dataset's own by default

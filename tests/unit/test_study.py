@@ -154,6 +154,46 @@ def test_a_fix_trained_at_other_depths_repeats_its_skips_and_blocks():
     assert blocks == {3: (2, 1), 15: (2, 2, 2, 1, 2, 2, 2, 1, 1)}
 
 
+def test_a_variant_with_its_own_depths_trains_there_and_its_fix_siblings_keep_the_fixs():
+    """``variant_depths``: a control trained only where another variant fails; the other runs keep their params."""
+    config = default_config()
+    before = validation.validate_config(copy.deepcopy(config), SCHEMA)
+    config["fixes"]["better_activation"]["variant_depths"] = {"tanh": [15, 200]}
+    config = validation.validate_config(config, SCHEMA)
+    trained = study.configurations(config, "better_activation")
+    assert trained == [
+        ("better_activation", "relu", 7),
+        ("better_activation", "tanh", 15),
+        ("better_activation", "tanh", 200),
+    ]
+    assert study.train_spec(config, study.FINAL, "better_activation", "tanh", 0.1, 200, 42).model.depth == 200
+    relu = study.study_layout(config).run(study.FINAL, "better_activation", "relu", 0.01, 7, 42)
+    assert study.spec_param(config, relu) == study.spec_param(before, relu)
+
+
+def test_variant_depths_naming_no_variant_is_refused_and_an_untrained_ones_is_forgotten():
+    config = default_config()
+    config["fixes"]["better_activation"]["variant_depths"] = {"tahn": [15]}
+    with pytest.raises(ConfigError, match=r"fixes.better_activation.variant_depths: 'tahn' is not a variant"):
+        validation.validate_config(config, SCHEMA)
+    config = default_config()
+    config["fixes"]["better_activation"]["variant_depths"] = {"tanh": [15]}
+    config["train_fixes"] = {"better_activation": ["relu"]}
+    config["comparison"]["reference"] = None
+    config = validation.validate_config(config, SCHEMA)
+    assert config["fixes"]["better_activation"]["variant_depths"] == {}
+    assert study.configurations(config) == [("baseline", "sigmoid", d) for d in (3, 5, 7)] + [
+        ("better_activation", "relu", 7)
+    ]
+
+
+def test_a_skip_beyond_the_variants_own_depths_is_refused():
+    config = default_config()
+    config["fixes"]["skip_connection"]["variant_depths"] = {"course": [3]}
+    with pytest.raises(ConfigError, match=r"skip \(4, 7\) fits none of its depths \[3\]"):
+        validation.validate_config(config, SCHEMA)
+
+
 def test_spec_param_changes_only_for_the_changed_variant():
     config = validation.validate_config(default_config(), SCHEMA)
     runs = at_course_rates(config) + study.screening_runs(config)
@@ -199,7 +239,7 @@ BAD_CONFIGS = [
     (("data", "name"), "bad name!", "does not match"),
     (("data", "mirrors"), "/usr/share", "is not of type 'array'"),
     (("data", "subset"), {"train": 0}, "less than the minimum of 1"),
-    (("fixes", "skip_connection", "depths"), [5], "skip (4, 7) fits none of the fix's depths [5]"),
+    (("fixes", "skip_connection", "depths"), [5], "skip (4, 7) fits none of its depths [5]"),
     (("fixes", "skip_connection", "variants", "course", "skips"), [[3, 2]], "skip (3, 2) must satisfy"),
     (("fixes", "train_some_layers", "variants", "course", "schedule"), [2, 0], "less than the minimum of 1"),
     (("fixes", "weight_increasing", "variants", "std1", "init_std"), 0, "less than or equal to the minimum of 0"),
@@ -224,7 +264,7 @@ BAD_CONFIGS = [
     (("data", "mirrors"), [], "should be non-empty"),
     (("study",), "my study", "does not match"),
     (("study",), "downloads", "reserved"),
-    (("init_flow", "depths"), [2, 100], "100 is greater than the maximum of 64"),
+    (("init_flow", "depths"), [2, 1001], "1001 is greater than the maximum of 1000"),
     (("tensorboard",), "on", "'on' is not of type 'boolean'"),
     (("seeds",), ["1", "2"], "--configfile"),  # what `--config seeds=[1,2]` gives
     (("training",), {"epochs": "5"}, "--configfile"),  # what `--config 'training={epochs: 5}'` gives
