@@ -1,4 +1,5 @@
-"""Snakemake script: per-layer gradient norms of untrained networks, for every configuration and depth."""
+"""Snakemake script: per-layer gradient norms and Jacobian spectra of untrained networks, for every configuration and
+depth."""
 
 import _vg_src  # noqa: F401 - first: this project's src/ on sys.path
 import torch
@@ -9,6 +10,7 @@ from vanishing_gradients.storage import write_table
 
 with rule_log(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
-    table = initflow.measure(snakemake.params.flow, data.load_dataset(snakemake.input.data)["train"], log)
-    write_table(snakemake.output[0], table)
-    log(f"wrote {len(table)} rows to {snakemake.output[0]}")
+    flow, spectra = initflow.measure(snakemake.params.flow, data.load_dataset(snakemake.input.data)["train"], log)
+    for table, path in ((flow, snakemake.output.flow), (spectra, snakemake.output.spectra)):
+        write_table(path, table)
+        log(f"wrote {len(table)} rows to {path}")

@@ -1,5 +1,5 @@
-"""Gradient flow at initialisation: per-layer weight-gradient norms of untrained networks, and each hidden layer's
-forward and backward signal, no training.
+"""Gradient flow at initialisation: per-layer weight-gradient norms of untrained networks, each hidden layer's
+forward and backward signal, and the singular values of the hidden stack's Jacobian (``spectra``), no training.
 
 For every configuration (the baseline and each fix variant) and depth, a fresh network per seed takes a few
 real training batches; each batch's gradient is computed from the same initial weights (no update). This
@@ -24,6 +24,7 @@ from .gradstats import norms
 from .models import MLP
 from .signals import SIGNALS
 from .specs import TrainSpec, from_param, stages
+from .spectra import spectrum, why_not
 from .training import apply_stage, pixels
 
 
@@ -100,20 +101,34 @@ def layer_stats(spec: TrainSpec, seed: int, data: list[tuple[torch.Tensor, torch
     }
 
 
-def measure(param: str, split: Split, log=print) -> pd.DataFrame:
-    """All configurations of ``study.init_flow_param``: one row per (group, variant, depth, seed, layer)."""
+SPECTRUM_SAMPLES = 8  # inputs per network whose Jacobian's singular values are pooled (the first batch's first)
+
+
+def jacobian_spectrum(spec: TrainSpec, seed: int, x: torch.Tensor) -> dict | None:
+    """``spectra.spectrum`` of the same fresh network as ``layer_stats`` (same seed) at ``x``, or None where a
+    sample's Jacobian is not its own (``spectra.why_not``)."""
+    if why_not(spec):
+        return None
+    torch.manual_seed(seed)
+    return spectrum(MLP(spec.model), x)
+
+
+def measure(param: str, split: Split, log=print) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """All configurations of ``study.init_flow_param``: one row per (group, variant, depth, seed, layer) of
+    gradients and signals, and one per (group, variant, depth, seed) of the Jacobian's spectrum."""
     settings = json.loads(param)
-    rows, started = [], time.perf_counter()
+    rows, spectra_rows, started = [], [], time.perf_counter()
     for seed in settings["seeds"]:
         data = {}  # batch size -> this seed's batches, shared by every configuration
         for group, variant, spec_json in settings["specs"]:
             spec = from_param(spec_json)
             if spec.batch_size not in data:
                 data[spec.batch_size] = batches(split, seed, settings["batches"], spec.batch_size)
+            key = {"group": group, "variant": variant, "depth": spec.model.depth, "seed": seed}
             for layer, values in layer_stats(spec, seed, data[spec.batch_size]).items():
-                rows.append(
-                    {"group": group, "variant": variant, "depth": spec.model.depth, "seed": seed, "layer": layer}
-                    | values
-                )
+                rows.append(key | {"layer": layer} | values)
+            found = jacobian_spectrum(spec, seed, data[spec.batch_size][0][0][:SPECTRUM_SAMPLES])
+            if found is not None:
+                spectra_rows.append(key | found)
         log(f"seed {seed}: {len(settings['specs'])} networks, {time.perf_counter() - started:.1f} s so far")
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows), pd.DataFrame(spectra_rows)

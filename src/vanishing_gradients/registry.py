@@ -70,8 +70,17 @@ RUNS = Table(
 )
 STUDY = (
     Table("init_flow", "init_flow/grad_norms.parquet", "initflow.measure (rule gradient_flow_at_init)"),
+    Table("init_spectra", "init_flow/jacobian_spectra.parquet", "initflow.measure (rule gradient_flow_at_init)"),
     Table("selection", "selection/learning_rates.csv", "selection.select (checkpoint select_learning_rates)"),
 )
+# Study tables that only a study asking for them has (its config key set): their rules exist only there, and the
+# report reads each where it is given (``layout.optional_tables``), and shows its section only then.
+PHASE = Table(
+    "phase",
+    "phase/cells.parquet",
+    "phase.measure per column (rule phase_column), concatenated by phase.gather (rule phase_diagram)",
+)
+OPTIONAL = (PHASE,)
 
 
 def run_tables(screen: bool = False) -> list[Table]:

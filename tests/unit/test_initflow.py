@@ -20,7 +20,7 @@ def test_a_last_batch_of_one_sample_is_left_out(norm):
     spec = TrainSpec(model=ModelSpec(depth=2, width=8, norm=norm), batch_size=512)
     assert [len(y) for _, y in initflow.batches(split, 0, 2, 512)] == [512]
     param = json.dumps({"seeds": [0], "batches": 2, "specs": [["fix", norm, to_param(spec)]]})
-    flow = initflow.measure(param, split, log=lambda m: None)
+    flow, _ = initflow.measure(param, split, log=lambda m: None)
     assert len(flow) == 3 and all(math.isfinite(n) and n > 0 for n in flow["grad_norm"])
 
 

@@ -62,6 +62,7 @@ def test_a_table_added_to_the_registry_is_aggregated_loaded_and_compared(tmp_pat
     concatenated = read_table(where.aggregate()["extra"])
     assert concatenated["seed"].tolist() == [42, 43] and concatenated["value"].tolist() == [4.2, 4.3]
     write_table(where.init_flow(), pd.DataFrame({"group": ["baseline"], "variant": ["sigmoid"], "grad_norm": [1.0]}))
+    write_table(where.study_tables()["init_spectra"], pd.DataFrame({"group": ["baseline"], "sv_log_std": [0.5]}))
     write_table(where.selection(), pd.DataFrame({"group": ["baseline"], "variant": ["sigmoid"], "depth": [3],
                                                  "lr": [0.1]}))  # fmt: skip
     assert set(report_tables("results/s")) == set(where.report_tables())

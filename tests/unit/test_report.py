@@ -186,7 +186,20 @@ def synthetic_aggregate(out, configs=None, flow_depths=(2, 8, 30)):
                             "grad_norm": norm,
                         }
                     )
+    spectra = [  # a narrowing spread where the gradient grows, a widening one where it vanishes; none normalised
+        {"group": r["group"], "variant": r["variant"], "depth": r["depth"], "seed": r["seed"]}
+        | {
+            "sv_log_mean": -r["depth"] / 10,
+            "sv_log_std": 0.1 * r["depth"],
+            "sv_log_min": -r["depth"],
+            "sv_log_max": 0.0,
+        }
+        | {"sv_sq_log_mean": -r["depth"] / 5, "floor": 0, "q_in": 0.5, "samples": 8, "factors": r["depth"] - 1}
+        for r in flow
+        if r["layer"] == "output" and r["group"] != "normalization"
+    ]
     frames = {"runs": runs, "metrics": metrics, "grad_steps": steps, "grad_epochs": epochs, "init_flow": flow}
+    frames["init_spectra"] = spectra
     frames["selection"] = selection
     paths = report_tables(out)  # each table where and as a study keeps it (registry.report())
     for name, rows in frames.items():

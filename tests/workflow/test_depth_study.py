@@ -29,11 +29,7 @@ def depth_run(tmp_path_factory):
 def load(project):
     config = validation.validate_config(merged_config(*OVERLAYS), SCHEMA)
     results = project / "results" / config["study"]
-    paths = {name: results / f"aggregate/{name}.csv" for name in ("runs", "metrics")}
-    paths |= {name: results / f"aggregate/{name}.parquet" for name in ("grad_steps", "grad_epochs")}
-    paths["init_flow"] = results / "init_flow/grad_norms.parquet"
-    paths["selection"] = results / "selection/learning_rates.csv"
-    return config, model.load(paths, json.loads(study.report_param(config))), results
+    return config, model.load(str(results), json.loads(study.report_param(config))), results
 
 
 def test_depth_preset_trains_each_configuration_at_every_depth_and_reports_it(depth_run):

@@ -201,12 +201,7 @@ def visible_text(page: str) -> str:
 def test_smoke_report_shows_the_sections_tables_and_sentences_the_library_computes(smoke_run):
     """Every heading, sentence and summary cell the report modules compute from the smoke aggregate is on the page,
     and the notebook drew one figure per place it should (the fixes' loop included)."""
-    aggregate = smoke_run / "results/smoke/aggregate"
-    paths = {name: aggregate / f"{name}.csv" for name in ("runs", "metrics")}
-    paths |= {name: aggregate / f"{name}.parquet" for name in ("grad_steps", "grad_epochs")}
-    paths["init_flow"] = smoke_run / "results/smoke/init_flow/grad_norms.parquet"
-    paths["selection"] = smoke_run / "results/smoke/selection/learning_rates.csv"
-    S = model.load(paths, json.loads(study.report_param(smoke_config())))
+    S = model.load(str(smoke_run / "results/smoke"), json.loads(study.report_param(smoke_config())))
     page = (smoke_run / "results/smoke/report/report.html").read_text()
     seen = visible_text(page)
     for anchor, name, _ in outline.contents(S):

@@ -1,12 +1,13 @@
-# Gradient flow at initialisation: no training. Per-layer gradient norms of fresh networks of every
-# configuration (the baseline and each fix variant) at the depths of `init_flow:`, over several seeds.
+# Gradient flow at initialisation: no training. Per-layer gradient norms and the Jacobian's spectrum of fresh networks
+# of every configuration (the baseline and each fix variant) at the depths of `init_flow:`, over several seeds.
 
 
 rule gradient_flow_at_init:
     input:
         data=DATASET,
     output:
-        LAYOUT.init_flow(),
+        flow=LAYOUT.init_flow(),
+        spectra=LAYOUT.study_tables()["init_spectra"],
     log:
         LAYOUT.log("init_flow.log"),
     benchmark:
