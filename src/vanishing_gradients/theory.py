@@ -152,6 +152,22 @@ def predict(activation: str, sigma_w2: float, sigma_b2: float = 0.0) -> Predicti
     return Prediction(activation, sigma_w2, sigma_b2, q, chi_1(activation, sigma_w2, sigma_b2, q), ratio)
 
 
+def jacobian_log_sq_mean(activation: str, sigma_w2: float, sigma_b2: float, q_in: float, layers: int) -> float:
+    """log10 of the mean squared singular value of the Jacobian of ``layers`` layers whose first pre-activations have
+    the mean square ``q_in``: the product of each layer's sigma_w^2 E[phi'(sqrt(q_l) z)^2], q_l following the
+    variance map (chi_1^layers once q has reached q*; a network that starts away from q* has the factors of its way
+    there). In log10: 200 sigmoid layers at the default init multiply it by 1e-340, below float64's range."""
+    phi, slope = ACTIVATIONS[activation]
+    log_total, q = 0.0, q_in
+    for _ in range(layers):
+        factor = sigma_w2 * gaussian_mean(lambda x: slope(x) ** 2, max(q, 1e-300), bump=activation in SATURATING)
+        if factor <= 0:
+            return -math.inf
+        log_total += math.log10(factor)
+        q = sigma_w2 * gaussian_mean(lambda x: phi(x) ** 2, q) + sigma_b2
+    return log_total
+
+
 def variances(spec: ModelSpec) -> tuple[float, float]:
     """(sigma_w^2, sigma_b^2) of the equal-shape hidden layers (fan_in = fan_out = width) of ``spec``'s init.
 
