@@ -40,6 +40,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/selection.smk"
 include: "workflow/rules/init_flow.smk"
+include: "workflow/rules/phase.smk"
 include: "workflow/rules/report.smk"
 
 

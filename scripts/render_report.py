@@ -15,7 +15,10 @@ from vanishing_gradients.report.notebook import render
 NOTEBOOK = Path(_vg_src.__file__).resolve().parents[1] / "reports" / "report.ipynb"
 
 with rule_log(snakemake.log.log) as log:
-    tables = {k: str(Path(snakemake.input[k]).resolve()) for k in registry.names(registry.report())}
+    given = dict(snakemake.input.items())  # by name: `name in snakemake.input` would look among the paths
+    # every table of registry.report(), and those of registry.OPTIONAL that the study has (the rule's inputs)
+    names = registry.names(registry.report()) + [t.name for t in registry.OPTIONAL if t.name in given]
+    tables = {k: str(Path(given[k]).resolve()) for k in names}
     render(
         str(NOTEBOOK),
         snakemake.log.notebook,

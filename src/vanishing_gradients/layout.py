@@ -32,6 +32,11 @@ def report_tables(study_dir: str | Path) -> dict[str, str]:
     }
 
 
+def optional_tables(study_dir: str | Path) -> dict[str, str]:
+    """The tables only some studies have (``registry.OPTIONAL``), by name, below a study's results folder."""
+    return {t.name: f"{study_dir}/{t.file}" for t in registry.OPTIONAL}
+
+
 def checkpoints_dir(study: str) -> str:
     """The folder of a study's runs in training: each run's state below it (``RunId.checkpoint_dir``)."""
     return f"{RESULTS}/{study}/checkpoints"
@@ -159,6 +164,14 @@ class StudyLayout:
 
     def init_flow(self) -> str:
         return self.study_tables()["init_flow"]
+
+    def phase(self) -> str:
+        """The phase diagram's table (``registry.PHASE``), gathered from its columns."""
+        return optional_tables(f"{RESULTS}/{self.study}")["phase"]
+
+    def phase_column(self, centring, sigma_w2) -> str:
+        """One column's cells (a centring and a sigma_w^2: one job), before they are gathered."""
+        return f"{Path(self.phase()).parent}/columns/{centring}_sw{sigma_w2}.parquet"
 
     def report_dir(self) -> str:
         return f"{RESULTS}/{self.study}/report"

@@ -78,7 +78,7 @@ STUDY = (
 PHASE = Table(
     "phase",
     "phase/cells.parquet",
-    "phase.measure per column (rule phase_column), concatenated by phase.gather (rule phase_diagram)",
+    "phase_training.measure per column (rule phase_column), concatenated by phase.gather (rule phase_table)",
 )
 OPTIONAL = (PHASE,)
 

@@ -10,7 +10,7 @@ sqrt(chi_1) per layer too; where q* is 0 (tanh or ReLU without biases in the ord
 fast and the weight gradient keeps its size. chi_1 < 1 is the ordered phase (gradients vanish towards the input),
 chi_1 > 1 the chaotic one (they explode), chi_1 = 1 the edge of chaos. The squared gradient changes by e every xi =
 1 / |ln chi_1| layers, the gradient's depth scale; in the ordered phase it equals the correlation depth scale below
-which Schoenholz et al. found networks trainable (up to about 6 xi).
+which Schoenholz et al. found networks trainable (up to about 6 xi; ``correlation_depth_scale``, both phases).
 
     python -m vanishing_gradients.theory        # the study's initialisations, and the sigmoid's edge of chaos
 """
@@ -234,6 +234,54 @@ def critical_gain(activation: str = "sigmoid", sigma_b2: float = 0.0) -> float:
 def edge_of_chaos_std(activation: str = "sigmoid", width: int = 128, sigma_b2: float = 0.0) -> float:
     """The std of N(0, std) weights at which chi_1 = 1 for hidden layers of ``width``."""
     return critical_gain(activation, sigma_b2) / math.sqrt(width)
+
+
+def pair_mean(f, g, q: float, c: float) -> float:
+    """E[f(u1) g(u2)] for u1, u2 jointly Gaussian with variance ``q`` each and correlation ``c``: a midpoint grid
+    in (z1, z2), u1 = sqrt(q) z1, u2 = sqrt(q) (c z1 + sqrt(1 - c^2) z2)."""
+    scale = math.sqrt(q)
+    # Half a unit of x = sqrt(q) z per step at most: the sigmoid's and tanh's poles lie pi off the real line, so the
+    # grid's error is about e^(-2 pi^2) (below 1e-15) for a steep one as for a flat one.
+    step = min(0.1, 0.5 / scale)
+    z = (np.arange(-math.ceil(7 / step), math.ceil(7 / step)) + 0.5) * step  # |z| < 7: the tails add < 1e-11
+    w = np.exp(-0.5 * z**2)
+    w /= w.sum()
+    u2 = scale * (c * z[:, None] + math.sqrt(max(1.0 - c * c, 0.0)) * z[None, :])
+    return float(np.sum(w * f(scale * z) * np.sum(g(u2) * w, axis=1)))  # not np.dot: no BLAS threads
+
+
+def correlation_fixed_point(activation: str, sigma_w2: float, sigma_b2: float, q_star: float) -> float:
+    """c*, where the correlation of two inputs' pre-activations settles: the fixed point of the correlation map
+    c <- (sigma_w^2 E[phi(u1) phi(u2)] + sigma_b^2) / q* reached from c = 0. The map is increasing and convex on
+    [0, 1] (a series in c with coefficients >= 0) and has the fixed point 1 of slope chi_1: in the ordered phase
+    (chi_1 <= 1) c* = 1, in the chaotic one c* < 1 is its only other fixed point, found here by bisection on the sign
+    of map(c) - c (positive below c*, negative above), the limit the iteration from 0 climbs to."""
+    phi, _ = ACTIVATIONS[activation]
+    low, high = 0.0, 1.0
+    while high - low > 1e-13:
+        mid = 0.5 * (low + high)
+        if (sigma_w2 * pair_mean(phi, phi, q_star, mid) + sigma_b2) / q_star - mid > 0:
+            low = mid
+        else:
+            high = mid
+    return 0.5 * (low + high)
+
+
+def correlation_depth_scale(activation: str, sigma_w2: float, sigma_b2: float = 0.0) -> float:
+    """xi_c, the correlation depth scale (Schoenholz et al. 2017): two inputs' correlation approaches its fixed point
+    c* by e every xi_c layers, xi_c = -1 / ln chi_c with chi_c = sigma_w^2 E[phi'(u1) phi'(u2)] at c*, the map's
+    slope there. They found random networks trainable up to about 6 xi_c layers. In the ordered phase c* = 1 and
+    xi_c equals the gradient's depth scale 1/|ln chi_1| (``Prediction.depth_scale``); in the chaotic phase it is
+    finite and another number. Infinite at the edge of chaos, and where q* is 0 or infinite (tanh or the centred
+    sigmoid without biases in the ordered phase, ReLU): there the correlation map has no exponential depth scale,
+    and 6 xi_c bounds no depth."""
+    q_star = fixed_point(activation, sigma_w2, sigma_b2)
+    if q_star == 0 or math.isinf(q_star):
+        return math.inf
+    _, slope = ACTIVATIONS[activation]
+    c_star = correlation_fixed_point(activation, sigma_w2, sigma_b2, q_star)
+    chi_c = sigma_w2 * pair_mean(slope, slope, q_star, c_star)
+    return math.inf if abs(chi_c - 1.0) < 1e-9 else 1.0 / abs(math.log(chi_c))
 
 
 def factor_text(factor: float) -> str:

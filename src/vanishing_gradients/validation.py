@@ -12,6 +12,7 @@ import reprlib
 from pathlib import Path
 
 from . import datasets, specs
+from . import phase as phase_diagram
 from .layout import RESERVED_STUDY_NAMES, lr_name
 from .study import (
     BASELINE,
@@ -246,6 +247,7 @@ def check_study(config: dict) -> None:
         except (ValueError, TypeError, KeyError) as err:
             raise ConfigError(f"{key} at depth {depth}: {err}") from None
         check_batch_statistics(key, spec, sizes)
+    phase_diagram.check(config)  # `phase:`, the phase diagram's settings
 
 
 def check_protocol(config: dict) -> None:

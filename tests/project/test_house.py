@@ -12,7 +12,7 @@ PACKAGE = ROOT / "src/vanishing_gradients"
 # (the aggregate and report rules run in envs/report.yaml, and status, compare and the API stay cheap): a new
 # module is checked without being listed here.
 NEEDS_TORCH = {"callbacks", "checkpoints", "data", "gradstats", "initflow", "job", "machine", "models", "outputs"}
-NEEDS_TORCH |= {"layer_rates", "tboard", "training"}
+NEEDS_TORCH |= {"layer_rates", "spectra", "tboard", "training"}
 MODULES = sorted(
     ".".join(p.relative_to(PACKAGE).with_suffix("").parts).removesuffix(".__init__") for p in PACKAGE.rglob("*.py")
 )

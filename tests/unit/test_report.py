@@ -173,7 +173,7 @@ def synthetic_aggregate(out, configs=None, flow_depths=(2, 8, 30)):
                     "gradient_normalization": 5e3,
                     "weight_increasing": 3.0**depth,
                     "skip_connection": 10.0 ** (-depth / 4),
-                }[group]
+                }.get(group, 1.0)
                 underflow = group == "baseline" and depth == 30 and seed == 1
                 for layer, norm in (("hidden1", 0.0 if underflow else per_layer * (1 + seed / 10)), ("output", 1.0)):
                     flow.append(
@@ -281,10 +281,10 @@ def test_report_has_every_section_and_every_figure_has_alt_text(rendered):
     images = re.findall(r"<img [^>]*>", rendered)
     # the baselines' curves, gradients over steps, heatmap, mean/max bars, update ratio and profile animation
     # (saturation is all zero: a sentence; the synthetic has no signals: no mechanism figure); lr-depth, the screen's
-    # lr curves, init flow; per fix and depth: curves, update ratio, heatmap (5), and per fix its profile animation
-    # (5); the paired ranking, ranked, cost and the plateau's survival curve. The gradient profiles (the answer's
-    # and one per fix and depth) are interactive SVG figures.
-    assert len(images) == 6 + 3 + 5 * 3 + 5 + 4
+    # lr curves, init flow; the Jacobian's spectra; per fix and depth: curves, update ratio, heatmap (5), and per fix
+    # its profile animation (5); the paired ranking, ranked, cost and the plateau's survival curve. The gradient
+    # profiles (the answer's and one per fix and depth) are interactive SVG figures.
+    assert len(images) == 6 + 3 + 1 + 5 * 3 + 5 + 4
     assert len(re.findall(r'<figure [^>]*role="img"', rendered)) == 1 + 5
     assert (
         rendered.count("Hover over a point") == 1 + 5 and len(re.findall(r'id="f[0-9a-f]{8}-legend-0"', rendered)) == 6
@@ -662,3 +662,25 @@ def test_the_rate_by_depth_figure_draws_each_screening_seed_as_a_dot_not_a_band(
     dots = sum(len(c.get_offsets()) for c in ax.collections)
     assert dots == len(screen)  # one dot per screening run, and no error bar (a LineCollection) besides
     assert "each seed a dot" in plot.alt
+
+
+@pytest.mark.parametrize(("control", "verdict"), [(0.80, "not depth itself"), (0.10, "do not make it learn either")])
+def test_the_per_layer_rate_control_is_stated_beside_the_baseline(tmp_path, control, verdict):
+    """Issue 25, item 5: "depth, not the learning rate" is the result of the control where a study trains it: the
+    course's sigmoid with a rate per layer (layer_lr), at the baseline's depth, each at its rate chosen on validation.
+    """
+    config = copy.deepcopy(CONFIG)
+    fix = {"depths": [7], "variants": {"layer_rates": {"layer_lr": "init_gradient"}}}
+    config["fixes"] = {"better_optimizer": fix}
+    configs = {k: v for k, v in CONFIGS.items() if k[0] == "baseline"}
+    configs[("better_optimizer", "layer_rates", 7, 0.1)] = (control, 1.0, 0.0, False)
+    S = model.load(synthetic_aggregate(tmp_path, configs), config)
+    (sentence,) = problem.layer_rate_sentences(S)
+    assert (
+        sentence.startswith("The control, a rate per layer: the same 7-layer sigmoid network") and verdict in sentence
+    )
+    first, second = (float(v) for v in re.findall(r"test accuracy (\d+\.\d)%", sentence))  # control, then baseline
+    assert "capped at ×1000" in sentence and first == pytest.approx(100 * control, abs=1) and second < 15
+    assert not any("does not rule out a rate for each layer" in s for s in problem.learning_rate_sentences(S))
+    config["fixes"]["better_optimizer"]["variants"]["layer_rates"]["activation"] = "tanh"  # not the course's network
+    assert problem.layer_rate_sentences(model.load(synthetic_aggregate(tmp_path / "tanh", configs), config)) == []

@@ -104,3 +104,31 @@ def test_predicted_lines_start_at_the_shallowest_measurement_with_the_theory_slo
     assert at[3] == pytest.approx(first) and at[15] == pytest.approx(first * factor**12)
     reasons = theory.beside(sweep_study).set_index("label")["reason"]
     assert "normalisation" in reasons["normalization/batchnorm"] and "skip" in reasons["skip_connection/course"]
+
+
+def test_a_control_with_the_same_activation_that_trains_where_its_sibling_does_not_is_stated(tmp_path):
+    """Issue 25's controls: ReLU with Kaiming init beside ReLU at N(0, 0.05) at the same depths; tanh, alone with its
+    activation, and depths where both or neither train say nothing."""
+    config = {
+        **CONFIG,
+        "fixes": {
+            "better_activation": {
+                "depths": [15, 30],
+                "variants": {
+                    "relu": {"activation": "relu", "init": "normal", "init_std": 0.05},
+                    "relu_kaiming": {"activation": "relu", "init": "kaiming_normal"},
+                    "tanh": {"activation": "tanh"},
+                },
+            }
+        },
+    }
+    runs = {("baseline", "sigmoid", d, 1.0): (0.1, 1e-5, 0.0, False) for d in (15, 30)}
+    for d, kaiming in ((15, 0.84), (30, 0.10)):
+        runs[("better_activation", "relu", d, 0.1)] = (0.10, 1e-5, 0.0, False)
+        runs[("better_activation", "relu_kaiming", d, 0.1)] = (kaiming, 1.0, 0.0, False)
+        runs[("better_activation", "tanh", d, 0.1)] = (0.10, 1.0, 0.0, False)
+    S = model.load(synthetic_aggregate(tmp_path, runs, flow_depths=(15, 30)), config)
+    (sentence,) = depth_section.control_sentences(S)
+    assert sentence.startswith("At 15 layers, all with relu: better_activation/relu_kaiming at 8")
+    assert "trains, better_activation/relu at 1" in sentence and "does not" in sentence
+    assert sentence in depth_section.depth_sentences(S)

@@ -43,6 +43,7 @@ CODE = {
     "prepare": codehash.code_hash(SCRIPTS / "prepare.py", **_OWN),
     "train": codehash.code_hash(SCRIPTS / "train.py", **_OWN),
     "init_flow": codehash.code_hash(SCRIPTS / "init_flow.py", **_OWN),
+    "phase": codehash.code_hash(SCRIPTS / "phase_diagram.py", **_OWN),
     "select": codehash.code_hash(SCRIPTS / "select.py", **_OWN),
     "aggregate": codehash.code_hash(SCRIPTS / "aggregate.py", **_OWN),
     "report": codehash.code_hash(

@@ -38,6 +38,7 @@ rule aggregate:
 rule report:
     input:
         **LAYOUT.report_tables(),  # every table of registry.report(): the aggregate's and the study's
+        **PHASE_TABLES,  # the phase diagram's, where the study has one (phase.smk)
         # Not the notebook and its template: their content is in the `code` param, with the report package's, and
         # as inputs (by absolute path, for `snakemake -d`) a project folder moved elsewhere reran the report.
     output:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import pandas as pd
 import seaborn as sns
 
 from .. import datasets, registry
-from ..layout import RUN_KEYS, report_tables
+from .. import phase as phase_diagram
+from ..layout import RUN_KEYS, optional_tables, report_tables
 from ..selection import run_score
 from ..storage import read_table
 from ..study import BASELINE, FINAL, SCREEN
@@ -119,6 +121,12 @@ class ReportData:
         fixes = self.fair_runs[self.fair_runs["group"] != BASELINE]
         return bool(len(fixes)) and fixes.groupby(["group", "variant"])["depth"].nunique().max() >= 3
 
+    @property
+    def phase(self) -> pd.DataFrame | None:
+        """The phase diagram's runs (``phase.TABLE``), or None where the study trains none (``phase: null``): the
+        report then has no section on it."""
+        return self.tables.get(phase_diagram.TABLE.name)
+
     def baseline_labels(self, depth: int | None = None) -> list[str]:
         """The baselines' labels by depth (only ``depth``'s, if given), each at its chosen rate."""
         runs = self.baselines.sort_values("depth")
@@ -223,12 +231,18 @@ def with_scores(runs: pd.DataFrame, metrics: pd.DataFrame, config: dict) -> pd.D
 
 def load(tables: dict | str, config: dict | None = None) -> ReportData:
     """The tables of ``registry.report()`` (paths by name, or a study's results folder holding them) as a ReportData
-    of the fair comparison; ``ReportData.tables`` holds each as it was loaded."""
-    paths = report_tables(tables) if isinstance(tables, str) else tables
+    of the fair comparison; ``ReportData.tables`` holds each as it was loaded. Of ``registry.OPTIONAL``, those given
+    (in a folder: those there), the phase table read back checked (``phase.read_table``)."""
+    if isinstance(tables, str):
+        there = {name: path for name, path in optional_tables(tables).items() if Path(path).exists()}
+        paths = {**report_tables(tables), **there}
+    else:
+        paths = tables
     missing = [name for name in registry.names(registry.report()) if name not in paths]
     if missing:
         raise KeyError(f"the report needs the tables {missing} (registry.report()) too")
-    read = {name: read_table(path) for name, path in paths.items()}
+    readers = {phase_diagram.TABLE.name: phase_diagram.read_table}
+    read = {name: readers.get(name, read_table)(path) for name, path in paths.items()}
     frames = dict(read)
     selection = frames.pop("selection")
     every = frames["runs"]

@@ -6,10 +6,11 @@ from __future__ import annotations
 from .model import ReportData
 
 # anchor -> title, in the notebook's order. "depth" only where a study trains a fix at three depths or more
-# (studies/depth.yaml); the others are in every report.
+# (studies/depth.yaml), "phase" only where it trains the phase diagram (`phase:`); the others are in every report.
 SECTIONS = {
     "summary": "The answer",
     "depth": "How deep each configuration trains",
+    "phase": "Trainability against weight scale and depth",
     "problem": "The problem: deep sigmoid networks stop learning",
     "rates": "Learning rates, chosen on validation",
     "init-flow": "Gradient flow at initialisation",
@@ -74,7 +75,8 @@ def report_title(study: ReportData) -> str:
 
 def sections(study: ReportData) -> dict[str, str]:
     """The sections this study's report has, anchor -> numbered title ('1. Setup')."""
-    present = [a for a in SECTIONS if a != "depth" or study.depth_sweep]
+    shown = {"depth": study.depth_sweep, "phase": study.phase is not None}  # the sections some studies have
+    present = [a for a in SECTIONS if shown.get(a, True)]
     return {anchor: f"{i}. {SECTIONS[anchor]}" for i, anchor in enumerate(present, start=1)}
 
 

@@ -1,7 +1,8 @@
 """The report's figures, one function each: ``f(study, ..., ax=None) -> Plot`` (figure and alt text).
 
 ``training``: chosen configurations' training records; ``teaching``: the mechanism, as a teacher shows it;
-``overview``: the whole study; ``depth``: the depth sweep. Without ``ax`` a figure makes its own matplotlib figure,
+``overview``: the whole study; ``depth``: the depth sweep; ``spectra``: the Jacobian's singular values at
+initialisation. Without ``ax`` a figure makes its own matplotlib figure,
 titled and laid out; with ``ax`` (one Axes, or one per panel) it draws there. ``teaching.profile_animation`` gives
 an ``Animation`` instead, which the notebook embeds with a slider.
 """
@@ -10,6 +11,8 @@ from .base import Animation, Plot, canvas
 from .depth import accuracy_vs_depth
 from .fair import escape_curves, lr_curve_data, lr_curves, ranking_figure
 from .overview import cost, init_flow_figure, lr_depth, ranked, ranked_comparison
+from .phase import phase_diagram
+from .spectra import jacobian_spectra
 from .teaching import (
     grad_bars,
     grad_bars_data,
@@ -47,6 +50,7 @@ __all__ = [
     "grad_norm_over_training",
     "heatmap_data",
     "init_flow_figure",
+    "jacobian_spectra",
     "layer_profile",
     "layer_profile_data",
     "log_norm_range",
@@ -54,6 +58,7 @@ __all__ = [
     "lr_curves",
     "lr_depth",
     "mechanism",
+    "phase_diagram",
     "profile_animation",
     "profile_frames",
     "ranked",

@@ -66,7 +66,8 @@ def accuracy_vs_depth(study: ReportData, ax=None) -> Plot:
         flow.plot(predicted["depth"], predicted["ratio"], ls="--", lw=1, color=colours[name])
         zero = init[(init["label"] == name) & init["zero"]]
         flow.scatter(zero["depth"], [floor] * len(zero), marker="v", s=30, color=colours[name])
-    flow.set_yscale("log")
+    flow.set(yscale="log", xscale="log", xticks=depths, xticklabels=[str(d) for d in depths])  # as the left panel
+    flow.minorticks_off()
     flow.axhspan(HEALTHY_RATIO, EXPLODING_RATIO, color="green", alpha=0.05, lw=0)
     flow.set(xlabel="hidden layers", ylabel="‖∇W hidden1‖ / ‖∇W output‖ at initialisation (dashed: theory)")
     handles, labels = accuracy.get_legend_handles_labels()
@@ -78,7 +79,7 @@ def accuracy_vs_depth(study: ReportData, ax=None) -> Plot:
         "dashed at 50%. At "
         f"{depths[-1]} layers: "
         + "; ".join(f"{r.configuration} {pct(r.best_test_acc)}" for r in last.itertuples())
-        + ". Right: layer 1's gradient ratio at initialisation against depth on a log scale, measured (solid) and "
+        + ". Right: layer 1's gradient ratio at initialisation against depth, both on log scales, measured (solid) and "
         "predicted by mean-field theory where it applies (dashed), the band 0.1 to 10 shaded."
     )
     return drawn.finish("How deep each configuration trains, and its gradient at initialisation", alt)

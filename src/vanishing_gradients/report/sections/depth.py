@@ -7,6 +7,7 @@ import math
 
 import pandas as pd
 
+from ...study import BASELINE
 from ..depth import deepest, sweep
 from ..formats import join, pct, ratio_text
 from ..model import ReportData
@@ -68,6 +69,7 @@ def depth_sentences(study: ReportData) -> list[str]:
         if gaps:
             text += f" (not at {join([str(d) for d in gaps])}, shallower)"
         out.append(text + ".")
+    out += control_sentences(study)
     out += theory_depth_sentences(study, frame)
     known = frame.dropna(subset=["flows"])
     if len(known):
@@ -140,5 +142,38 @@ def theory_depth_sentences(study: ReportData, frame: pd.DataFrame) -> list[str]:
             "training deeper: with small weights and no biases their forward signal itself vanishes (q* = 0), each "
             f"layer's output smaller than its input ({'; '.join(shrink)}), which a ratio of weight gradients does "
             "not show."
+        )
+    return out
+
+
+def _activation(study: ReportData, group: str, variant: str) -> str | None:
+    fixes = study.config.get("fixes", {})
+    variant_settings = fixes.get(group, {}).get("variants", {}).get(variant, {})
+    return {**study.config.get("training", {}), **variant_settings}.get("activation")
+
+
+def _listed(rows: pd.DataFrame) -> str:
+    return join([f"{r.configuration} at {pct(r.best_test_acc, r.best_test_acc_ci)}" for r in rows.itertuples()])
+
+
+def control_sentences(study: ReportData) -> list[str]:
+    """The controls: variants of one fix with the same activation, trained at the same depth, that differ in their
+    initialisation (e.g. ReLU at N(0, 0.05) and ReLU with Kaiming init). Where one trains and another does not,
+    the initialisation, not the activation, decides it there (each at its rate chosen on validation, one budget)."""
+    frame = sweep(study)
+    if frame.empty:
+        return []
+    activation = [_activation(study, g, v) for g, v in zip(frame["group"], frame["variant"], strict=True)]
+    frame = frame.assign(activation=activation)
+    fixes = frame[(frame["group"] != BASELINE) & frame["activation"].notna()]
+    out = []
+    for (_, act, d), at in fixes.groupby(["group", "activation", "depth"], sort=False):
+        if at["variant"].nunique() < 2 or at["trains"].all() or not at["trains"].any():
+            continue
+        trains, fails = at[at["trains"]], at[~at["trains"]]
+        out.append(
+            f"At {d} layers, all with {act}: {_listed(trains)} {'trains' if len(trains) == 1 else 'train'}, "
+            f"{_listed(fails)} {'does' if len(fails) == 1 else 'do'} not. With the same activation and the same "
+            "budget, each at its own rate, the initialisation decides it."
         )
     return out

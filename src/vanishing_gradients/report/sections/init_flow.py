@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ... import theory
+from .. import spectra
 from ..figures.teaching import signals_data
 from ..formats import join, ratio_text
 from ..model import ReportData, flow_label
@@ -209,3 +210,53 @@ def signal_sentences(study: ReportData) -> list[str]:
         + ". A layer's weight gradient is the product of its input (the forward signal) and the gradient reaching "
         "its output (the backward signal): a ratio of weight gradients near 1 can hide both shrinking.",
     ]
+
+
+# A predicted mean square within this many decades of the measured one: the theory's prediction holds there.
+SPECTRUM_AGREES = 0.3
+
+
+def spectra_sentences(study: ReportData) -> list[str]:
+    """The Jacobian's spread at the deepest depth measured, and where the theory's mean square meets the measured."""
+    frame = spectra.summary(study)
+    if frame.empty:
+        return []
+    deepest = int(frame["depth"].max())
+    at = frame[frame["depth"] == deepest]
+    narrow = at[at["spread"] < spectra.ISOMETRIC_SPREAD]
+    wide = at[at["spread"] >= spectra.ISOMETRIC_SPREAD]
+    listed = lambda rows: "; ".join(f"{r.label}: {r.spread:.2g}" for r in rows.itertuples())  # noqa: E731
+    out = []
+    text = f"At {deepest} hidden layers the singular values of the Jacobian at initialisation spread over"
+    if len(narrow):
+        text += f" less than {spectra.ISOMETRIC_SPREAD:g} decade with {listed(narrow)}"
+    if len(wide):
+        text += (
+            "; and over" if len(narrow) else ""
+        ) + f" {spectra.ISOMETRIC_SPREAD:g} decade or more with {listed(wide)}"
+    floor = at[at["floor"] > 0]
+    if len(floor):
+        text += (
+            ". Singular values at float64's rounding floor, left out (so that the spread is at least the one given): "
+            + "; ".join(f"{r.label}: {r.floor}" for r in floor.itertuples())
+        )
+    out.append(text + ".")
+    covered = frame.dropna(subset=["predicted"])
+    covered = covered[covered["predicted"].abs() < math.inf]
+    if len(covered):
+        miss = (covered["log_sq_mean"] - covered["predicted"]).abs()
+        agree = covered[miss <= SPECTRUM_AGREES]
+        far = covered.assign(miss=miss)[miss > SPECTRUM_AGREES].sort_values("miss", ascending=False)
+        text = (
+            "Mean-field theory's mean squared singular value, from each network's measured input, is within "
+            f"{SPECTRUM_AGREES:g} decades of the measured one in {len(agree)} of {len(covered)} configurations and "
+            "depths"
+        )
+        if len(far):
+            worst = far.groupby("label", sort=False).first().reset_index()
+            text += "; it is not for " + "; ".join(
+                f"{r.label}, at {r.depth} layers measured {r.log_sq_mean:.2g} and predicted {r.predicted:.2g}"
+                for r in worst.itertuples()
+            )
+        out.append(text + ".")
+    return out

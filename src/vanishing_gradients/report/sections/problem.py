@@ -42,7 +42,7 @@ def learning_rate_sentences(study: ReportData) -> list[str]:
     accuracy), and whether, at its chosen rate with the full budget, it still learns."""
     screen = study.screen[study.screen["group"] == BASELINE]
     if screen.empty:
-        return []
+        return layer_rate_sentences(study)
     best = screen.groupby(["depth", "lr"])["score"].mean().unstack("lr")
     lrs = ", ".join(f"{lr:g}" for lr in best.columns)
     sel = study.config.get("selection", {})
@@ -70,12 +70,62 @@ def learning_rate_sentences(study: ReportData) -> list[str]:
             "the learning rate (a preset this small cannot answer the question)."
         )
     elif never and set(never) <= failed and min(never) > min(best.index):
-        out.append(
+        text = (
             f"With {join([str(d) for d in never])} hidden layers no rate of the grid ({lrs}) learns in the screen, "
             "nor with the full budget at the course's rate, while shallower ones learn: within this grid, one "
-            "global SGD rate and this budget, depth stops the sigmoid network. That does not rule out a rate for "
-            "each layer (Adam's per-parameter rates are one: see its section), nor a later escape beyond the budget."
+            "global SGD rate and this budget, depth stops the sigmoid network."
         )
+        if not layer_rate_controls(study):
+            text += (
+                " That does not rule out a rate for each layer (Adam's per-parameter rates are one: see its section), "
+                "nor a later escape beyond the budget."
+            )
+        out.append(text)
+    return out + layer_rate_sentences(study)
+
+
+def layer_rate_controls(study: ReportData) -> list:
+    """The summary rows of the configurations trained with a rate per layer (``layer_lr``) that are the course's
+    sigmoid otherwise, at depths where the baseline is trained too: the control of "depth, not the learning rate"."""
+    fixes, training = study.config.get("fixes", {}), study.config.get("training", {})
+    baseline = {k: v for k, v in training.items() if k not in ("layer_lr", "layer_lr_cap", "lr")}
+    rows = []
+    depths = set(study.baseline_summary["depth"])
+    for row in study.summary.itertuples():
+        settings = fixes.get(row.group, {}).get("variants", {}).get(row.variant)
+        if not settings or settings.get("layer_lr", "none") == "none" or row.depth not in depths:
+            continue
+        merged = {**training, **settings}
+        if all(merged.get(k) == v for k, v in baseline.items()):
+            rows.append(row)
+    return rows
+
+
+def layer_rate_sentences(study: ReportData) -> list[str]:
+    """The control's result beside the baseline at the same depth, each at its rate chosen on validation."""
+    base = study.baseline_summary.set_index("depth")
+    out = []
+    for row in layer_rate_controls(study):
+        ref = base.loc[row.depth]
+        cap = {**study.config.get("training", {}), **study.config["fixes"][row.group]["variants"][row.variant]}
+        text = (
+            f"The control, a rate per layer: the same {row.depth}-layer sigmoid network with each layer's SGD rate "
+            "scaled by the output layer's gradient over its own at initialisation (capped at "
+            f"×{float(cap.get('layer_lr_cap', 1000)):g}; {flow_label(row.group, row.variant)}, "
+            f"{rate_text(study, row.lr, row.group, row.variant, row.depth)} for the output layer): {outcome(row)}, "
+            f"against the baseline's {outcome(ref)}"
+        )
+        if row.accuracy_class == "learned" and ref.accuracy_class == "not learned":
+            text += (
+                ". Within this budget it is the distribution of one global rate over the layers, not depth itself, "
+                "that stops the sigmoid network at this depth"
+            )
+        elif row.accuracy_class == "not learned" and ref.accuracy_class == "not learned":
+            text += (
+                ". Rates scaled per layer do not make it learn either: within this grid and budget, the network's "
+                "depth stops it, not only the rate's distribution over its layers"
+            )
+        out.append(text + ".")
     return out
 
 
