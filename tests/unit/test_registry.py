@@ -31,7 +31,7 @@ def test_every_consumer_lists_the_registry():
         assert (ROOT / f"reports/captions/aggregate_{table.name}.rst").is_file()
     page = (ROOT / "docs/outputs.md").read_text()
     outputs = page[page.index("# Outputs") : page.index("## Snakemake's report bundle")]
-    for table in [*registry.RUN, *registry.aggregate(), *registry.STUDY]:
+    for table in [*registry.RUN, *registry.aggregate(), *registry.STUDY, *registry.OPTIONAL]:
         assert Path(table.file).name in outputs, f"docs/outputs.md does not name {table.file}"
     cells = json.loads((ROOT / "reports/report.ipynb").read_text())["cells"]
     parameters = next("".join(c["source"]) for c in cells if "parameters" in c["metadata"].get("tags", []))

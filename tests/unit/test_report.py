@@ -684,3 +684,17 @@ def test_the_per_layer_rate_control_is_stated_beside_the_baseline(tmp_path, cont
     assert not any("does not rule out a rate for each layer" in s for s in problem.learning_rate_sentences(S))
     config["fixes"]["better_optimizer"]["variants"]["layer_rates"]["activation"] = "tanh"  # not the course's network
     assert problem.layer_rate_sentences(model.load(synthetic_aggregate(tmp_path / "tanh", configs), config)) == []
+
+
+def test_the_appendix_lists_every_value_that_defines_the_study():
+    """The fixes' depths, a variant's own depths, the comparison's declarations and the phase diagram's settings too."""
+    from vanishing_gradients.report.sections import appendix
+
+    config = copy.deepcopy(CONFIG) | {"phase": {"sigma_w2": [4, 16], "depths": [10]}}
+    config["fixes"]["weight_increasing"]["variant_depths"] = {"std10": [7, 200]}
+    table = appendix.config_table(config).set_index("config key")["value"]
+    assert (
+        table["fixes.weight_increasing.depths"] == "[7]"
+        and table["fixes.weight_increasing.variant_depths.std10"] == "[7, 200]"
+    )
+    assert table["phase.sigma_w2"] == "[4, 16]" and table["comparison.margin"] == "0.01"

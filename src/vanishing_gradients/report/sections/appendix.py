@@ -27,12 +27,13 @@ def config_table(config: dict) -> pd.DataFrame:
     rows += [(f"training.{k}", v) for k, v in config.get("training", {}).items()]
     rows += [(f"baseline.{k}", v) for k, v in config.get("baseline", {}).items()]
     rows += [(f"selection.{k}", v) for k, v in config.get("selection", {}).items()]
-    rows += [
-        (f"fixes.{g}.{v}", overrides)
-        for g, entry in config.get("fixes", {}).items()
-        for v, overrides in entry["variants"].items()
-    ]
+    rows += [(f"comparison.{k}", v) for k, v in (config.get("comparison") or {}).items()]
+    for g, entry in config.get("fixes", {}).items():
+        rows += [(f"fixes.{g}.depths", entry.get("depths"))]
+        rows += [(f"fixes.{g}.{v}", overrides) for v, overrides in entry["variants"].items()]
+        rows += [(f"fixes.{g}.variant_depths.{v}", d) for v, d in (entry.get("variant_depths") or {}).items()]
     rows += [(f"init_flow.{k}", v) for k, v in config.get("init_flow", {}).items()]
+    rows += [(f"phase.{k}", v) for k, v in (config.get("phase") or {}).items()]
     return pd.DataFrame(
         [(key, json.dumps(value, sort_keys=True)) for key, value in rows], columns=["config key", "value"]
     )
