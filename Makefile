@@ -1,5 +1,5 @@
 # Entry points: `make quick` (a first report in minutes), `make study` (the full study), `make depth` (the depth
-# sweep), `make test` (the tests; `make test-fast` without the end-to-end ones).
+# sweep), `make deep` (to 200 layers), `make test` (the tests; `make test-fast` without the end-to-end ones).
 # Setup is idempotent: a virtualenv in .venv with the tested versions (constraints.txt), and Debian's Fashion-MNIST package.
 
 VENV ?= .venv
@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 CORES ?= $(shell nproc)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: quick study depth test test-fast lint status setup data-package test-packages benchmark
+.PHONY: quick study depth deep test test-fast lint status setup data-package test-packages benchmark
 
 # Snakemake finds the workflow profile profiles/default by itself, as in every snakemake run of this project.
 study: setup data-package
@@ -22,6 +22,10 @@ quick: setup data-package
 # How deep each fix trains, against mean-field theory (studies/depth.yaml): results/depth/report/report.html
 depth: setup data-package
 	$(VENV)/bin/snakemake --cores $(CORES) --configfile studies/depth.yaml
+
+# How deep a sigmoid trains once initialised as theory says, to 200 layers (studies/deep.yaml): results/deep/report/report.html
+deep: setup data-package
+	$(VENV)/bin/snakemake --cores $(CORES) --configfile studies/deep.yaml
 
 test: lint data-package test-packages
 	$(PY) -m pytest -ra

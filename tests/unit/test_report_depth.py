@@ -10,6 +10,7 @@ from test_report import CONFIG, synthetic_aggregate
 from vanishing_gradients import theory as mean_field
 from vanishing_gradients.report import depth, model, outline, theory
 from vanishing_gradients.report.sections import depth as depth_section
+from vanishing_gradients.report.sections import init_flow
 
 
 def flow_rows(label, group, variant, depth, factor, seeds=(0, 1), output=1.0, first=None):
@@ -132,3 +133,17 @@ def test_a_control_with_the_same_activation_that_trains_where_its_sibling_does_n
     assert sentence.startswith("At 15 layers, all with relu: better_activation/relu_kaiming at 8")
     assert "trains, better_activation/relu at 1" in sentence and "does not" in sentence
     assert sentence in depth_section.depth_sentences(S)
+
+
+def test_the_correlation_depth_scale_is_shown_and_said_where_it_differs_from_the_gradients(tmp_path):
+    """Schoenholz's xi_c beside xi = 1/|ln chi_1|: equal for the baseline (ordered, q* > 0), another number for the
+    chaotic N(0, 10) sigmoid, as theory.correlation_depth_scale computes them."""
+    S = model.load(synthetic_aggregate(tmp_path), CONFIG)
+    table = init_flow.theory_table(S).set_index("configuration")
+    base, std10 = table.loc["baseline (sigmoid)"], table.loc["weight_increasing/std10"]
+    assert base["correlation depth ξ_c"] == base["depth scale ξ"]
+    expected = mean_field.correlation_depth_scale("sigmoid", 128 * 10.0**2)
+    assert std10["correlation depth ξ_c"] == f"{expected:.2f}" != std10["depth scale ξ"]
+    (sentence,) = [s for s in init_flow.theory_sentences(S) if "6 ξ_c" in s]
+    assert f"weight_increasing/std10 (ξ = {std10['depth scale ξ']}, ξ_c = {expected:.2f})" in sentence
+    assert "baseline" not in sentence

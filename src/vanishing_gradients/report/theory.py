@@ -93,6 +93,7 @@ def _beside(study: ReportData) -> pd.DataFrame:
                 "chi_1": p.chi_1 if p else math.nan,
                 "predicted": p.factor if p else math.nan,
                 "depth_scale": p.depth_scale if p else math.nan,
+                "correlation_scale": _correlation_scale(p),
                 "phase": p.phase if p else "",
                 "measured": m["factor"],
                 "measured_low": m["low"],
@@ -104,6 +105,16 @@ def _beside(study: ReportData) -> pd.DataFrame:
     if len(table):
         table["ratio"] = table["measured"] / table["predicted"]
     return table
+
+
+def _correlation_scale(p: theory.Prediction | None) -> float:
+    """xi_c (``theory.correlation_depth_scale``) of a covered configuration; NaN where its maps do not converge."""
+    if p is None:
+        return math.nan
+    try:
+        return theory.correlation_depth_scale(p.activation, p.sigma_w2, p.sigma_b2)
+    except ArithmeticError:
+        return math.nan
 
 
 def predicted_lines(study: ReportData) -> pd.DataFrame:

@@ -102,7 +102,8 @@ def theory_table(study: ReportData) -> pd.DataFrame:
             "χ₁": f"{r.chi_1:.3g} ({r.phase})",
             "predicted per layer": theory.factor_text(r.predicted),
             "measured / predicted": f"{r.ratio:.3f}" if math.isfinite(r.ratio) else "n/a",
-            "depth scale ξ": "∞" if math.isinf(r.depth_scale) else f"{r.depth_scale:.2f}",
+            "depth scale ξ": _scale_text(r.depth_scale),
+            "correlation depth ξ_c": _scale_text(r.correlation_scale),
         }
         rows.append(
             {
@@ -113,7 +114,13 @@ def theory_table(study: ReportData) -> pd.DataFrame:
             }
         )
     columns = ["configuration", "σ_w², σ_b²", "q*", "χ₁", "predicted per layer", "measured per layer"]
-    return pd.DataFrame(rows, columns=[*columns, "measured / predicted", "depth scale ξ", "theory"])
+    return pd.DataFrame(
+        rows, columns=[*columns, "measured / predicted", "depth scale ξ", "correlation depth ξ_c", "theory"]
+    )
+
+
+def _scale_text(scale: float) -> str:
+    return "∞" if math.isinf(scale) else f"{scale:.2f}" if math.isfinite(scale) else "n/a"
 
 
 def theory_sentences(study: ReportData) -> list[str]:
@@ -159,6 +166,25 @@ def theory_sentences(study: ReportData) -> list[str]:
             f"At the edge of chaos (χ₁ within 1% of 1) or beyond it (the gradient kept or growing towards the input): "
             f"{join([f'{r.label} (χ₁ = {r.chi_1:.3g})' for r in edge.itertuples()])}."
         )
+    covered = table[table["covered"]]
+    known = covered[covered["correlation_scale"].notna()]
+    differs = known[~np.isclose(known["correlation_scale"], known["depth_scale"], rtol=1e-3)]
+    if len(differs):
+        text = (
+            "Schoenholz et al. (2017) found random networks trainable up to about 6 ξ_c layers, ξ_c the depth scale of "
+            "two inputs' correlation; it equals the gradient's ξ = 1/|ln χ₁| only in the ordered phase with "
+            "0 < q* < ∞. It differs for "
+            + "; ".join(
+                f"{r.label} (ξ = {_scale_text(r.depth_scale)}, ξ_c = {_scale_text(r.correlation_scale)})"
+                for r in differs.itertuples()
+            )
+        )
+        if np.isinf(differs["correlation_scale"]).any():
+            text += (
+                ". Where ξ_c is ∞ (q* = 0 or ∞) the correlation map has no exponential depth scale: the bound limits "
+                "no depth"
+            )
+        out.append(text + ".")
     absent = table[~table["covered"]]
     if len(absent):
         out.append(
