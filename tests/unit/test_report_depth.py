@@ -147,3 +147,13 @@ def test_the_correlation_depth_scale_is_shown_and_said_where_it_differs_from_the
     (sentence,) = [s for s in init_flow.theory_sentences(S) if "6 ξ_c" in s]
     assert f"weight_increasing/std10 (ξ = {std10['depth scale ξ']}, ξ_c = {expected:.2f})" in sentence
     assert "baseline" not in sentence
+
+
+def test_a_depth_sweeps_answer_leads_with_how_deep_each_configuration_trains(sweep_study):
+    from vanishing_gradients.report.sections import summary
+
+    first = summary.summary_sentences(sweep_study)[0]
+    assert first.startswith("**How deep each configuration trains** within this budget")
+    assert "up to 15 layers: normalization/batchnorm at 86" in first
+    assert "up to 3 layers: baseline (sigmoid) at 8" in first and "skip_connection/course at 8" in first
+    assert first.index("up to 15") < first.index("up to 3 layers")

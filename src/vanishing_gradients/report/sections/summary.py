@@ -4,6 +4,7 @@ that show it, with what the seeds and intervals mean. It comes first; the eviden
 from __future__ import annotations
 
 from ...study import BASELINE
+from ..depth import deepest, sweep
 from ..fair import comparisons
 from ..formats import join, outcome, pct, ratio_text
 from ..model import ReportData, flow_label
@@ -13,8 +14,30 @@ from ..outline import sections
 def summary_sentences(study: ReportData) -> list[str]:
     """The problem at the baseline's depths, how many fix configurations learned at their depth, and the
     comparisons' verdicts: each sentence points to the section that shows its evidence."""
-    out = _problem(study) + _fixes(study) + _verdicts(study)
+    out = _depths(study) + _problem(study) + _fixes(study) + _verdicts(study)
     return out or ["The study trained no configuration this summary can describe."]
+
+
+def _depths(study: ReportData) -> list[str]:
+    """A depth sweep's answer first: the deepest depth each configuration trains at (its whole interval above 50%),
+    grouped by that depth, deepest first."""
+    if not study.depth_sweep:
+        return []
+    reach: dict[int, list[str]] = {}
+    for name, rows in sweep(study).groupby("configuration", sort=False):
+        found = deepest(rows)
+        if found:
+            at = rows[rows["depth"] == found].iloc[0]
+            reach.setdefault(found, []).append(f"{name} at {pct(at['best_test_acc'], at['best_test_acc_ci'])}")
+        else:
+            reach.setdefault(0, []).append(name)
+    parts = [f"up to {d} layers: {join(names)}" for d, names in sorted(reach.items(), reverse=True) if d]
+    if 0 in reach:
+        parts.append(f"at none of its depths: {join(reach[0])}")
+    return [
+        f"**How deep each configuration trains** within this budget, at the deepest depth whose whole interval is "
+        f"above 50% (section {_number(study, 'depth')}): " + "; ".join(parts) + "."
+    ]
 
 
 def _problem(study: ReportData) -> list[str]:
