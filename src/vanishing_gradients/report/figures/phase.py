@@ -8,7 +8,7 @@ import numpy as np
 
 from ..formats import pct
 from ..model import ReportData
-from ..phase import SHALLOWER, TITLE, bound_curve, cells, critical, panel, threshold
+from ..phase import SHALLOWER, TITLE, bound_curve, cells, critical, panel, signal_vanishes, threshold
 from .base import Plot, canvas
 
 
@@ -30,6 +30,9 @@ def _panel(ax, frame, centred: bool, norm, cmap, edge: float) -> None:
                     label="below 6 ξc: trainable, by the bound", zorder=0)  # fmt: skip
     if low <= edge <= high:
         ax.axvline(edge, color="grey", ls="--", lw=1, label=f"critical σw² ≈ {edge:.3g}", zorder=1)
+    if signal_vanishes(centred, min(low * 1.01, edge * 0.99)):  # q* = 0 up to the edge: xi_c is infinite there
+        ax.axvspan(low, min(edge, high), facecolor="none", edgecolor="grey", hatch="//", lw=0, alpha=0.4, zorder=0,
+                   label="q* = 0: no finite ξc, no bound")  # fmt: skip
     ax.set(xscale="log", yscale="log", xlim=(low, high), ylim=(depths[0] / 2, depths[-1] * 2),
            xlabel="σw² (hidden layers' weight variance × fan-in)", ylabel="hidden layers",
            title=TITLE[centred])  # fmt: skip
@@ -62,7 +65,9 @@ def phase_diagram(study: ReportData, ax=None) -> Plot:
         f"{len(centrings)} panel(s), one per centring: each cell (σw² on the x axis, hidden layers on the y axis, both "
         "log scales) a square coloured and labelled by its accuracy on a fixed sample of training images at its own "
         f"best rate, outlined in black where it reaches {pct(threshold(study))}; a red curve for 6 ξc with the depths "
-        "below it shaded, a dashed line at the critical σw². " + ". ".join(parts) + "."
+        "below it shaded, a dashed line at the critical σw², hatched where q* = 0 (no finite ξc). "
+        + ". ".join(parts)
+        + "."
     )
     if drawn.own:  # titled, but not laid out by Canvas.finish: tight_layout cannot place the shared colourbar
         drawn.fig.suptitle("Trainability against weight scale and depth", fontsize=13)
