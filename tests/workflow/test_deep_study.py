@@ -12,7 +12,7 @@ from workflow_helpers import copy_project, snakemake
 
 from vanishing_gradients import study, validation
 from vanishing_gradients.report import model
-from vanishing_gradients.report.sections import depth, init_flow, problem
+from vanishing_gradients.report.sections import depth, init_flow, phase, problem
 
 pytestmark = pytest.mark.e2e  # the deep preset end to end, through Snakemake
 
@@ -56,3 +56,20 @@ def test_the_report_shows_the_spectra_and_the_per_layer_rate_control(deep_run):
     for cell in depth.depth_table(S).astype(str).to_numpy().ravel():
         assert f">{cell}</td>" in unescaped, cell
     assert 'alt="Two panels against depth (log scale). Left: the spread of the singular values' in page
+
+
+def test_the_phase_diagram_trains_every_cell_and_the_report_tests_the_bound(deep_run):
+    config, S, results = deep_run
+    cells = S.tables["phase"]
+    settings = config["phase"]
+    expected = len(settings["centred"]) * len(settings["sigma_w2"]) * len(settings["depths"])
+    assert len(cells) == expected * len(settings["learning_rates"]) * len(settings["seeds"])
+    assert set(cells["depth"]) == set(settings["depths"]) and (cells["steps"] > 0).all()
+    page = (results / "report/report.html").read_text()
+    seen = visible_text(page)
+    assert 'id="phase"' in page
+    for sentence in phase.phase_sentences(S):
+        assert " ".join(sentence.split()) in seen, sentence
+    unescaped = html.unescape(page)
+    for cell in phase.phase_table(S).astype(str).to_numpy().ravel():
+        assert f">{cell}</td>" in unescaped, cell

@@ -47,11 +47,14 @@ def budget_sentence(study: ReportData) -> str:
     """What every run got, and how a cell is scored (from the table, not the config)."""
     b = budget(study)
     rates = join([f"{lr:g}" for lr in b["lr"]])
+    plural = lambda values, word: word if values == [1] else word + "s"  # noqa: E731
     return (
-        f"Every run: {join(map(str, b['epochs']))} epoch(s), {join(map(str, b['steps']))} SGD steps of batch "
-        f"{join(map(str, b['batch_size']))} on {join([f'{n:,}' for n in b['train_images']])} training images, width "
-        f"{join(map(str, b['width']))}, init {join(b['init'])} without biases, at each rate {rates} with the seeds "
-        f"{join(map(str, b['seed']))}. A cell's score is the mean accuracy over seeds on a fixed sample of "
+        f"Every run: {join(map(str, b['epochs']))} {plural(b['epochs'], 'epoch')}, {join(map(str, b['steps']))} SGD "
+        f"steps of batch {join(map(str, b['batch_size']))} on {join([f'{n:,}' for n in b['train_images']])} "
+        f"training images, width {join(map(str, b['width']))}, init {join(b['init'])} without biases, at "
+        f"{'each rate of ' + rates if len(b['lr']) > 1 else 'the rate ' + rates} with "
+        f"{'seeds' if len(b['seed']) > 1 else 'seed'} {join(map(str, b['seed']))}. "
+        "A cell's score is the mean accuracy over seeds on a fixed sample of "
         f"{join([f'{n:,}' for n in b['sample_images']])} training images at the end, at the rate that scores best "
         f"(the rate is chosen per cell, on that same score: a cell trains if any rate trains it); it trains at "
         f"{pct(threshold(study))} or more (chance: {pct(study.chance)}). A cell that fails within this short budget "
