@@ -83,7 +83,7 @@ def test_each_cell_is_scored_at_its_own_best_rate_and_placed_against_the_bound(s
 def test_the_sentences_count_what_the_cells_show_and_state_the_budget(study):
     budget, plain, centred = section.phase_sentences(study)
     assert "2 epochs, 212 SGD steps of batch 512 on 54,000 training images" in budget
-    assert "at each rate 0.1 and 1 with the seeds 0 and 1" in budget and "5,000 training images" in budget
+    assert "at each rate of 0.1 and 1 with seeds 0 and 1" in budget and "5,000 training images" in budget
     assert "trains at 50.0% or more (chance: 10.0%)" in budget and "chosen per cell" in budget
     assert plain.startswith("Plain sigmoid (critical σw² ≈ 103): 2 of 6 cells train.")
     assert "Of the 4 deeper than 6 ξc, 1 trains, against the bound: σw² 64 at 30 layers (70.0%, 6 ξc = 26.1)." in plain
