@@ -10,7 +10,8 @@ The protocol, declared in the config (``selection:``) before any run:
   whose worst seed learned (score >= ``comparison.learned``). Where no rate has every seed learning but some
   seed learned, the rate with the largest share of learning seeds (then the best mean) is taken and the outcome
   is "split"; where no seed of any rate learned, no rate is chosen (outcome "none"): the final runs then train
-  at the course's rate, to show with the full budget what the screen saw;
+  at the course's rate, or where ``selection.fallback`` is ``best_score`` at the rate of the best mean score, to
+  show with the full budget what the screen saw;
 - a choice at an edge of the screened rates is extended outward by ``extend.factor`` and screened again, at
   most ``extend.times`` times (one selection round each); a choice still at an edge after that is flagged.
 
@@ -34,7 +35,7 @@ CONFIG_KEYS = ["group", "variant", "depth"]
 COLUMNS = [
     *CONFIG_KEYS,
     "optimizer",
-    "lr",  # the rate the final runs train at (the course's where no rate learned)
+    "lr",  # the rate the final runs train at (where no rate learned: selection.fallback's)
     "outcome",  # learned | split | none | fixed (a one-rate grid, not screened)
     "screen_val_acc",  # the chosen rate's mean score over the screening seeds
     "screen_se",
@@ -130,10 +131,18 @@ def choose_rate(rates: pd.DataFrame, learned: float) -> tuple[float | None, str]
 
 
 def choose(
-    screen: pd.DataFrame, *, learned: float, course: dict, factor: float, times: int, round_: int
+    screen: pd.DataFrame,
+    *,
+    learned: float,
+    course: dict,
+    factor: float,
+    times: int,
+    round_: int,
+    fallback: str = "course",
 ) -> pd.DataFrame:
-    """The choice of every screened configuration (``COLUMNS``). ``course``: each configuration's course rate,
-    trained where no rate learned. ``round_``: this selection round (0: the declared grid)."""
+    """The choice of every screened configuration (``COLUMNS``). Where no rate learned, ``fallback`` says which is
+    trained: ``course``, the configuration's course rate (from ``course``); ``best_score``, the rate of the best
+    mean score, the smallest of equals. ``round_``: this selection round (0: the declared grid)."""
     out = []
     for keys, rates in rate_table(screen, learned).groupby(CONFIG_KEYS, sort=False):
         grid = sorted(float(lr) for lr in rates["lr"])
@@ -148,7 +157,7 @@ def choose(
             {
                 **config,
                 "optimizer": screen.loc[(screen[CONFIG_KEYS] == list(keys)).all(axis=1), "optimizer"].iloc[0],
-                "lr": lr if lr is not None else course[tuple(keys)],
+                "lr": lr if lr is not None else _fallback(rates, course[tuple(keys)], fallback),
                 "outcome": outcome,
                 "screen_val_acc": float(chosen["mean"]) if chosen is not None else float(rates["mean"].max()),
                 "screen_se": float(chosen["se"]) if chosen is not None else math.nan,
@@ -161,6 +170,14 @@ def choose(
             }
         )
     return _with_digest(pd.DataFrame(out, columns=COLUMNS[:-1]))
+
+
+def _fallback(rates: pd.DataFrame, course_rate: float, fallback: str) -> float:
+    """The rate trained where no rate learned (``selection.fallback``)."""
+    if fallback == "course":
+        return course_rate
+    ordered = rates.sort_values("lr")
+    return float(ordered.loc[ordered["mean"].idxmax(), "lr"])  # idxmax: the first, so the smallest of equals
 
 
 def fixed(rows: list[dict], round_: int) -> pd.DataFrame:
@@ -202,13 +219,15 @@ def select(
 ) -> pd.DataFrame:
     """Read the screening runs, choose every configuration's rate, write the table (atomically).
 
-    ``protocol``: ``score_epochs``, ``learned``, ``chance``, ``factor``, ``times``, ``round`` and ``course``
-    (``[[group, variant, depth, lr], ...]``). ``fixed_rates``: the configurations that need no screen."""
+    ``protocol``: ``score_epochs``, ``learned``, ``chance``, ``factor``, ``times``, ``round``, ``fallback`` and
+    ``course`` (``[[group, variant, depth, lr], ...]``). ``fixed_rates``: the configurations that need no screen."""
     screen = read_screen(summary_paths, metrics_paths, protocol["score_epochs"], protocol["chance"])
     course = {(g, v, int(d)): float(lr) for g, v, d, lr in protocol["course"]}
     parts = [fixed(list(fixed_rates), protocol["round"])]
     if len(screen):
-        kwargs = {k: protocol[k] for k in ("learned", "factor", "times")}
+        kwargs = {k: protocol[k] for k in ("learned", "factor", "times")} | {
+            "fallback": protocol.get("fallback", "course")
+        }
         parts.insert(0, choose(screen, course=course, round_=protocol["round"], **kwargs))
     chosen = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else None
     chosen = chosen if chosen is not None else pd.DataFrame(columns=COLUMNS)
@@ -285,7 +304,7 @@ def describe(row) -> str:
         return f"{where}: lr {row.lr:g} (one rate declared, not screened)"
     if row.outcome == "none":
         best = f"best mean score {row.screen_val_acc:.3f}"
-        return f"{where}: no rate of the grid learns ({best}); trained at the course's lr {row.lr:g}"
+        return f"{where}: no rate of the grid learns ({best}); trained at lr {row.lr:g} (selection.fallback)"
     text = f"{where}: lr {row.lr:g}, mean score {row.screen_val_acc:.4f} +- {row.screen_se:.4f} (SE)"
     text += f", {row.learned_seeds} of {row.screen_seeds} seeds learned" + (
         " (split)" if row.outcome == "split" else ""

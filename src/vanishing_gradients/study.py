@@ -199,6 +199,7 @@ def selection_param(config: dict) -> str:
             "chance": 1 / datasets.of(config).num_classes,
             "factor": screen["extend"]["factor"],
             "times": screen["extend"]["times"],
+            "fallback": screen["fallback"],
             "course": [[g, v, d, course_lr(config, g, v)] for g, v, d in configurations(config)],
         },
         sort_keys=True,

@@ -92,6 +92,19 @@ def test_no_rate_that_learns_is_said_and_the_course_rate_is_trained(tmp_path):
     assert "no rate of the grid learns" in selection.describe(row)
 
 
+def test_where_no_rate_learns_best_score_trains_the_best_mean_screen_score(tmp_path):
+    """``selection.fallback: best_score`` (the deep preset): the rate of the best mean score, never the course's, and
+    the smallest of equal means; the outcome is still "none"."""
+    climbs = {0.001: [0.2, 0.3, 0.35, 0.4], 0.01: [0.2, 0.25, 0.3, 0.3], 0.1: [0.1, 0.1, 0.1, 0.1]}
+    runs = [screen_run(A, lr, s, curve) for lr, curve in climbs.items() for s in range(3)]
+    row = select(runs, tmp_path, course={A: 0.01}, fallback="best_score").iloc[0]
+    assert row["outcome"] == "none" and row["lr"] == 0.001 and row["learned_seeds"] == 0 and not row["at_edge"]
+    assert row["screen_val_acc"] == pytest.approx((0.3 + 0.35 + 0.4) / 3)
+    assert select(runs, tmp_path, course={A: 0.01}).iloc[0]["lr"] == 0.01  # the default: the course's rate
+    flat = [screen_run(A, lr, s, [0.1, 0.1, 0.1, 0.1]) for lr in (0.01, 0.1, 1.0) for s in range(3)]
+    assert select(flat, tmp_path, course={A: 0.1}, fallback="best_score").iloc[0]["lr"] == 0.01
+
+
 def test_seeds_that_split_choose_the_rate_with_the_largest_share_that_learned(tmp_path):
     runs = [
         screen_run(A, 0.1, 0, [0.8] * 3), screen_run(A, 0.1, 1, [0.1] * 3), screen_run(A, 0.1, 2, [0.1] * 3),

@@ -48,7 +48,7 @@ def chosen_table(study: ReportData) -> pd.DataFrame:
             {
                 "configuration": fair["label"].iloc[0],
                 "grid": ", ".join(f"{lr:g}" for lr in json.loads(sel.grid)),
-                "chosen rate": _chosen_text(sel),
+                "chosen rate": _chosen_text(sel, fallback(study)),
                 "screen score": _screen_text(sel),
                 "test accuracy, best epoch": accuracy_text(fair[METRIC]),
                 "test accuracy, last epoch": accuracy_text(fair["test_acc"]),
@@ -67,10 +67,17 @@ def _screen_text(sel) -> str:
     return f"{100 * sel.screen_val_acc:.1f}% ({sel.learned_seeds} of {sel.screen_seeds} seeds learned)"
 
 
-def _chosen_text(sel) -> str:
-    """'0.3', '3 (grid edge)', 'none learned: course rate 0.01', '1 (seeds split)', '0.01 (fixed)'."""
+def fallback(study: ReportData) -> str:
+    """The study's ``selection.fallback``: which rate is trained where none learned (``course`` by default)."""
+    return (study.config.get("selection") or {}).get("fallback", "course")
+
+
+def _chosen_text(sel, fallback: str = "course") -> str:
+    """'0.3', '3 (grid edge)', 'no rate learned; course rate 0.01 trained', '1 (seeds split)', '0.01 (fixed)'."""
     outcome = getattr(sel, "outcome", "learned")
     if outcome == "none":
+        if fallback == "best_score":
+            return f"no rate learned; {sel.lr:g}, the best screen score, trained"
         return f"no rate learned; course rate {sel.lr:g} trained"
     if outcome == "fixed" or not sel.screen_seeds:
         return f"{sel.lr:g} (fixed, not screened)"
@@ -101,10 +108,14 @@ def selection_sentences(study: ReportData) -> list[str]:
         none = screened[screened["outcome"] == "none"]
         if len(none):
             names = [run_label(r.group, r.variant, r.depth) for r in none.itertuples()]
+            where = (
+                "at the rate of their best mean screen score (`selection.fallback: best_score`)"
+                if fallback(study) == "best_score"
+                else "at the course's rate"
+            )
             out.append(
                 f"No rate of the grid learns (no screening seed reached {LEARNED:.0%} at any rate): "
-                f"{', '.join(names)}. They are trained at the course's rate with the full budget, to show what it "
-                "does there."
+                f"{', '.join(names)}. They are trained {where} with the full budget, to show what it does there."
             )
         split = screened[screened["outcome"] == "split"]
         if len(split):
