@@ -232,8 +232,10 @@ def test_smoke_report_shows_the_sections_tables_and_sentences_the_library_comput
     # the mechanism where the init flow measured the baselines' deepest depth (the profiles are SVG, not images)
     mechanism = 1 if figures.mechanism(S, "baseline", "", S.baselines["depth"].max()) else 0
     signals = 1 if figures.signals_at_init(S, init_flow.signals_depth(S)) else 0
-    # init flow and the signals, then the ranking, the ranked summary, the plateau's survival curve and the cost
-    expected = screened + 3 + 3 + mechanism + saturation + 1 + signals + per_fix + 4
+    spectra = 1 if init_flow.spectra_sentences(S) else 0  # the Jacobian's singular values at initialisation
+    # init flow, the signals and the spectra, then the ranking, the ranked summary, the plateau's survival curve and
+    # the cost
+    expected = screened + 3 + 3 + mechanism + saturation + 1 + signals + spectra + per_fix + 4
     assert len(re.findall(r"<img ", page)) == expected
 
 
