@@ -166,6 +166,27 @@ def theory_sentences(study: ReportData) -> list[str]:
             f"At the edge of chaos (χ₁ within 1% of 1) or beyond it (the gradient kept or growing towards the input): "
             f"{join([f'{r.label} (χ₁ = {r.chi_1:.3g})' for r in edge.itertuples()])}."
         )
+    out += correlation_sentences(table)
+    absent = table[~table["covered"]]
+    if len(absent):
+        out.append(
+            "The theory does not apply, and no line is drawn, for "
+            + "; ".join(f"{r.label} ({r.reason})" for r in absent.itertuples())
+            + "."
+        )
+    adam = table[(table["optimizer"] == "adam") & table["covered"]]
+    if len(adam):
+        out.append(
+            f"For {join(list(adam['label']))} the theory predicts the gradient at initialisation, where no optimiser "
+            "has acted yet; it does not predict training: Adam divides each update by a running scale of that "
+            "parameter's own gradient."
+        )
+    return out
+
+
+def correlation_sentences(table: pd.DataFrame) -> list[str]:
+    """Where Schoenholz's correlation depth scale xi_c differs from the gradient's xi (``beside``'s rows)."""
+    out = []
     covered = table[table["covered"]]
     known = covered[covered["correlation_scale"].notna()]
     differs = known[~np.isclose(known["correlation_scale"], known["depth_scale"], rtol=1e-3)]
@@ -185,20 +206,6 @@ def theory_sentences(study: ReportData) -> list[str]:
                 "no depth"
             )
         out.append(text + ".")
-    absent = table[~table["covered"]]
-    if len(absent):
-        out.append(
-            "The theory does not apply, and no line is drawn, for "
-            + "; ".join(f"{r.label} ({r.reason})" for r in absent.itertuples())
-            + "."
-        )
-    adam = table[(table["optimizer"] == "adam") & table["covered"]]
-    if len(adam):
-        out.append(
-            f"For {join(list(adam['label']))} the theory predicts the gradient at initialisation, where no optimiser "
-            "has acted yet; it does not predict training: Adam divides each update by a running scale of that "
-            "parameter's own gradient."
-        )
     return out
 
 
