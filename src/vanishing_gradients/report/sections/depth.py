@@ -50,13 +50,12 @@ def depth_sentences(study: ReportData) -> list[str]:
     frame = sweep(study)
     if frame.empty:
         return []
-    depths = sorted(frame["depth"].unique())
     out = []
     for name, rows_of in frame.groupby("configuration", sort=False):
         found = deepest(rows_of)
         at = rows_of.set_index("depth")
-        if found is None:
-            out.append(f"{name} trains at none of the depths {join([str(d) for d in depths])}.")
+        if found is None:  # its own depths: a variant may have depths of its own (variant_depths)
+            out.append(f"{name} trains at none of its depths, {join([str(d) for d in sorted(at.index)])}.")
             continue
         accuracy = pct(at.loc[found, "best_test_acc"], at.loc[found, "best_test_acc_ci"])
         deeper = [d for d in at.index if d > found]
@@ -125,7 +124,11 @@ def theory_depth_sentences(study: ReportData, frame: pd.DataFrame) -> list[str]:
             f"censored at the deepest one tested ({study.fair_runs['depth'].max()}), carry no test of the theory's "
             "bound."
         )
-    vanishing = [name for name in rows.index if rows.loc[name, "q_star"] == 0 and name in deepest_of]
+    vanishing = [  # q* = 0 in the ordered phase: at the edge of chaos (chi_1 = 1) the signal keeps its size
+        name
+        for name in rows.index
+        if rows.loc[name, "q_star"] == 0 and rows.loc[name, "chi_1"] < 0.99 and name in deepest_of
+    ]
     hidden = [
         name
         for name in vanishing
