@@ -39,6 +39,13 @@ def palette_for(labels) -> dict:
     return {label: colours[i % len(colours)] for i, label in enumerate(dict.fromkeys(labels))}
 
 
+def flow_palette(labels) -> dict:
+    """``palette_for`` of configuration labels (``flow_label``), the baseline in black in every figure by depth."""
+    colours = palette_for(labels)
+    colours[flow_label(BASELINE, "")] = (0, 0, 0)
+    return colours
+
+
 def layer_order(layers) -> list[str]:
     """hidden1, hidden2, ..., output."""
     hidden = sorted((x for x in set(layers) if x.startswith("hidden")), key=lambda x: int(x.removeprefix("hidden")))

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..depth import sweep
 from ..formats import pct
-from ..model import ReportData, flow_label, palette_for, unique
+from ..model import ReportData, flow_label, flow_palette, unique
 from ..stats import EXPLODING_RATIO, HEALTHY_RATIO, LEARNED
 from ..theory import predicted_lines
 from .base import Plot, canvas
@@ -42,8 +42,7 @@ def _accuracy_lines(study: ReportData, frame, names: list[str], colours: dict, a
 def accuracy_vs_depth(study: ReportData, ax=None) -> Plot:
     frame = sweep(study)
     names = unique(frame["configuration"])
-    colours = palette_for(names)
-    colours["baseline (sigmoid)"] = (0, 0, 0)
+    colours = flow_palette(names)
     drawn = canvas(ax, 2, (14, 6))
     accuracy, flow = drawn.axes
     per_seed = _accuracy_lines(study, frame, names, colours, accuracy)

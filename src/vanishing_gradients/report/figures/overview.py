@@ -9,7 +9,7 @@ import pandas as pd
 import seaborn as sns
 
 from ..formats import pct
-from ..model import ReportData, palette_for, unique
+from ..model import ReportData, flow_palette, unique
 from ..stats import EXPLODING_RATIO, HEALTHY_RATIO, t_band
 from ..theory import predicted_lines
 from .base import Plot, canvas
@@ -118,8 +118,7 @@ def init_flow_figure(study: ReportData, ax=None) -> Plot:
     bottom."""
     table = study.init_summary
     labels = unique(table["label"])
-    colours = palette_for(labels)
-    colours["baseline (sigmoid)"] = (0, 0, 0)
+    colours = flow_palette(labels)
     floor = init_flow_floor(table)
     theory = predicted_lines(study)
     drawn = canvas(ax, 1, (10, 5.5))

@@ -3,7 +3,7 @@ beside mean-field theory's prediction."""
 
 from __future__ import annotations
 
-from ..model import ReportData, palette_for, unique
+from ..model import ReportData, flow_palette, unique
 from ..spectra import ISOMETRIC_SPREAD, summary
 from .base import Plot, canvas
 
@@ -11,8 +11,7 @@ from .base import Plot, canvas
 def jacobian_spectra(study: ReportData, ax=None) -> Plot:
     frame = summary(study)
     names = unique(frame["label"])
-    colours = palette_for(names)
-    colours["baseline (sigmoid)"] = (0, 0, 0)
+    colours = flow_palette(names)
     drawn = canvas(ax, 2, (14, 5.5))
     spread, square = drawn.axes
     depths = sorted(frame["depth"].unique())
