@@ -21,11 +21,11 @@ import math
 import pandas as pd
 
 from . import datasets, registry, resources, specs
+from .errors import ConfigError
 from .layout import RecordError
 from .safe_read import MiB, UnreadableFile
 from .safe_read import read_table as read_checked
 from .storage import write_table
-from .study import ConfigError
 
 TABLE = registry.PHASE
 CENTRING = {False: "plain", True: "centred"}  # a column's centring, as its paths name it

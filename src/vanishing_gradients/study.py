@@ -13,6 +13,7 @@ import json
 import re
 
 from . import datasets, specs
+from .errors import ConfigError
 from .layout import RunId, StudyLayout, lr_name
 from .selection import extensions
 
@@ -20,10 +21,6 @@ BASELINE = "baseline"
 BASELINE_VARIANT = "sigmoid"  # the course's baseline: sigmoid, SGD, PyTorch's default init
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 SCREEN, FINAL = "screen", "runs"  # the two phases of a study: learning-rate screening, then the final runs
-
-
-class ConfigError(ValueError):
-    """A config value that cannot work; the message names the key, the value and what is allowed."""
 
 
 def study_layout(config: dict) -> StudyLayout:
