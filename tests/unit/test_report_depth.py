@@ -96,6 +96,33 @@ def test_the_sweep_says_how_deep_each_configuration_trains(sweep_study):
     assert table.loc["normalization/batchnorm", "depth scale ξ"] == "n/a"
 
 
+def test_a_shallower_depth_that_does_not_train_is_named_and_never_called_every_depth():
+    def rows(accuracies: dict[int, float], failing: set[int]) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"depth": d, "best_test_acc": acc, "best_test_acc_ci": 0.02, "trains": d not in failing}
+            for d, acc in accuracies.items()
+        )
+
+    # the deep study's centred sigmoid: seeds split at 100, every seed above 50% at 200
+    split = depth_section.reach_sentence("c", rows({200: 0.587, 7: 0.81, 100: 0.579}, failing={100}))
+    assert (
+        split
+        == "c trains at 200 layers (58.7% [56.7, 60.7]), its deepest, and not at 100 (57.9% [55.9, 59.9]), shallower."
+    )
+    assert "every depth" not in split
+    deeper = depth_section.reach_sentence("c", rows({7: 0.8, 30: 0.3, 100: 0.7, 200: 0.1}, failing={30, 200}))
+    assert (
+        deeper.startswith("c trains at 100 layers")
+        and "not at 30 (30.0%" in deeper
+        and deeper.endswith("; at 200: 10.0% [8.0, 12.0].")
+    )
+    whole = depth_section.reach_sentence("c", rows({7: 0.8, 30: 0.7}, failing=set()))
+    assert whole == "c trains at every depth up to 30 (70.0% [68.0, 72.0] at 30)."
+    assert depth_section.reach_sentence("c", rows({30: 0.1, 15: 0.1}, failing={15, 30})) == (
+        "c trains at none of its depths, 15 and 30."
+    )
+
+
 def test_predicted_lines_start_at_the_shallowest_measurement_with_the_theory_slope(sweep_study):
     lines = theory.predicted_lines(sweep_study)
     assert set(lines["label"]) == {"baseline (sigmoid)"}  # BatchNorm and skips: not covered

@@ -45,29 +45,36 @@ def depth_table(study: ReportData) -> pd.DataFrame:
     return pd.DataFrame(rows).fillna("not trained")
 
 
+def reach_sentence(name: str, rows_of: pd.DataFrame) -> str:
+    """How deep one configuration trains (its rows of ``depth.sweep``): its deepest depth whose whole interval is
+    above 50%, the accuracy one depth further, and any shallower depth where it does not train (seeds split)."""
+    found = deepest(rows_of)
+    at = rows_of.set_index("depth").sort_index()
+    if found is None:  # its own depths: a variant may have depths of its own (variant_depths)
+        return f"{name} trains at none of its depths, {join([str(d) for d in at.index])}."
+
+    def accuracy(d: int) -> str:
+        return pct(at.loc[d, "best_test_acc"], at.loc[d, "best_test_acc_ci"])
+
+    deeper = [d for d in at.index if d > found]
+    gaps = [d for d in at.index if d < found and not at.loc[d, "trains"]]
+    if gaps:  # not "every depth": a shallower one's interval reaches 50% or its seeds split
+        missed = join([f"{d} ({accuracy(d)})" for d in gaps])
+        text = f"{name} trains at {found} layers ({accuracy(found)}), its deepest, and not at {missed}, shallower"
+    else:
+        reach = f"up to {found} layers" if deeper else f"at every depth up to {found}"
+        text = f"{name} trains {reach} ({accuracy(found)} at {found})"
+    if deeper:
+        text += f"; at {deeper[0]}: {accuracy(deeper[0])}"
+    return text + "."
+
+
 def depth_sentences(study: ReportData) -> list[str]:
     """How deep each configuration trains, and whether its gradient flow at initialisation predicted it."""
     frame = sweep(study)
     if frame.empty:
         return []
-    out = []
-    for name, rows_of in frame.groupby("configuration", sort=False):
-        found = deepest(rows_of)
-        at = rows_of.set_index("depth")
-        if found is None:  # its own depths: a variant may have depths of its own (variant_depths)
-            out.append(f"{name} trains at none of its depths, {join([str(d) for d in sorted(at.index)])}.")
-            continue
-        accuracy = pct(at.loc[found, "best_test_acc"], at.loc[found, "best_test_acc_ci"])
-        deeper = [d for d in at.index if d > found]
-        reach = f"up to {found} layers" if deeper else f"at every depth up to {found}"
-        text = f"{name} trains {reach} ({accuracy} at {found})"
-        if deeper:
-            d = deeper[0]
-            text += f"; at {d}: {pct(at.loc[d, 'best_test_acc'], at.loc[d, 'best_test_acc_ci'])}"
-        gaps = [d for d in at.index if d < found and not at.loc[d, "trains"]]
-        if gaps:
-            text += f" (not at {join([str(d) for d in gaps])}, shallower)"
-        out.append(text + ".")
+    out = [reach_sentence(name, rows_of) for name, rows_of in frame.groupby("configuration", sort=False)]
     out += control_sentences(study)
     out += theory_depth_sentences(study, frame)
     known = frame.dropna(subset=["flows"])
