@@ -39,7 +39,8 @@ def _panel(ax, frame, centred: bool, norm, cmap, edge: float) -> None:
     ax.set_xticks(sigmas, [f"{s:g}" for s in sigmas])
     ax.set_yticks(depths, [str(d) for d in depths])
     ax.minorticks_off()
-    ax.legend(fontsize=7, loc="best")
+    # below the panel: inside, "best" still covers cells of the bottom row (the centred panel of the deep study)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
 
 
 def phase_diagram(study: ReportData, ax=None) -> Plot:
