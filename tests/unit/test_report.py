@@ -343,6 +343,16 @@ def test_a_screen_where_no_depth_learns_says_it_cannot_conclude(study):
     assert "too small to tell depth from the learning rate" in said and "within this grid" not in said
 
 
+def test_a_screen_of_one_depth_that_does_not_learn_is_not_called_too_small(study):
+    """The deep preset screens the baseline at 7 layers only: nothing shallower to set it against."""
+    one = copy.copy(study)
+    runs = study.all_runs
+    one.all_runs = runs[(runs["group"] != "baseline") | (runs["depth"] == 7)].assign(score=0.1)
+    said = " ".join(problem.learning_rate_sentences(one))
+    assert "7 hidden layers is the only depth the baseline is screened at, and no rate of the grid learns" in said
+    assert "cannot tell depth from the learning rate." in said and "too small" not in said
+
+
 def test_fixes_are_grouped_from_the_numbers(study):
     groups = stats.groups_of_fixes(study.summary)
     assert set(groups["learned"]["label"]) == {"normalization/batchnorm d7", "combined/relu_bn_skip_adam d7"}

@@ -64,7 +64,13 @@ def learning_rate_sentences(study: ReportData) -> list[str]:
         )
     never = [int(d) for d, row in best.iterrows() if (row < LEARNED).all()]
     failed = set(full.loc[full["accuracy_class"] == "not learned", "depth"])
-    if never and len(never) == len(best):
+    if never and len(best) == 1:  # one depth (the deep preset): nothing shallower learns to set it against
+        out.append(
+            f"{never[0]} hidden layers is the only depth the baseline is screened at, and no rate of the grid learns "
+            "there: with no shallower depth that learns beside it, the screen cannot tell depth from the learning "
+            "rate" + (" (the control below tests a rate per layer)." if layer_rate_controls(study) else ".")
+        )
+    elif never and len(never) == len(best):
         out.append(
             "No depth learns at any rate, not even the shallowest: this budget is too small to tell depth from "
             "the learning rate (a preset this small cannot answer the question)."
