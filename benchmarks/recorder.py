@@ -2,7 +2,7 @@
 
     python benchmarks/recorder.py [--depth 200] [--repeats 3] [--threads 1]
 
-One epoch of the deep preset's centred orthogonal sigmoid (20,000 training images, batch 128: 156 steps, plus the
+One epoch of the deep preset's centred orthogonal sigmoid (20,000 training images, batch 128: 157 steps, plus the
 validation pass) with the project's trainer, at each recording cadence: per-layer gradient norms every k steps
 (``step_every``) and the costlier statistics every 10 k (``stats_every``), and with no recorder at all (the
 saturation monitor and the best epoch kept). The cadences alternate, one epoch each per repeat, so that a slow
@@ -51,7 +51,7 @@ def main():
         trainer = training.Trainer(spec, splits, "cpu", log=lambda m: None, callbacks=callbacks)
         return trainer.fit()[1].metrics[0]["seconds"]
 
-    print(f"depth {args.depth}, width 128, batch 128, 156 steps + validation, {args.threads} thread(s)")
+    print(f"depth {args.depth}, width 128, batch 128, 157 steps + validation, {args.threads} thread(s)")
     epoch(None)  # warm-up, not timed
     times = {k: [] for k in (None, *CADENCES)}
     for _ in range(args.repeats):
