@@ -665,6 +665,35 @@ def test_the_profile_shows_values_on_hover_and_a_legend_click_hides_a_configurat
     assert "<svg" in markup and "addEventListener" in markup and "<?xml" not in markup
 
 
+@pytest.mark.parametrize(("layers", "shown"), [(8, 8), (201, 12)])
+def test_a_per_layer_legend_is_thinned_to_fit_its_panel_keeping_the_first_and_the_output(layers, shown):
+    """At 200 layers a legend of every layer outgrew its panel (tight_layout gave up, its warning in the report)."""
+    import matplotlib.pyplot as plt
+
+    from vanishing_gradients.report.figures import training
+
+    fig, ax = plt.subplots()
+    names = [f"hidden{i}" for i in range(1, layers)] + ["output"]
+    for i, name in enumerate(names):
+        ax.plot([0, 1], [i, i], label=name)
+    training.layer_legend(ax)
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(texts) == shown and texts[0] == "hidden1" and texts[-1] == "output"
+    assert texts == sorted(texts, key=names.index)  # input to output, in order
+    plt.close(fig)
+
+
+def test_a_heatmap_of_200_layers_keeps_a_readable_height(study, monkeypatch):
+    """A row per layer made a 200-layer heatmap 92 inches tall; its height is capped, seaborn thins the labels."""
+    from vanishing_gradients.report.figures import training
+
+    rows = [f"hidden{i}" for i in range(1, 201)] + ["output"]
+    monkeypatch.setattr(training, "heatmap_data", lambda *_: pd.DataFrame(-2.0, index=rows, columns=[1, 2, 3]))
+    plot = figures.grad_heatmap(study, study.baseline_labels()[0], vrange=(-8, 1))
+    assert plot.fig.get_size_inches()[1] <= 12
+    assert "hidden1" in plot.alt
+
+
 def test_the_rate_by_depth_figure_draws_each_screening_seed_as_a_dot_not_a_band(study):
     plot = figures.lr_depth(study)
     ax = plot.fig.axes[0]

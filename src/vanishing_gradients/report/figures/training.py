@@ -120,6 +120,21 @@ def rolling_steps(study: ReportData, label: str, max_points: int = 400) -> pd.Da
     return frame[frame["step"].isin(steps[:: max(1, len(steps) // max_points)])]
 
 
+LAYER_LEGEND_ENTRIES = 12  # beyond this a per-layer legend is thinned: at 200 layers it outgrew its panel
+
+
+def layer_legend(ax) -> None:
+    """The legend of a panel with one line per layer (input to output, in order): every layer up to
+    ``LAYER_LEGEND_ENTRIES``, else that many evenly spaced ones, the first and the last (output) among them."""
+    handles, names = ax.get_legend_handles_labels()
+    if len(handles) <= LAYER_LEGEND_ENTRIES:
+        ax.legend(fontsize=7, title="layer")
+        return
+    keep = sorted({round(i) for i in np.linspace(0, len(handles) - 1, LAYER_LEGEND_ENTRIES)})
+    ax.legend([handles[i] for i in keep], [names[i] for i in keep], fontsize=7,
+              title=f"layer ({len(keep)} of {len(handles)})")  # fmt: skip
+
+
 def grad_norm_over_training(
     study: ReportData, labels: list[str], title_text: str, ax=None, max_points: int = 400
 ) -> Plot:
@@ -149,7 +164,7 @@ def grad_norm_over_training(
         ax.relim()
         ax.autoscale_view()
         ax.set(xlabel=step, ylabel="‖∇W‖₂, rolling median", title=label)
-        ax.legend(fontsize=7, title="layer")
+        layer_legend(ax)
     low = min(ax.get_ylim()[0] for ax in drawn.axes)
     high = max(ax.get_ylim()[1] for ax in drawn.axes)
     for ax in drawn.axes:
@@ -234,7 +249,8 @@ def grad_heatmap(study: ReportData, label: str, title_text: str | None = None, v
     """Layer x epoch heatmap of log10 mean gradient norm (seeds averaged); grey where not finite."""
     logged = heatmap_data(study, label)
     vmin, vmax = vrange or log_norm_range(study)
-    drawn = canvas(ax, 1, (12, 0.45 * len(logged) + 1.5))
+    # a row per layer, up to 20 rows' height: at 200 layers the figure was 92 inches tall (seaborn thins the labels)
+    drawn = canvas(ax, 1, (12, 0.45 * min(len(logged), 20) + 1.5))
     ax = drawn.axes[0]
     ax.set_facecolor("lightgrey")
     if logged.notna().any().any():
@@ -267,7 +283,7 @@ def layer_panels(frame: pd.DataFrame, labels: list[str], ax, height: float, **li
         order = layer_order(sub["layer"])
         sns.lineplot(data=sub, x="epoch", y="value", hue="layer", hue_order=order, ax=ax, palette="viridis", **line)
         ax.set(xlabel="epoch", title=label)
-        ax.legend(fontsize=7, title="layer")
+        layer_legend(ax)
     return drawn
 
 
