@@ -103,7 +103,7 @@ def test_a_shallower_depth_that_does_not_train_is_named_and_never_called_every_d
             for d, acc in accuracies.items()
         )
 
-    # the deep study's centred sigmoid: seeds split at 100, every seed above 50% at 200
+    # the deep study's centred sigmoid: its interval reaches below 50% at 100, not at 200
     split = depth_section.reach_sentence("c", rows({200: 0.587, 7: 0.81, 100: 0.579}, failing={100}))
     assert (
         split

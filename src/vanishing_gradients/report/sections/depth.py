@@ -47,7 +47,8 @@ def depth_table(study: ReportData) -> pd.DataFrame:
 
 def reach_sentence(name: str, rows_of: pd.DataFrame) -> str:
     """How deep one configuration trains (its rows of ``depth.sweep``): its deepest depth whose whole interval is
-    above 50%, the accuracy one depth further, and any shallower depth where it does not train (seeds split)."""
+    above 50%, the accuracy one depth further, and any shallower depth where it does not train (an interval
+    reaching 50%, or a seed below it)."""
     found = deepest(rows_of)
     at = rows_of.set_index("depth").sort_index()
     if found is None:  # its own depths: a variant may have depths of its own (variant_depths)
