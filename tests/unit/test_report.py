@@ -19,7 +19,7 @@ from scipy import stats as scipy_stats
 
 from vanishing_gradients import specs
 from vanishing_gradients.layout import report_tables
-from vanishing_gradients.report import fair, figures, model, notebook, stats
+from vanishing_gradients.report import fair, figures, model, notebook, outline, stats
 from vanishing_gradients.report.formats import ratio_text
 from vanishing_gradients.report.sections import comparison, conclusions, init_flow, problem, rates, summary
 from vanishing_gradients.storage import write_table
@@ -721,6 +721,13 @@ def test_the_per_layer_rate_control_is_stated_beside_the_baseline(tmp_path, cont
     first, second = (float(v) for v in re.findall(r"test accuracy (\d+\.\d)%", sentence))  # control, then baseline
     assert "capped at ×1000" in sentence and first == pytest.approx(100 * control, abs=1) and second < 15
     assert not any("does not rule out a rate for each layer" in s for s in problem.learning_rate_sentences(S))
+    # its heading and mechanism name what is trained: no Adam here (the course's Fix 3 heading says Adam)
+    assert outline.title("better_optimizer", S) == "Fix 3: better optimizer (a rate per layer)"
+    assert outline.mechanism("better_optimizer", S) == outline.LAYER_RATES
+    adam = dataclasses.replace(S, fair_runs=S.fair_runs.assign(optimizer="adam"))
+    assert outline.title("better_optimizer", adam) == "Fix 3: better optimizer (Adam and a rate per layer)"
+    assert outline.mechanism("better_optimizer", adam).startswith("Adam divides each parameter's step")
+    assert outline.title("better_optimizer") == "Fix 3: better optimizer (Adam)"
     config["fixes"]["better_optimizer"]["variants"]["layer_rates"]["activation"] = "tanh"  # not the course's network
     assert problem.layer_rate_sentences(model.load(synthetic_aggregate(tmp_path / "tanh", configs), config)) == []
 

@@ -55,13 +55,40 @@ MECHANISMS = {
 }
 
 
-def title(group: str) -> str:
+# A fix variant with a rate per layer (training.layer_lr), in whichever fix a study puts it (the deep preset: Fix 3)
+LAYER_RATES = (
+    "A rate per layer (`training.layer_lr`) scales each layer's SGD step by the output layer's gradient over its own "
+    "at initialisation, so the first layers' steps start as large as the last's; the gradient itself still vanishes."
+)
+
+
+def _optimizers(study: ReportData | None, group: str) -> tuple[bool, bool]:
+    """Whether ``study`` trains ``group`` with Adam, and with a rate per layer (its trained variants' settings);
+    (True, False), the course's Fix 3, where no study is given."""
+    if study is None:
+        return True, False
+    runs = study.fair_runs[study.fair_runs["group"] == group]
+    variants = study.config.get("fixes", {}).get(group, {}).get("variants", {})
+    per_layer = any(variants.get(v, {}).get("layer_lr", "none") != "none" for v in runs["variant"].unique())
+    adam = "optimizer" in runs and bool((runs["optimizer"] == "adam").any())
+    return adam, per_layer
+
+
+def title(group: str, study: ReportData | None = None) -> str:
+    """A fix's heading; Fix 3's names what ``study`` trains of it (Adam, a rate per layer)."""
+    adam, per_layer = _optimizers(study, group)
+    if group == "better_optimizer" and (per_layer or not adam):
+        parts = ["Adam"] * adam + ["a rate per layer"] * per_layer
+        return f"Fix 3: better optimizer ({' and '.join(parts) or 'SGD'})"
     return TITLES.get(group, group)
 
 
-def mechanism(group: str) -> str:
-    """How the fix acts on the gradient, or '' for a fix this outline does not describe (a user's own)."""
-    return MECHANISMS.get(group, "")
+def mechanism(group: str, study: ReportData | None = None) -> str:
+    """How the fix acts on the gradient, as ``study`` trains it (Adam's sentence only where it trains Adam, the rate
+    per layer's where it trains one), or '' for a fix this outline does not describe (a user's own)."""
+    adam, per_layer = _optimizers(study, group)
+    text = "" if group == "better_optimizer" and not adam else MECHANISMS.get(group, "")
+    return f"{text} {LAYER_RATES}".strip() if per_layer else text
 
 
 def fix_anchor(group: str) -> str:
@@ -86,5 +113,5 @@ def contents(study: ReportData) -> list[tuple[str, str, int]]:
     for anchor, name in sections(study).items():
         toc.append((anchor, name, 2))
         if anchor == "fixes":
-            toc += [(fix_anchor(g), title(g), 3) for g in study.fix_groups]
+            toc += [(fix_anchor(g), title(g, study), 3) for g in study.fix_groups]
     return toc
