@@ -431,6 +431,11 @@ def test_the_fair_numbers_stand_beside_the_exercises(study):
     # std10's course rate is its chosen one: the exercise's run is the fair run of the course's seed
     assert table.loc["weight_increasing/std10 d7", "course rate, best epoch"] != "not trained"
     assert table.loc["gradient_normalization/course d7", "test accuracy, best epoch"].startswith("1 of 3 seeds")
+    assert rates.chosen_caption(study) == rates.CHOSEN_CAPTION
+    # a study that trains no run at the course's rate (the deep preset) shows no column of them
+    none = dataclasses.replace(study, all_runs=study.all_runs[~study.all_runs["course"]])
+    assert not set(rates.COURSE_COLUMNS) & set(rates.chosen_table(none).columns)
+    assert "course rate" in rates.chosen_table(none) and "exercise" not in rates.chosen_caption(none)
     said = " ".join(rates.selection_sentences(study))
     assert "configurations with a chosen rate chose one other than the course's" in said
     assert "No rate of the grid learns" in said and "baseline d5" in said.split("No rate of the grid learns")[1]

@@ -19,6 +19,12 @@ CHOSEN_CAPTION = (
     "over the study's seeds, or how many seeds learned where they split) and the exercise's own run at the "
     "course's rate"
 )
+COURSE_COLUMNS = ["course rate, best epoch", "course rate, last epoch"]
+
+
+def chosen_caption(study: ReportData) -> str:
+    """``CHOSEN_CAPTION``, less the exercise's run where the study trains none (``selection.course_seeds: []``)."""
+    return CHOSEN_CAPTION if len(study.course_runs) else CHOSEN_CAPTION.split(" and the exercise's")[0]
 
 
 CHECK_CAPTION = (
@@ -57,7 +63,8 @@ def chosen_table(study: ReportData) -> pd.DataFrame:
                 "course rate, last epoch": accuracy_text(ex["test_acc"]) if len(ex) else "not trained",
             }
         )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    return table if len(course) else table.drop(columns=COURSE_COLUMNS, errors="ignore")  # no run to show there
 
 
 def _screen_text(sel) -> str:
