@@ -699,6 +699,21 @@ def test_a_heatmap_of_200_layers_keeps_a_readable_height(study, monkeypatch):
     assert "hidden1" in plot.alt
 
 
+def test_the_layer_profile_of_200_layers_labels_a_readable_number_of_layers(study, monkeypatch):
+    """A label per layer ran into one black smear at 100 and 200 layers."""
+    from vanishing_gradients.report.figures import training
+
+    def tick_names(labels):
+        return [t.get_text() for t in figures.layer_profile(study, labels, "t").fig.axes[0].get_xticklabels()]
+
+    shallow = tick_names(study.baseline_labels())
+    assert shallow == ["output"] + [f"{k} below" for k in range(1, len(shallow))]  # up to 15 layers: every one
+    label = study.baseline_labels()[0]
+    profile = pd.DataFrame({"label": label, "seed": 0, "below_output": range(201), "value": 1.0})
+    monkeypatch.setattr(training, "layer_profile_data", lambda *_: profile)
+    assert tick_names([label]) == ["output"] + [f"{k} below" for k in range(20, 201, 20)]
+
+
 def test_the_rate_by_depth_figure_draws_each_screening_seed_as_a_dot_not_a_band(study):
     plot = figures.lr_depth(study)
     ax = plot.fig.axes[0]

@@ -197,7 +197,11 @@ def layer_profile(study: ReportData, labels: list[str], title_text: str, ax=None
     )
     ax.set_yscale("log")
     top = int(per_run["below_output"].max())
-    ax.set_xticks(range(top + 1), ["output"] + [f"{k} below" for k in range(1, top + 1)], rotation=30)
+    # a label per layer up to 15 layers, else every 2, 5, 10, ... (at 100 or 200 layers they ran into one smear)
+    every = next(step for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 500, 1000) if top <= 15 * step)
+    ticks = list(range(0, top + 1, every))
+    ticks += [top] if top - ticks[-1] > every / 2 else []  # the input side's layer, unless it would overlap
+    ax.set_xticks(ticks, ["output" if k == 0 else f"{k} below" for k in ticks], rotation=30)
     ax.invert_xaxis()  # input side on the left, output on the right, as the network is drawn
     ax.set(
         xlabel="layer, counted from the output (input side on the left)", ylabel="mean ‖∇W‖₂ over training (log scale)"
