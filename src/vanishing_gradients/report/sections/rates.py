@@ -14,17 +14,17 @@ from ..formats import accuracy_text, pct
 from ..model import ReportData, run_label
 from ..stats import CONFIG_KEYS, LEARNED
 
-CHOSEN_CAPTION = (
+FAIR_CAPTION = (
     "Learning rates chosen on validation, the fair result at the chosen rate (test accuracy, mean [95% interval] "
-    "over the study's seeds, or how many seeds learned where they split) and the exercise's own run at the "
-    "course's rate"
+    "over the study's seeds, or how many seeds learned where they split)"
 )
+CHOSEN_CAPTION = FAIR_CAPTION + " and the exercise's own run at the course's rate"
 COURSE_COLUMNS = ["course rate, best epoch", "course rate, last epoch"]
 
 
 def chosen_caption(study: ReportData) -> str:
     """``CHOSEN_CAPTION``, less the exercise's run where the study trains none (``selection.course_seeds: []``)."""
-    return CHOSEN_CAPTION if len(study.course_runs) else CHOSEN_CAPTION.split(" and the exercise's")[0]
+    return CHOSEN_CAPTION if len(study.course_runs) else FAIR_CAPTION
 
 
 CHECK_CAPTION = (
